@@ -1,0 +1,47 @@
+"""Config of the DuckDB source and sink (the embedded default warehouse)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_DATABASE = "warehouse.duckdb"
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    database: str = Field(default=DEFAULT_DATABASE,
+                          description="Database file; relative to the pipeline file's folder")
+    table: str | None = None
+    query: str | None = Field(default=None, description="SQL query instead of a table")
+    batch_rows: int = Field(default=65_536, ge=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SourceConfig:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of `table:` or `query:`")
+        return self
+
+
+class SinkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    database: str = Field(default=DEFAULT_DATABASE,
+                          description="Database file; relative to the pipeline file's folder")
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
+                       description="table or schema.table")
+    mode: Literal["append", "replace", "merge"] = "append"
+    key: list[str] | str | None = Field(default=None, description="merge: the key column(s)")
+
+    @model_validator(mode="after")
+    def _merge_needs_key(self) -> SinkConfig:
+        if self.mode == "merge" and not self.key:
+            raise ValueError("`mode: merge` needs `key:` (the column(s) that identify a row)")
+        return self
+
+    def keys(self) -> list[str]:
+        if self.key is None:
+            return []
+        return [self.key] if isinstance(self.key, str) else list(self.key)

@@ -1,0 +1,156 @@
+"""Load into a DuckDB table: parts are staged as Parquet, then one transaction creates,
+appends, replaces or merges, so a failed run leaves the table as it was."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dteg.connectors.duckdb.config import SinkConfig
+from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
+from dteg.errors import ConnectorError
+
+
+def _q(name: str) -> str:
+    return ".".join('"' + p.replace('"', '""') + '"' for p in name.split("."))
+
+
+class _ParquetPart(PartWriter):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.writer is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, batch.schema, compression="none")
+        elif batch.schema != self.writer.schema.to_arrow_schema():
+            batch = batch.cast(self.writer.schema.to_arrow_schema())
+        self.writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def close(self) -> PartResult | None:
+        if self.writer is None:
+            return None
+        self.writer.close()
+        return PartResult(self.path, self.rows, os.path.getsize(self.path))
+
+
+class DuckDbWriter(BatchWriter):
+    def __init__(self, config: SinkConfig, ctx: RunContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.database = ctx.resolve_path(config.database)
+        self.staging = os.path.join(ctx.state_dir, "staging", ctx.run_id, ctx.step)
+
+    def open_part(self, part_id: str) -> PartWriter:
+        return _ParquetPart(os.path.join(self.staging, f"part-{part_id}.parquet"))
+
+    def commit(self, parts: list[PartResult]) -> CommitResult:
+        table = _q(self.config.table)
+        rows = sum(p.rows for p in parts)
+        try:
+            os.makedirs(os.path.dirname(self.database) or ".", exist_ok=True)
+            con = duckdb.connect(self.database)
+        except duckdb.Error as exc:
+            raise ConnectorError(
+                f"cannot open the DuckDB database {self.database}: {str(exc).splitlines()[0]}",
+                step=self.ctx.step, retriable=True,
+                hint="Close other programs that hold it open (DuckDB allows one writer).",
+            ) from None
+        try:
+            if not parts:
+                return CommitResult(rows=0, target=f"{self.database}:{self.config.table}",
+                                    detail="no rows")
+            files = ", ".join("'" + p.location.replace("'", "''") + "'" for p in parts)
+            staged = f"read_parquet([{files}], union_by_name = true)"
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._load(con, table, staged)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        except duckdb.Error as exc:
+            raise ConnectorError(
+                f"loading into {self.config.table} failed, nothing was changed: "
+                f"{str(exc).splitlines()[0]}", step=self.ctx.step,
+                hint="Check that the data's columns and types fit the existing table, or use "
+                "`mode: replace` to recreate it.",
+            ) from None
+        finally:
+            con.close()
+            self.abort(parts)
+        return CommitResult(rows=rows, target=f"{self.database}:{self.config.table}",
+                            detail=self.config.mode)
+
+    def _load(self, con: Any, table: str, staged: str) -> None:
+        if "." in self.config.table:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.config.table.split('.')[0])}")
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND "
+            "table_schema = coalesce(?, current_schema())",
+            [self.config.table.split(".")[-1],
+             self.config.table.split(".")[0] if "." in self.config.table else None],
+        ).fetchone()[0]
+        mode = self.config.mode
+        if mode == "replace" or not exists:
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staged}")
+            return
+        if mode == "append":
+            self._check_columns(con, table, staged)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {staged}")
+            return
+        keys = self.config.keys()
+        self._check_columns(con, table, staged)
+        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall()]
+        missing = [k for k in keys if k not in columns]
+        if missing:
+            raise ConnectorError(f"merge key column(s) {missing} are not in the data "
+                                 f"(columns: {columns})", step=self.ctx.step)
+        on = " AND ".join(f"t.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in keys)
+        part_keys = ", ".join(_q(k) for k in keys)
+        # The last row per key wins inside one run.
+        source = (f"(SELECT * EXCLUDE (__dteg_ord) FROM (SELECT *, row_number() OVER () AS "
+                  f"__dteg_ord FROM {staged}) QUALIFY row_number() OVER (PARTITION BY "
+                  f"{part_keys} ORDER BY __dteg_ord DESC) = 1)")
+        sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns if c not in keys)
+        cols = ", ".join(_q(c) for c in columns)
+        vals = ", ".join(f"s.{_q(c)}" for c in columns)
+        matched = f"WHEN MATCHED THEN UPDATE SET {sets} " if sets else ""
+        con.execute(
+            f"MERGE INTO {table} AS t USING {source} AS s ON ({on}) {matched}"
+            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+        )
+
+    def _check_columns(self, con: Any, table: str, staged: str) -> None:
+        have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        new = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall()
+               if r[0] not in have]
+        if new:
+            raise ConnectorError(
+                f"the data has column(s) {new} that table {self.config.table} does not have",
+                step=self.ctx.step,
+                hint="Add them to the table (ALTER TABLE … ADD COLUMN), drop them with a "
+                "`map` step, or use `mode: replace`.",
+            )
+
+    def abort(self, parts: list[PartResult]) -> None:
+        for part in parts:
+            with contextlib.suppress(OSError):
+                os.remove(part.location)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.staging)
+
+    def describe(self) -> str:
+        return f"{self.database}:{self.config.table}"
+
+
+def create(config: SinkConfig, ctx: RunContext) -> DuckDbWriter:
+    return DuckDbWriter(config, ctx)

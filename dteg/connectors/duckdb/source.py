@@ -1,0 +1,49 @@
+"""Read a DuckDB table or query as Arrow batches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from dteg.connectors.duckdb.config import SourceConfig
+from dteg.engine.contracts import BatchReader, Rejected, RunContext
+from dteg.errors import ConnectorError
+
+
+class DuckDbReader(BatchReader):
+    def __init__(self, config: SourceConfig, ctx: RunContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.database = ctx.resolve_path(config.database)
+
+    def splits(self) -> list[Any]:
+        if not os.path.exists(self.database):
+            raise ConnectorError(f"no DuckDB database at {self.database}", step=self.ctx.step,
+                                 hint="Check `database:` (relative to the pipeline file).")
+        return [self.config.query or f"SELECT * FROM {self.config.table}"]
+
+    def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
+        try:
+            con = duckdb.connect(self.database, read_only=True)
+        except duckdb.IOException as exc:
+            raise ConnectorError(f"cannot open {self.database}: {exc}", step=self.ctx.step,
+                                 hint="Another process may hold it open for writing.",
+                                 retriable=True) from None
+        try:
+            try:
+                reader = con.execute(split).fetch_record_batch(  # type: ignore[attr-defined]
+                    self.config.batch_rows)
+            except duckdb.Error as exc:
+                raise ConnectorError(f"the query failed: {str(exc).splitlines()[0]}",
+                                     step=self.ctx.step) from None
+            yield from reader
+        finally:
+            con.close()
+
+
+def create(config: SourceConfig, ctx: RunContext) -> DuckDbReader:
+    return DuckDbReader(config, ctx)

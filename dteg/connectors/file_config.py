@@ -1,0 +1,59 @@
+"""Config shared by the file connectors (csv, jsonl, parquet, avro). Pydantic only."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dteg.engine.types import UnknownType, parse_type
+
+Compression = Literal["auto", "none", "gzip", "zstd", "bz2"]
+
+
+class FileSourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: str | list[str] = Field(
+        description="File, glob (data/*.csv, data/**/*.csv) or URL (s3://, gs://); relative "
+        "paths are taken from the pipeline file's folder"
+    )
+    compression: Compression = Field(
+        default="auto", description="auto: from the extension (.gz, .zst, .bz2)")
+    schema_: dict[str, str] | None = Field(
+        default=None, alias="schema",
+        description="Declared column types (column: type); rows that do not fit are "
+        "dead-lettered. Without it, types are inferred from the first file.",
+    )
+    batch_rows: int = Field(default=65_536, ge=1, description="Rows per Arrow batch")
+    allow_empty: bool = Field(default=False, description="Succeed when no file matches")
+    filename_column: str | None = Field(
+        default=None, description="Add a column holding each row's source file")
+
+    @field_validator("schema_")
+    @classmethod
+    def _known_types(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for column, name in (value or {}).items():
+            try:
+                parse_type(str(name))
+            except UnknownType as exc:
+                raise ValueError(f"column `{column}`: {exc}") from None
+        return value
+
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class FileSinkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(
+        description="A file (out/orders.parquet: one file) or a folder (out/orders/: part "
+        "files); relative paths are taken from the pipeline file's folder"
+    )
+    mode: Literal["replace", "append", "error"] = Field(
+        default="replace",
+        description="replace: swap in the new output atomically; append: add part files to a "
+        "folder; error: fail if the target exists",
+    )
+    compression: Compression = "auto"

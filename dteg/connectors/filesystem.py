@@ -1,0 +1,195 @@
+"""File access for the file connectors: local paths natively (fast), URLs through Beam's
+FileSystems (s3://, gs://, … once their filesystem is installed and configured)."""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import os
+import shutil
+from typing import IO, Any
+
+from dteg.errors import ConnectorError
+
+_BY_SUFFIX = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
+
+
+def is_url(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def local(path: str) -> str:
+    return path.removeprefix("file://")
+
+
+def compression_of(path: str, configured: str) -> str:
+    if configured != "auto":
+        return configured
+    for suffix, kind in _BY_SUFFIX.items():
+        if path.lower().endswith(suffix):
+            return kind
+    return "none"
+
+
+def strip_compression_suffix(path: str) -> str:
+    for suffix in _BY_SUFFIX:
+        if path.lower().endswith(suffix):
+            return path[: -len(suffix)]
+    return path
+
+
+def expand(patterns: list[str], *, step: str, allow_empty: bool) -> list[str]:
+    """Every file matching the patterns, sorted, without duplicates."""
+    found: list[str] = []
+    for pattern in patterns:
+        if is_url(pattern):
+            from apache_beam.io.filesystems import FileSystems
+
+            try:
+                result = FileSystems.match([pattern])[0]
+            except Exception as exc:
+                raise ConnectorError(
+                    f"cannot list {pattern}: {exc}", step=step,
+                    hint="Check the URL and that credentials for its store are configured.",
+                ) from None
+            matched = sorted(m.path for m in result.metadata_list)
+        else:
+            path = local(pattern)
+            matched = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+            if not matched and os.path.isdir(path):
+                raise ConnectorError(
+                    f"{path} is a folder", step=step,
+                    hint=f"Name the files in it with a glob, e.g. `{os.path.join(path, '*.csv')}`.",
+                )
+        found.extend(m for m in matched if m not in found)
+    if not found and not allow_empty:
+        shown = ", ".join(patterns)
+        raise ConnectorError(
+            f"no file matches {shown}", step=step,
+            hint="Check the path (relative paths are taken from the pipeline file's folder), "
+            "or set `allow_empty: true` if an empty input is expected.",
+        )
+    return found
+
+
+def open_read(path: str, compression: str, *, binary_seekable: bool = False) -> IO[bytes]:
+    """Open for reading, decompressing on the fly. ``binary_seekable`` skips decompression
+    (for Parquet/Avro, whose compression is internal)."""
+    if is_url(path):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+
+        kind = "none" if binary_seekable else compression
+        ctype = {"none": CompressionTypes.UNCOMPRESSED, "gzip": CompressionTypes.GZIP,
+                 "zstd": CompressionTypes.ZSTD, "bz2": CompressionTypes.BZIP2}[kind]
+        return FileSystems.open(path, compression_type=ctype)
+    path = local(path)
+    if binary_seekable or compression == "none":
+        return open(path, "rb")
+    if compression == "gzip":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if compression == "bz2":
+        return bz2.open(path, "rb")
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+    raise ValueError(compression)
+
+
+class _ZstdWriter:
+    """A zstd stream that also closes the file under it."""
+
+    def __init__(self, path: str) -> None:
+        import zstandard
+
+        self._raw = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._raw)
+
+    def write(self, data: bytes) -> int:
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.close()
+        if not self._raw.closed:
+            self._raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    def __enter__(self) -> _ZstdWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_write(path: str, compression: str) -> Any:
+    if is_url(path):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+
+        ctype = {"none": CompressionTypes.UNCOMPRESSED, "gzip": CompressionTypes.GZIP,
+                 "zstd": CompressionTypes.ZSTD, "bz2": CompressionTypes.BZIP2}[compression]
+        return FileSystems.create(path, compression_type=ctype)
+    path = local(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if compression == "none":
+        return open(path, "wb")
+    if compression == "gzip":
+        return gzip.open(path, "wb", compresslevel=6)
+    if compression == "bz2":
+        return bz2.open(path, "wb")
+    if compression == "zstd":
+        return _ZstdWriter(path)
+    raise ValueError(compression)
+
+
+def exists(path: str) -> bool:
+    if is_url(path):
+        from apache_beam.io.filesystems import FileSystems
+
+        return bool(FileSystems.exists(path))
+    return os.path.exists(local(path))
+
+
+def rename(src: str, dst: str) -> None:
+    if is_url(src):
+        from apache_beam.io.filesystems import FileSystems
+
+        if FileSystems.exists(dst):
+            FileSystems.delete([dst])
+        FileSystems.rename([src], [dst])
+        return
+    os.makedirs(os.path.dirname(local(dst)) or ".", exist_ok=True)
+    os.replace(local(src), local(dst))
+
+
+def delete_tree(path: str) -> None:
+    if is_url(path):
+        from apache_beam.io.filesystems import FileSystems
+
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+        return
+    shutil.rmtree(local(path), ignore_errors=True)
+
+
+def size_of(path: str) -> int:
+    if is_url(path):
+        return 0
+    try:
+        return os.path.getsize(local(path))
+    except OSError:
+        return 0
+
+
+def join(folder: str, name: str) -> str:
+    if is_url(folder):
+        return folder.rstrip("/") + "/" + name
+    return os.path.join(local(folder), name)

@@ -1,0 +1,19 @@
+"""Config of the Parquet source and sink."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from dteg.connectors.file_config import FileSinkConfig, FileSourceConfig
+
+
+class SourceConfig(FileSourceConfig):
+    columns: list[str] | None = Field(default=None, description="Read only these columns")
+
+
+class SinkConfig(FileSinkConfig):
+    compression: Literal["auto", "none", "snappy", "gzip", "zstd", "lz4", "brotli"] = Field(  # type: ignore[assignment]
+        default="auto", description="Parquet codec; auto = snappy")
+    row_group_rows: int = Field(default=1_000_000, ge=1)

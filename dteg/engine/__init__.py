@@ -1,0 +1,1 @@
+"""The compiler: YAML → spec (pure phases) → Beam graph."""

@@ -1,0 +1,94 @@
+"""Resolve ``${env:VAR}``, ``${env:VAR:-default}`` and ``${file:path}`` references.
+
+Every resolved value is remembered by the ``Redactor`` so it can never be printed: plans show
+the reference (``${env:DB_PASSWORD}``), errors and logs show ``***``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dteg.engine.loader import Path_, SourceMap
+from dteg.engine.secrets import Redactor, looks_secret
+from dteg.errors import SpecError
+
+_REFERENCE = re.compile(r"\$\{(?P<provider>[a-zA-Z_]+):(?P<body>[^}]*)\}")
+
+
+@dataclass
+class Interpolation:
+    data: Any
+    redactor: Redactor
+    # path → the text as written, for every value that held a reference
+    references: dict[Path_, str] = field(default_factory=dict)
+
+
+def interpolate(
+    data: Any,
+    source_map: SourceMap,
+    *,
+    base_dir: Path,
+    environ: Mapping[str, str] | None = None,
+) -> Interpolation:
+    """Return ``data`` with every reference replaced by its value."""
+    env = os.environ if environ is None else environ
+    result = Interpolation(data=None, redactor=Redactor())
+
+    def resolve(match: re.Match[str], path: Path_) -> str:
+        provider, body = match["provider"], match["body"]
+        if provider == "env":
+            name, _, default = body.partition(":-")
+            has_default = ":-" in body
+            if name in env:
+                value = env[name]
+            elif has_default:
+                return default
+            else:
+                raise SpecError(
+                    f"the environment variable `{name}` is not set",
+                    location=source_map.at(path),
+                    hint=f"Export it (`export {name}=…`) or give a default: "
+                    f"`${{env:{name}:-value}}`.",
+                )
+        elif provider == "file":
+            target = Path(body).expanduser()
+            if not target.is_absolute():
+                target = base_dir / target
+            try:
+                value = target.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise SpecError(
+                    f"cannot read `${{file:{body}}}` ({target}): {exc.strerror or exc}",
+                    location=source_map.at(path),
+                    hint="Relative paths are taken from the pipeline file's folder.",
+                ) from None
+        else:
+            raise SpecError(
+                f"unknown reference provider `{provider}` in `{match.group(0)}`",
+                location=source_map.at(path),
+                hint="Use `${env:NAME}` or `${file:path}`.",
+            )
+        if provider == "file" or looks_secret(body):
+            result.redactor.add(value)
+        return value
+
+    def walk(node: Any, path: Path_) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        if isinstance(node, str) and "${" in node:
+            result.references[path] = node
+            whole = _REFERENCE.fullmatch(node)
+            if whole:
+                return resolve(whole, path)
+            return _REFERENCE.sub(lambda m: resolve(m, path), node)
+        return node
+
+    result.data = walk(data, ())
+    return result

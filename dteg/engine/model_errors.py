@@ -1,0 +1,110 @@
+"""Turn pydantic validation errors into located, actionable ``SpecError`` messages."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dteg.engine.loader import Path_, SourceMap
+from dteg.errors import SpecError
+
+_TYPE_WORDS = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list (`[a, b]` or `- a` lines)",
+    "dict_type": "a mapping (`key: value` lines)",
+    "model_type": "a mapping (`key: value` lines)",
+    "model_attributes_type": "a mapping (`key: value` lines)",
+}
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Field names of the (nested) model that ``loc``'s parent points into."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None or isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        ann = field.annotation
+        nested = _first_model(ann)
+        current = nested
+    if current is None:
+        return []
+    names = list(current.model_fields)
+    for f in current.model_fields.values():
+        if f.alias:
+            names.append(f.alias)
+    return names
+
+
+def _first_model(ann: object) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(
+    err: dict[str, Any], model: type[BaseModel], redact: Callable[[str], str]
+) -> tuple[str, str]:
+    kind = err["type"]
+    loc = tuple(err["loc"])
+    key = str(loc[-1]) if loc else ""
+    if kind == "missing":
+        return f"`{key}` is required but missing", f"Add `{key}: …` here."
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(model, loc)
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            return f"unknown key `{key}`", f"Did you mean `{close[0]}`?"
+        listing = ", ".join(f"`{a}`" for a in sorted(allowed)) or "none"
+        return f"unknown key `{key}`", f"Allowed keys here: {listing}."
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        got = redact(repr(err.get("input")))
+        return f"`{key}` is {got}, which is not allowed", f"Use one of: {expected}."
+    if kind in _TYPE_WORDS:
+        got = redact(repr(err.get("input")))
+        return (
+            f"`{key}` must be {_TYPE_WORDS[kind]}, not {got}",
+            "Fix the value; quote it if YAML read it as another type.",
+        )
+    msg = redact(err.get("msg", "invalid value"))
+    return f"`{key}`: {msg}", "Fix the value."
+
+
+def located_errors(
+    exc: ValidationError,
+    *,
+    model: type[BaseModel],
+    source_map: SourceMap,
+    base: Path_ = (),
+    step: str | None = None,
+    key_paths: dict[str, Path_] | None = None,
+    redact: Callable[[str], str] = lambda s: s,
+) -> list[SpecError]:
+    """One SpecError per pydantic error, each pointing at the key's line."""
+    found: list[SpecError] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        detail: dict[str, Any] = {**err, "loc": loc}
+        if key_paths and loc and str(loc[0]) in key_paths:
+            path = (*key_paths[str(loc[0])], *loc[1:])
+        else:
+            path = (*base, *loc)
+        message, hint = _describe(detail, model, redact)
+        found.append(SpecError(message, location=source_map.at(path), step=step, hint=hint))
+    return found

@@ -1,0 +1,445 @@
+"""Named, pure compile phases: file → ``PipelineSpec`` → checked ``PipelineSpec``.
+
+Each phase does one thing and is tested on its own; ``compile_spec`` runs them in order. No
+phase imports Beam, so ``dteg validate`` and ``dteg plan`` run all of them quickly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from dteg.engine.interpolate import interpolate
+from dteg.engine.loader import LoadedDocument, load_yaml_file, load_yaml_text
+from dteg.engine.model_errors import located_errors
+from dteg.engine.registry import Kind, Registry, default_registry
+from dteg.engine.spec import (
+    OWN_KINDS,
+    SINK_KINDS,
+    SOURCE_KINDS,
+    STEP_KINDS,
+    PipelineBody,
+    PipelineFile,
+    PipelineSpec,
+    StepSpec,
+)
+from dteg.errors import SpecError, SpecErrors
+
+Phase = Callable[[PipelineSpec], PipelineSpec]
+_BODY_KEYS = {"type", "name", "input", "config"}
+
+
+def _raise_all(errors: list[SpecError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise SpecErrors(errors)
+
+
+# --- phase 1: shape ------------------------------------------------------------------------
+
+
+def check_file_shape(
+    doc: LoadedDocument, *, file: str, base_dir: Path, environ: Mapping[str, str] | None = None
+) -> PipelineSpec:
+    """Interpolate references and check the file against ``PipelineFile``."""
+    data = doc.data
+    smap = doc.source_map
+    if not isinstance(data, dict) or "pipeline" not in data:
+        hint = "The file must start with `pipeline:` and hold `name:` and `steps:` under it."
+        if isinstance(data, dict) and {"name", "steps"} & set(data):
+            hint = "Put `name:`, `steps:` and the rest under a top-level `pipeline:` key."
+        raise SpecError("the top-level key `pipeline:` is missing", location=smap.at(()),
+                        hint=hint)
+    resolved = interpolate(data, smap, base_dir=base_dir, environ=environ)
+    # Steps are checked one by one below, with step-aware messages, before the whole file.
+    raw_steps = resolved.data["pipeline"].get("steps") if isinstance(
+        resolved.data["pipeline"], dict) else None
+    if isinstance(raw_steps, list):
+        _check_step_items(raw_steps, smap)
+    try:
+        parsed = PipelineFile.model_validate(resolved.data)
+    except ValidationError as exc:
+        _raise_all(located_errors(exc, model=PipelineFile, source_map=smap,
+                                  redact=resolved.redactor))
+        raise  # pragma: no cover - _raise_all always raises here
+    body: PipelineBody = parsed.pipeline
+    return PipelineSpec(
+        name=body.name, file=file, base_dir=base_dir, body=body, source_map=smap,
+        redactor=resolved.redactor, references=resolved.references, yaml_text=doc.text,
+    )
+
+
+def _check_step_items(raw_steps: list[Any], smap: Any) -> None:
+    errors: list[SpecError] = []
+    for index, item in enumerate(raw_steps):
+        path = ("pipeline", "steps", index)
+        if not isinstance(item, dict) or len(item) != 1:
+            keys = ", ".join(f"`{k}`" for k in item) if isinstance(item, dict) else repr(item)
+            errors.append(SpecError(
+                f"step {index + 1} must be a mapping with exactly one key (the step kind), "
+                f"found {keys}",
+                location=smap.at(path),
+                hint="Write `- extract:` with its body indented below it; if `type:`/`config:` "
+                "stand beside the kind, indent them one level further.",
+            ))
+            continue
+        kind = next(iter(item))
+        if kind not in STEP_KINDS:
+            close = difflib.get_close_matches(str(kind), STEP_KINDS, n=1, cutoff=0.5)
+            hint = f"Did you mean `{close[0]}`? " if close else ""
+            errors.append(SpecError(
+                f"unknown step kind `{kind}`",
+                location=smap.at((*path, kind)),
+                hint=f"{hint}Step kinds: {', '.join(STEP_KINDS)}.",
+            ))
+        elif not isinstance(item[kind], dict):
+            errors.append(SpecError(
+                f"the body of `{kind}` must be a mapping with `type:` and `config:`",
+                location=smap.at((*path, kind)),
+                hint="Indent `type:` and `config:` under the step kind.",
+            ))
+    _raise_all(errors)
+
+
+# --- phase 2: normalize steps --------------------------------------------------------------
+
+
+def normalize_steps(spec: PipelineSpec) -> PipelineSpec:
+    """Name every step, merge body-level keys into ``config`` and wire default inputs.
+
+    A step without ``input:`` reads the nearest earlier step that produces rows (not a load),
+    so ``extract → load → load`` writes the same rows to two sinks.
+    """
+    steps: list[StepSpec] = []
+    counts: dict[str, int] = {}
+    for item in spec.body.steps:
+        kind = next(iter(item))
+        counts[kind] = counts.get(kind, 0) + 1
+    seen: dict[str, int] = {}
+    errors: list[SpecError] = []
+    last_producer: str | None = None
+    for index, item in enumerate(spec.body.steps):
+        kind, body = next(iter(item.items()))
+        path: tuple[str | int, ...] = ("pipeline", "steps", index, kind)
+        location = spec.source_map.at(path)
+        seen[kind] = seen.get(kind, 0) + 1
+        name = body.name or (kind if counts[kind] == 1 else f"{kind}_{seen[kind]}")
+        step_type = body.type or (kind if kind in OWN_KINDS else None)
+        if step_type is None:
+            errors.append(SpecError(
+                "`type` is required", location=location, step=name,
+                hint=f"Say what to {kind} with, e.g. `type: csv`; `dteg connectors list` shows "
+                "every type.",
+            ))
+            continue
+        config = dict(body.config)
+        config_paths: dict[str, tuple[str | int, ...]] = {
+            k: (*path, "config", k) for k in body.config}
+        for key, value in (body.model_extra or {}).items():
+            if key in config:
+                errors.append(SpecError(
+                    f"`{key}` is set both in the step body and under `config:`",
+                    location=spec.source_map.at((*path, key)), step=name,
+                    hint="Keep one of them.",
+                ))
+            config[key] = value
+            config_paths[key] = (*path, key)
+        if body.input is None:
+            inputs: tuple[str, ...] = () if kind in SOURCE_KINDS or last_producer is None \
+                else (last_producer,)
+        else:
+            inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
+        steps.append(StepSpec(
+            kind=kind, name=name, type=step_type, inputs=inputs, config=config,
+            location=location, config_paths=config_paths, path=path,
+        ))
+        if kind not in SINK_KINDS and not (kind == "transform" and step_type == "dbt"):
+            last_producer = name
+    _raise_all(errors)
+    return spec.model_copy(update={"steps": tuple(steps)})
+
+
+# --- phase 3: policies become steps --------------------------------------------------------
+
+
+def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
+    """``quality.validation_rules`` and ``security.data_masking`` become steps after each
+    extract: validate first (rules see raw values), then mask."""
+    body = spec.body
+    policy: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = []
+    if body.quality.validation_rules:
+        policy.append(("validate", {
+            "rules": body.quality.validation_rules,
+            "on_failure": body.quality.on_failure,
+            "max_invalid_ratio": body.quality.max_invalid_ratio,
+        }, ("pipeline", "quality")))
+    if body.security.data_masking:
+        mask_config: dict[str, Any] = {"columns": body.security.data_masking}
+        if body.security.masking_key is not None:
+            mask_config["key"] = body.security.masking_key
+        policy.append(("mask", mask_config, ("pipeline", "security")))
+    # Where each generated config key was written, for errors and for the plan.
+    origin = {
+        ("validate", "rules"): ("pipeline", "quality", "validation_rules"),
+        ("validate", "on_failure"): ("pipeline", "quality", "on_failure"),
+        ("validate", "max_invalid_ratio"): ("pipeline", "quality", "max_invalid_ratio"),
+        ("mask", "columns"): ("pipeline", "security", "data_masking"),
+        ("mask", "key"): ("pipeline", "security", "masking_key"),
+    }
+    if not policy:
+        return spec
+    new_steps: list[StepSpec] = []
+    renames: dict[str, str] = {}
+    for step in spec.steps:
+        new_steps.append(step)
+        if not step.is_source:
+            continue
+        upstream = step.name
+        for kind, config, path in policy:
+            name = f"{kind}_{step.name}" if len(spec.sources()) > 1 else kind
+            if any(s.name == name for s in spec.steps):
+                name = f"{name}_policy"
+            key = "data_masking" if kind == "mask" else "validation_rules"
+            new_steps.append(StepSpec(
+                kind=kind, name=name, type=kind, inputs=(upstream,), config=config,
+                location=spec.source_map.at((*path, key)),
+                config_paths={k: origin[(kind, k)] for k in config}, path=path,
+                generated_from=".".join(str(p) for p in (*path, key)),
+            ))
+            upstream = name
+        renames[step.name] = upstream
+    rewired = [
+        s if s.generated_from or s.is_source else s.model_copy(
+            update={"inputs": tuple(renames.get(i, i) for i in s.inputs)})
+        for s in new_steps
+    ]
+    return spec.model_copy(update={"steps": tuple(rewired)})
+
+
+# --- phase 4: resolve types ----------------------------------------------------------------
+
+
+def _kind_of(step: StepSpec) -> Kind:
+    if step.is_source:
+        return "source"
+    if step.is_sink:
+        return "sink"
+    return "transform"
+
+
+def resolve_types(spec: PipelineSpec, registry: Registry | None = None) -> PipelineSpec:
+    """Find the component behind every ``type``. Unknown built-in names are errors with the
+    closest match; ``dteg://`` components that are not installed are warnings here and errors
+    when the pipeline runs."""
+    registry = registry or default_registry()
+    market = {c.name: c for c in spec.body.components.marketplace}
+    warnings = list(spec.warnings)
+    errors: list[SpecError] = []
+    steps: list[StepSpec] = []
+    for step in spec.steps:
+        kind = _kind_of(step)
+        wanted = step.type
+        if wanted.startswith("dteg://"):
+            ref = wanted.removeprefix("dteg://")
+            target = market[ref].source if ref in market else wanted
+            name = target.removeprefix("dteg://").rstrip("/").split("/")[-1]
+            info = registry.find(kind, name)
+            if info is None:
+                origin = f" (declared in components as {target})" if ref in market else ""
+                warnings.append(
+                    f"{step.where()}: component `{wanted}`{origin} is not installed; "
+                    f"`dteg run` will refuse this pipeline until it is. Install it with "
+                    f"`dteg install marketplace://{ref}` or use a built-in {kind} type: "
+                    f"{', '.join(registry.names(kind))}."
+                )
+                steps.append(step)
+                continue
+        else:
+            info = registry.find(kind, wanted)
+            if info is None:
+                close = registry.closest(kind, wanted)
+                other = next((k for k in ("source", "sink", "transform")
+                              if k != kind and registry.find(k, wanted)), None)  # type: ignore[arg-type]
+                hint = f"Did you mean `{close}`? " if close else ""
+                if other:
+                    hint += f"`{wanted}` is a {other}, not a {kind}. "
+                errors.append(SpecError(
+                    f"unknown {kind} type `{wanted}`",
+                    location=spec.source_map.at((*step.path, "type")), step=step.name,
+                    hint=f"{hint}Known {kind} types: {', '.join(registry.names(kind))}.",
+                ))
+                steps.append(step)
+                continue
+        steps.append(step.model_copy(update={"component": info.name}))
+    _raise_all(errors)
+    return spec.model_copy(update={"steps": tuple(steps), "warnings": tuple(warnings)})
+
+
+# --- phase 5: check each step's config -----------------------------------------------------
+
+
+def check_configs(spec: PipelineSpec, registry: Registry | None = None) -> PipelineSpec:
+    registry = registry or default_registry()
+    errors: list[SpecError] = []
+    for step in spec.steps:
+        if step.component is None:
+            continue
+        info = registry.find(_kind_of(step), step.component)
+        assert info is not None
+        model = info.config_model()
+        try:
+            model.model_validate(step.config)
+        except ValidationError as exc:
+            errors.extend(located_errors(
+                exc, model=model, source_map=spec.source_map, base=(*step.path, "config"),
+                step=step.name, key_paths=step.config_paths, redact=spec.redactor,
+            ))
+    _raise_all(errors)
+    return spec
+
+
+# --- phase 6: the graph --------------------------------------------------------------------
+
+
+def check_graph(spec: PipelineSpec) -> PipelineSpec:
+    """Unique names, existing inputs, sources first, no cycles, every source reaches a sink."""
+    errors: list[SpecError] = []
+    names: dict[str, StepSpec] = {}
+    for step in spec.steps:
+        if step.name in names:
+            errors.append(SpecError(
+                f"two steps are named `{step.name}` (the other at {names[step.name].location})",
+                location=step.location, step=step.name, hint="Give each step a unique `name:`.",
+            ))
+        names[step.name] = step
+    for step in spec.steps:
+        if step.is_source and step.inputs:
+            errors.append(SpecError(
+                "an extract step cannot have `input:`", location=step.location, step=step.name,
+                hint="Remove `input:`; extract steps start the pipeline.",
+            ))
+        if not step.is_source and not step.inputs:
+            errors.append(SpecError(
+                f"nothing feeds this {step.kind} step", location=step.location, step=step.name,
+                hint="Put an `extract` step before it or name one with `input:`.",
+            ))
+        for wanted in step.inputs:
+            if wanted not in names:
+                close = difflib.get_close_matches(wanted, list(names), n=1)
+                hint = f"Did you mean `{close[0]}`? " if close else ""
+                errors.append(SpecError(
+                    f"`input: {wanted}` names no step",
+                    location=spec.source_map.at((*step.path, "input")), step=step.name,
+                    hint=f"{hint}Steps: {', '.join(names)}.",
+                ))
+            elif names[wanted].is_sink:
+                errors.append(SpecError(
+                    f"`input: {wanted}` is a load step, which produces no rows",
+                    location=spec.source_map.at((*step.path, "input")), step=step.name,
+                    hint="Read from the step that feeds that load instead.",
+                ))
+    _raise_all(errors)
+    cycle = _find_cycle(spec)
+    if cycle:
+        first = names[cycle[0]]
+        raise SpecError(
+            f"the steps form a cycle through `input:`: {' → '.join(cycle)}",
+            location=spec.source_map.at((*first.path, "input")), step=first.name,
+            hint="A step cannot (indirectly) read its own output; fix one of these `input:`s.",
+        )
+    if not spec.sources():
+        raise SpecError("the pipeline has no `extract` step", location=spec.source_map.at(
+            ("pipeline", "steps")), hint="Add an `- extract:` step with a source type.")
+    warnings = list(spec.warnings)
+    for step in spec.steps:
+        if step.is_sink or (step.kind == "transform" and step.type == "dbt"):
+            continue
+        if not spec.consumers(step.name):
+            warnings.append(f"{step.where()}: its output goes nowhere (no load reads it)")
+    return spec.model_copy(update={"warnings": tuple(warnings)})
+
+
+def _find_cycle(spec: PipelineSpec) -> list[str] | None:
+    graph = {s.name: list(s.inputs) for s in spec.steps}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if state.get(nxt) is None and nxt in graph:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for name in graph:
+        if state.get(name) is None:
+            found = visit(name)
+            if found:
+                return found
+    return None
+
+
+# --- phase 7: things that only block a run -------------------------------------------------
+
+
+def run_blockers(spec: PipelineSpec) -> list[str]:
+    """Problems that are warnings for ``validate``/``plan`` but stop ``run``."""
+    blockers = [w for w in spec.warnings if "is not installed" in w]
+    enc = spec.body.security.encryption
+    if enc:
+        blockers.append(
+            f"{spec.file}: `security.encryption` is set, but field encryption is not available "
+            "in this version of dteg; remove it or mask the columns instead."
+        )
+    for step in spec.steps:
+        if step.component == "dbt":
+            blockers.append(
+                f"{step.where()}: running dbt after the load is not available in this version "
+                "of dteg; remove the step and run `dbt build` after `dteg run`."
+            )
+    return blockers
+
+
+PHASES: tuple[tuple[str, Phase], ...] = (
+    ("normalize_steps", normalize_steps),
+    ("insert_policy_steps", insert_policy_steps),
+    ("resolve_types", resolve_types),
+    ("check_configs", check_configs),
+    ("check_graph", check_graph),
+)
+
+
+def compile_spec(
+    path: str | Path | None = None,
+    *,
+    text: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> PipelineSpec:
+    """Load a pipeline file (or ``text``) and run every phase."""
+    if text is not None:
+        file = str(path or "<string>")
+        doc = load_yaml_text(text, file)
+        base_dir = Path(path).resolve().parent if path else Path.cwd()
+    else:
+        assert path is not None
+        doc = load_yaml_file(path)
+        file = str(path)
+        base_dir = Path(path).resolve().parent
+    spec = check_file_shape(doc, file=file, base_dir=base_dir,
+                            environ=os.environ if environ is None else environ)
+    for _name, phase in PHASES:
+        spec = phase(spec)
+    return spec

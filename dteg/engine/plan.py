@@ -1,0 +1,101 @@
+"""Render a checked pipeline as text, Mermaid, Graphviz dot or JSON. No Beam, no secrets:
+values that came from ``${env:…}``/``${file:…}`` are shown as written."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dteg.engine.secrets import MASK
+from dteg.engine.spec import PipelineSpec, StepSpec
+
+FORMATS = ("text", "mermaid", "dot", "json")
+
+
+def _secret_fields(step: StepSpec) -> set[str]:
+    """Config keys the step's component types as ``SecretStr``."""
+    if step.component is None:
+        return set()
+    from dteg.engine.registry import default_registry
+
+    kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
+    info = default_registry().find(kind, step.component)  # type: ignore[arg-type]
+    if info is None:
+        return set()
+    return {name for name, field in info.config_model().model_fields.items()
+            if "SecretStr" in repr(field.annotation)}
+
+
+def _shown_config(spec: PipelineSpec, step: StepSpec) -> dict[str, Any]:
+    secret = _secret_fields(step)
+
+    def show(value: Any, path: tuple[Any, ...], key: str) -> Any:
+        if path in spec.references:
+            return spec.references[path]
+        if isinstance(value, dict):
+            return {k: show(v, (*path, k), str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [show(v, (*path, i), key) for i, v in enumerate(value)]
+        if key in secret and value is not None:
+            return MASK
+        if isinstance(value, str):
+            return spec.redactor(value)
+        return value
+
+    return {k: show(v, step.config_paths.get(k, (*step.path, "config", k)), k)
+            for k, v in step.config.items()}
+
+
+def as_dict(spec: PipelineSpec) -> dict[str, Any]:
+    return {
+        "pipeline": spec.name,
+        "file": spec.file,
+        "schedule": spec.body.schedule,
+        "steps": [
+            {
+                "name": s.name, "kind": s.kind, "type": s.type, "component": s.component,
+                "inputs": list(s.inputs), "line": s.location.line,
+                "generated_from": s.generated_from, "config": _shown_config(spec, s),
+            }
+            for s in spec.steps
+        ],
+        "warnings": list(spec.warnings),
+    }
+
+
+def render(spec: PipelineSpec, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(as_dict(spec), indent=2, default=str)
+    if fmt == "mermaid":
+        lines = ["flowchart LR"]
+        for s in spec.steps:
+            lines.append(f'    {_id(s.name)}["{s.name}<br/>{s.kind}: {s.type}"]')
+        for s in spec.steps:
+            lines.extend(f"    {_id(i)} --> {_id(s.name)}" for i in s.inputs)
+        return "\n".join(lines)
+    if fmt == "dot":
+        lines = [f'digraph "{spec.name}" {{', "    rankdir=LR;", "    node [shape=box];"]
+        for s in spec.steps:
+            lines.append(f'    "{s.name}" [label="{s.name}\\n{s.kind}: {s.type}"];')
+        for s in spec.steps:
+            lines.extend(f'    "{i}" -> "{s.name}";' for i in s.inputs)
+        lines.append("}")
+        return "\n".join(lines)
+    lines = [f"pipeline {spec.name} ({spec.file})"]
+    if spec.body.schedule:
+        lines.append(f"schedule: {spec.body.schedule}")
+    for index, s in enumerate(spec.steps, start=1):
+        origin = f" (from {s.generated_from})" if s.generated_from else ""
+        reads = f" ← {', '.join(s.inputs)}" if s.inputs else ""
+        lines.append(f"{index:>3}. {s.name}: {s.kind} {s.type}{reads}  [line {s.location.line}]"
+                     f"{origin}")
+        for key, value in _shown_config(spec, s).items():
+            lines.append(f"       {key}: {json.dumps(value, default=str)}")
+    lines.append("       dead letters → " + (
+        f"{spec.body.dead_letter.type}" if spec.body.dead_letter
+        else f".dteg/dead_letter/{spec.name}/<run>.jsonl"))
+    return "\n".join(lines)
+
+
+def _id(name: str) -> str:
+    return "s_" + "".join(c if c.isalnum() else "_" for c in name)

@@ -1,0 +1,175 @@
+"""Typed models of a pipeline file (the seed's format plus named steps and ``input:``).
+
+Two layers:
+* ``PipelineFile`` mirrors the YAML as written; it is what ``dteg schema`` exports.
+* ``PipelineSpec`` / ``StepSpec`` are what the phases pass along: every step has a name, its
+  inputs, its merged config and the ``Location`` it came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dteg.engine.loader import Path_, SourceMap
+from dteg.engine.secrets import Redactor
+from dteg.errors import Location
+
+SOURCE_KINDS = ("extract",)
+SINK_KINDS = ("load",)
+# Steps that carry their own type name (``- mask: {columns: [email]}`` means type ``mask``).
+OWN_KINDS = ("validate", "mask", "encrypt", "decrypt", "filter", "map", "window", "aggregate")
+TRANSFORM_KINDS = ("transform", *OWN_KINDS)
+STEP_KINDS = (*SOURCE_KINDS, *SINK_KINDS, *TRANSFORM_KINDS)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MarketplaceComponent(_Strict):
+    """A component the pipeline uses from the marketplace, referred to as ``dteg://<name>``."""
+
+    name: str
+    version: str | None = None
+    source: str = Field(description="Component id, e.g. dteg://streaming/kafka")
+
+
+class Components(_Strict):
+    marketplace: list[MarketplaceComponent] = Field(default_factory=list)
+
+
+class SecuritySpec(_Strict):
+    encryption: bool | list[str] = Field(
+        default=False, description="true: encrypt masked columns; or a list of columns"
+    )
+    access_level: Literal["public", "internal", "restricted"] = "internal"
+    data_masking: list[str] | dict[str, Any] | None = Field(
+        default=None,
+        description="Columns to mask with the default strategy (hash), or column → strategy",
+    )
+    masking_key: str | None = Field(
+        default=None, description="Key for hash/tokenize masking; use ${env:…} or ${file:…}"
+    )
+
+
+class QualitySpec(_Strict):
+    validation_rules: list[dict[str, Any]] = Field(default_factory=list)
+    on_failure: Literal["quarantine", "drop", "fail"] = "quarantine"
+    max_invalid_ratio: float | None = Field(default=None, ge=0, le=1)
+
+
+class AlertSpec(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+class MonitoringSpec(_Strict):
+    alerts: list[AlertSpec] = Field(default_factory=list)
+    metrics_port: int | None = None
+
+
+class StepBody(BaseModel):
+    """The body of one step. Keys other than these are merged into ``config``."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str | None = Field(default=None, description="Built-in type name or dteg://component")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    input: str | list[str] | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeadLetterSpec(_Strict):
+    """Where rejected records go. Default: JSON Lines under .dteg/dead_letter/<pipeline>/."""
+
+    type: str = "jsonl"
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineBody(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str | None = None
+    schedule: str | None = Field(default=None, description="cron expression")
+    components: Components = Field(default_factory=Components)
+    security: SecuritySpec = Field(default_factory=SecuritySpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+    steps: list[dict[str, StepBody]] = Field(min_length=1)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    dead_letter: DeadLetterSpec | None = None
+
+
+class PipelineFile(_Strict):
+    """A dteg pipeline file."""
+
+    pipeline: PipelineBody
+
+
+# ---------------------------------------------------------------------------------------------
+# What the phases pass along
+
+
+class StepSpec(BaseModel):
+    """One step after normalization: named, typed, wired and located."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    name: str
+    type: str
+    inputs: tuple[str, ...] = ()
+    config: dict[str, Any] = Field(default_factory=dict)
+    location: Location
+    # Where each config key was written (for errors about a single key).
+    config_paths: dict[str, Path_] = Field(default_factory=dict)
+    path: Path_ = ()
+    # Set by the resolve phase: the registry entry that implements this step.
+    component: str | None = None
+    # Set by phases that insert steps (validate/mask from the pipeline's quality/security).
+    generated_from: str | None = None
+
+    @property
+    def is_source(self) -> bool:
+        return self.kind in SOURCE_KINDS
+
+    @property
+    def is_sink(self) -> bool:
+        return self.kind in SINK_KINDS
+
+    def where(self) -> str:
+        return f"step `{self.name}` ({self.location})"
+
+
+class PipelineSpec(BaseModel):
+    """A whole pipeline after the phases."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    file: str
+    base_dir: Path
+    body: PipelineBody
+    steps: tuple[StepSpec, ...] = ()
+    source_map: SourceMap
+    redactor: Redactor = Field(default_factory=Redactor)
+    references: dict[Path_, str] = Field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    yaml_text: str = ""
+
+    def step(self, name: str) -> StepSpec:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def sources(self) -> list[StepSpec]:
+        return [s for s in self.steps if s.is_source]
+
+    def consumers(self, name: str) -> list[StepSpec]:
+        return [s for s in self.steps if name in s.inputs]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.base_dir / ".dteg"
+

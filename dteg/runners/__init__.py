@@ -1,0 +1,1 @@
+"""Runners: build Beam pipeline options and launch a compiled pipeline."""

@@ -1,0 +1,45 @@
+"""Evaluate SQL expressions over one Arrow batch with an in-process DuckDB connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from dteg.errors import ConnectorError
+
+
+class BatchSql:
+    """One DuckDB connection per worker; each batch is queried as the table ``batch``."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        self._con: Any = None
+
+    def _connection(self) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect(config={"threads": 1})
+        return self._con
+
+    def query(self, batch: pa.RecordBatch, sql: str) -> pa.Table:
+        import duckdb
+
+        con = self._connection()
+        con.register("batch", batch)
+        try:
+            return con.execute(sql).fetch_arrow_table()
+        except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException) as exc:
+            raise ConnectorError(
+                f"the SQL expression is not valid for this data: {str(exc).splitlines()[0]}",
+                step=self.step,
+                hint=f"Columns available: {', '.join(batch.schema.names)}. Quote names with "
+                "spaces or capitals in double quotes.",
+            ) from None
+        finally:
+            con.unregister("batch")
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
