@@ -29,7 +29,8 @@ def run(input_path: str, output_path: str, key: bytes) -> int:
     """Run the job; return the number of rows written to ``output_path``."""
     reader = pacsv.open_csv(
         input_path,
-        read_options=pacsv.ReadOptions(block_size=8 << 20),
+        # Default 1 MiB blocks. Larger blocks (e.g. 8 MiB) are no faster here, and the
+        # streaming reader's read-ahead then makes peak RSS grow with the file size.
         convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
     )
     schema = reader.schema

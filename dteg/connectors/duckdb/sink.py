@@ -98,7 +98,7 @@ class DuckDbWriter(BatchWriter):
             "table_schema = coalesce(?, current_schema())",
             [self.config.table.split(".")[-1],
              self.config.table.split(".")[0] if "." in self.config.table else None],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         mode = self.config.mode
         if mode == "replace" or not exists:
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staged}")

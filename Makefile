@@ -1,0 +1,38 @@
+# Targets the README uses. Everything installs into .venv from PyPI; nothing else is needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup quickstart test test-unit lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# CSV → validate → mask → DuckDB on the embedded runner, then what landed.
+quickstart: $(STAMP)
+	$(BIN)/dteg run pipelines/quickstart.yaml
+	$(BIN)/python scripts/show_table.py pipelines/.dteg/warehouse.duckdb customers
+
+test: $(STAMP)
+	$(BIN)/ruff check dteg tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check dteg tests bench scripts
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/csv_pipeline.py
+
+clean:
+	rm -rf $(VENV) pipelines/.dteg .pytest_cache .mypy_cache .ruff_cache
