@@ -172,7 +172,7 @@ def run(
 
     rid = run_id or new_run_id()
     with _Progress(enabled=sys.stderr.isatty() and not quiet):
-        report = direct.run(spec, rid)
+        report = direct.run(spec, rid, debug=debug)
     if report_json:
         report_json.write_text(json.dumps({
             "pipeline": report.pipeline, "run_id": report.run_id, "seconds": report.seconds,

@@ -40,6 +40,9 @@ class DtegError(Exception):
     def render(self) -> str:
         text = self.message.rstrip()
         if self.hint:
+            # The hint is its own sentence: end the message first so they do not run together.
+            if not text.endswith((".", "!", "?", ":")):
+                text += "."
             text = f"{text} {self.hint.strip()}"
         return text
 
@@ -120,4 +123,5 @@ class SpecErrors(SpecError):
         super().__init__(f"{len(errors)} problems found")
 
     def render(self) -> str:
-        return "\n".join(f"- {e.render()}" for e in self.errors)
+        listing = "\n".join(f"- {e.render()}" for e in self.errors)
+        return f"{len(self.errors)} problems found:\n{listing}"

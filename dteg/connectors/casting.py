@@ -97,8 +97,8 @@ class CastPlan:
         for name in table.column_names:
             target = self.types.get(name, pa.string())
             column = table.column(name).combine_chunks()
-            if pa.types.is_string(target):
-                prepared[name] = column
+            if pa.types.is_string(target) or not pa.types.is_string(column.type):
+                prepared[name] = column  # text stays text; typed columns are already typed
                 continue
             text = pc.utf8_trim_whitespace(column)
             text = pc.if_else(pc.is_in(text, self._tokens), pa.scalar(None, pa.string()), text)
@@ -115,8 +115,7 @@ class CastPlan:
             keep = pa.array([i not in failures for i in range(table.num_rows)])
             prepared = {n: a.filter(keep) for n, a in prepared.items()}
         typed = pa.table({
-            n: (a if pa.types.is_string(self.types.get(n, pa.string()))
-                else pc.cast(a, self.types[n]))
+            n: (a if a.type == self.types.get(n, a.type) else pc.cast(a, self.types[n]))
             for n, a in prepared.items()
         })
         return typed, [(i, col, reason) for i, (col, reason) in sorted(failures.items())]

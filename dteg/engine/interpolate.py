@@ -28,6 +28,27 @@ class Interpolation:
     references: dict[Path_, str] = field(default_factory=dict)
 
 
+def raw_step_name(data: Any, path: Path_) -> str | None:
+    """The name ``normalize_steps`` will give the step that ``path`` points into, read from the
+    raw file data (errors found before normalization still name their step)."""
+    if len(path) < 3 or path[:2] != ("pipeline", "steps") or not isinstance(path[2], int):
+        return None
+    try:
+        steps = data["pipeline"]["steps"]
+        item = steps[path[2]]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(item, dict) or len(item) != 1:
+        return None
+    kind, body = next(iter(item.items()))
+    if isinstance(body, dict) and isinstance(body.get("name"), str):
+        return str(body["name"])
+    kinds = [next(iter(s)) for s in steps if isinstance(s, dict) and len(s) == 1]
+    if kinds.count(kind) == 1:
+        return str(kind)
+    return f"{kind}_{kinds[: path[2] + 1].count(kind)}"
+
+
 def interpolate(
     data: Any,
     source_map: SourceMap,
@@ -51,7 +72,7 @@ def interpolate(
             else:
                 raise SpecError(
                     f"the environment variable `{name}` is not set",
-                    location=source_map.at(path),
+                    location=source_map.at(path), step=raw_step_name(data, path),
                     hint=f"Export it (`export {name}=…`) or give a default: "
                     f"`${{env:{name}:-value}}`.",
                 )
@@ -64,13 +85,13 @@ def interpolate(
             except OSError as exc:
                 raise SpecError(
                     f"cannot read `${{file:{body}}}` ({target}): {exc.strerror or exc}",
-                    location=source_map.at(path),
+                    location=source_map.at(path), step=raw_step_name(data, path),
                     hint="Relative paths are taken from the pipeline file's folder.",
                 ) from None
         else:
             raise SpecError(
                 f"unknown reference provider `{provider}` in `{match.group(0)}`",
-                location=source_map.at(path),
+                location=source_map.at(path), step=raw_step_name(data, path),
                 hint="Use `${env:NAME}` or `${file:path}`.",
             )
         if provider == "file" or looks_secret(body):

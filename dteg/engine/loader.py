@@ -81,6 +81,59 @@ def _walk(node: yaml.Node, path: Path_, smap: SourceMap) -> None:
             _walk(item, (*path, index), smap)
 
 
+_INDENT_HINT = (
+    "Check the indentation of this line and the one above it: keys of one mapping must start "
+    "in the same column, nested keys further right than their parent, with spaces, not tabs."
+)
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
+    """PyYAML's parser wording (``expected <block end>``) in words a pipeline author knows."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 1
+    column = mark.column + 1 if mark else 1
+    problem = exc.problem or "invalid YAML"
+    lines = text.splitlines()
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    location = Location(file, line, column)
+    if "\t" in source_line[: len(source_line) - len(source_line.lstrip())] or "'\\t'" in problem:
+        return SpecError(
+            "this line is indented with a tab character; YAML allows only spaces there",
+            location=Location(file, line, source_line.find("\t") + 1 if "\t" in source_line
+                              else column),
+            hint="Replace the tab with spaces (set your editor to insert spaces for .yaml).",
+        )
+    parser_said = f"{exc.context} {problem}" if exc.context else problem
+    context = exc.context or ""
+    opened = exc.context_mark
+    hint = _INDENT_HINT
+    if ("quoted scalar" in context or "flow" in context) and opened is not None:
+        # The parser notices at the end of the file; the mistake is where the value opened.
+        what = "quoted value" if "quoted" in context else "`[…]` list or `{…}` mapping"
+        location = Location(file, opened.line + 1, opened.column + 1)
+        message = f"a {what} opened here is never closed"
+        hint = ("Add the closing quote." if "quoted" in context
+                else "Add the closing bracket, or quote the whole value.")
+    elif "expected <block end>" in problem:
+        started = ""
+        if opened is not None and mark is not None and opened.line != mark.line:
+            started = f" (the block that starts at line {opened.line + 1})"
+        message = (f"this line is not indented like the keys above it{started}, so YAML cannot "
+                   "tell which mapping it belongs to")
+    elif "mapping values are not allowed" in problem:
+        message = ("a `key: value` stands where YAML expects a plain value: this line is "
+                   "indented further than its siblings, the line above is missing its `:`, or a "
+                   "value holds `: ` unquoted")
+        hint = f"{_INDENT_HINT} Quote values that contain `: ` or ` #`."
+    elif "could not find expected ':'" in problem:
+        message = "a key has no `:` after it (or a line continues an unquoted value)"
+    else:
+        message = "this is not valid YAML"
+        hint = "Check this line and the one above it."
+    return SpecError(f"{message} (YAML parser: {parser_said}, column {location.column})",
+                     location=location, hint=hint)
+
+
 def load_yaml_text(text: str, file: str) -> LoadedDocument:
     """Parse ``text`` (named ``file`` in messages) into data and a source map."""
     smap = SourceMap(file)
@@ -99,17 +152,7 @@ def load_yaml_text(text: str, file: str) -> LoadedDocument:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        column = mark.column + 1 if mark else 1
-        problem = exc.problem or "invalid YAML"
-        context = f" {exc.context}" if exc.context else ""
-        raise SpecError(
-            f"this is not valid YAML: {problem}{context} (column {column})",
-            location=Location(file, line, column),
-            hint="Check the indentation of this line and the one above it: nested keys must "
-            "be indented further than their parent, with spaces, not tabs.",
-        ) from None
+        raise _syntax_error(exc, text, file) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"this is not valid YAML: {exc}", location=Location(file, 1)) from None
     _walk(node, (), smap)

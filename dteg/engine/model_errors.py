@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -57,14 +58,26 @@ def _first_model(ann: object) -> type[BaseModel] | None:
     return None
 
 
+def _label(path: Path_) -> str:
+    """How the user wrote the key at ``path``: `batch_rows`, or `validation_rules` item 2."""
+    trailing: list[int] = []
+    rest = list(path)
+    while rest and isinstance(rest[-1], int):
+        trailing.insert(0, int(rest.pop()))
+    name = f"`{rest[-1]}`" if rest else "the value"
+    for index in trailing:
+        name += f" item {index + 1}"
+    return name
+
+
 def _describe(
-    err: dict[str, Any], model: type[BaseModel], redact: Callable[[str], str]
-) -> tuple[str, str]:
+    err: dict[str, Any], model: type[BaseModel], redact: Callable[[str], str], label: str
+) -> tuple[str, str | None]:
     kind = err["type"]
     loc = tuple(err["loc"])
     key = str(loc[-1]) if loc else ""
     if kind == "missing":
-        return f"`{key}` is required but missing", f"Add `{key}: …` here."
+        return f"{label} is required but missing", f"Add `{key}: …` here."
     if kind == "extra_forbidden":
         allowed = _allowed_fields(model, loc)
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
@@ -75,15 +88,31 @@ def _describe(
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         got = redact(repr(err.get("input")))
-        return f"`{key}` is {got}, which is not allowed", f"Use one of: {expected}."
+        return f"{label} is {got}, which is not allowed", f"Use one of: {expected}."
     if kind in _TYPE_WORDS:
         got = redact(repr(err.get("input")))
         return (
-            f"`{key}` must be {_TYPE_WORDS[kind]}, not {got}",
+            f"{label} must be {_TYPE_WORDS[kind]}, not {got}",
             "Fix the value; quote it if YAML read it as another type.",
         )
-    msg = redact(err.get("msg", "invalid value"))
-    return f"`{key}`: {msg}", "Fix the value."
+    msg = redact(str(err.get("msg", "invalid value"))).removeprefix("Value error, ")
+    if kind == "value_error":
+        # A validator's own message already says what is wrong and what is needed.
+        return (f"{label}: {msg}" if loc else msg), None
+    return f"{label}: {msg}", "Fix the value."
+
+
+# A validator message that starts by naming a key (`pattern` is not …, `mode: merge` needs …)
+# is about that key: point at its line rather than at the enclosing mapping.
+_LEADING_KEY = re.compile(r"^`(?P<key>[A-Za-z_][\w\-]*)(?::[^`]*)?`")
+
+
+def _named_key(err: dict[str, Any]) -> str | None:
+    if err["type"] != "value_error" or not isinstance(err.get("input"), dict):
+        return None
+    msg = str(err.get("msg", "")).removeprefix("Value error, ")
+    m = _LEADING_KEY.match(msg)
+    return m["key"] if m and m["key"] in err["input"] else None
 
 
 def located_errors(
@@ -97,14 +126,31 @@ def located_errors(
     redact: Callable[[str], str] = lambda s: s,
 ) -> list[SpecError]:
     """One SpecError per pydantic error, each pointing at the key's line."""
+    errors: list[dict[str, Any]] = []
+    for raw in exc.errors():
+        loc = tuple(p for p in raw["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        errors.append({**raw, "loc": loc})
+    # `pth:` for `path:` is one mistake, not two: drop "`path` is required" when an unknown key
+    # beside it is a close match for `path`.
+    suggested: set[Path_] = set()
+    for detail in errors:
+        if detail["type"] == "extra_forbidden":
+            allowed = _allowed_fields(model, detail["loc"])
+            close = difflib.get_close_matches(str(detail["loc"][-1]), allowed, n=1, cutoff=0.6)
+            if close:
+                suggested.add((*detail["loc"][:-1], close[0]))
     found: list[SpecError] = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        detail: dict[str, Any] = {**err, "loc": loc}
+    for detail in errors:
+        loc = detail["loc"]
+        if detail["type"] == "missing" and loc in suggested:
+            continue
         if key_paths and loc and str(loc[0]) in key_paths:
             path = (*key_paths[str(loc[0])], *loc[1:])
         else:
             path = (*base, *loc)
-        message, hint = _describe(detail, model, redact)
+        message, hint = _describe(detail, model, redact, _label(path))
+        named = _named_key(detail)
+        if named is not None:
+            path = (*path, named)
         found.append(SpecError(message, location=source_map.at(path), step=step, hint=hint))
     return found

@@ -79,6 +79,27 @@ def _check_step_items(raw_steps: list[Any], smap: Any) -> None:
     errors: list[SpecError] = []
     for index, item in enumerate(raw_steps):
         path = ("pipeline", "steps", index)
+        kinds = [k for k in item if k in STEP_KINDS] if isinstance(item, dict) else []
+        if len(kinds) == 1 and len(item) > 1:
+            # `config:` dedented to the level of `- extract:` is the usual cause.
+            kind = kinds[0]
+            stray = next(k for k in item if k != kind)
+            body = item[kind]
+            name = body.get("name") if isinstance(body, dict) else None
+            errors.append(SpecError(
+                f"`{stray}:` stands beside the step kind `{kind}:` instead of inside it",
+                location=smap.at((*path, stray)), step=name if isinstance(name, str) else None,
+                hint=f"Indent `{stray}:` (and the lines under it) to the level of the keys "
+                f"under `{kind}:`.",
+            ))
+            continue
+        if len(kinds) > 1:
+            errors.append(SpecError(
+                f"one list item holds two steps, `{kinds[0]}:` and `{kinds[1]}:`",
+                location=smap.at((*path, kinds[1])),
+                hint=f"Start each step with its own dash: `- {kinds[1]}:`.",
+            ))
+            continue
         if not isinstance(item, dict) or len(item) != 1:
             keys = ", ".join(f"`{k}`" for k in item) if isinstance(item, dict) else repr(item)
             errors.append(SpecError(
@@ -314,9 +335,12 @@ def check_graph(spec: PipelineSpec) -> PipelineSpec:
     for step in spec.steps:
         if step.name in names:
             errors.append(SpecError(
-                f"two steps are named `{step.name}` (the other at {names[step.name].location})",
-                location=step.location, step=step.name, hint="Give each step a unique `name:`.",
+                f"two steps are named `{step.name}` (the other at "
+                f"{spec.source_map.at((*names[step.name].path, 'name'))})",
+                location=spec.source_map.at((*step.path, "name")), step=step.name,
+                hint="Give each step a unique `name:`.",
             ))
+            continue  # `input:` checks below read the first step of that name
         names[step.name] = step
     for step in spec.steps:
         if step.is_source and step.inputs:
@@ -401,7 +425,8 @@ def run_blockers(spec: PipelineSpec) -> list[str]:
     enc = spec.body.security.encryption
     if enc:
         blockers.append(
-            f"{spec.file}: `security.encryption` is set, but field encryption is not available "
+            f"{spec.source_map.at(('pipeline', 'security', 'encryption'))}: "
+            "`security.encryption` is set, but field encryption is not available "
             "in this version of dteg; remove it or mask the columns instead."
         )
     for step in spec.steps:

@@ -6,6 +6,7 @@ multi-threaded mode lost records in our tests, so bounded runs use the FnApiRunn
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -21,8 +22,11 @@ _FIELDS = {"in": "rows_in", "out": "rows_out", "dead_letter": "dead_letter",
            "filtered": "filtered", "loaded": "loaded"}
 
 
-def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = None) -> RunReport:
+def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = None,
+        debug: bool = False) -> RunReport:
     started = time.perf_counter()
+    # Beam logs each failing bundle with a traceback; dteg reports the error itself.
+    logging.getLogger("apache_beam").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     composite = DtegPipeline(spec, run_id)
     pipeline_options = PipelineOptions(flags=[], **(options or {}))
     with_runner = beam.Pipeline(runner=FnApiRunner(), options=pipeline_options)

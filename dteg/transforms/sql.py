@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.connectors.duckdb.arrow import relation_table
 from dteg.errors import ConnectorError
 
 
@@ -29,7 +30,8 @@ class BatchSql:
         con = self._connection()
         con.register("batch", batch)
         try:
-            return con.execute(sql).fetch_arrow_table()
+            # A relation's fetch works on DuckDB 1.x and 2.x and leaves no pending result.
+            return relation_table(con.sql(sql))
         except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException) as exc:
             raise ConnectorError(
                 f"the SQL expression is not valid for this data: {str(exc).splitlines()[0]}",

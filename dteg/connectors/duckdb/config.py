@@ -13,7 +13,8 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     database: str = Field(default=DEFAULT_DATABASE,
-                          description="Database file; relative to the pipeline file's folder")
+                          description="Database file (relative to the pipeline file's folder), "
+                          "or :memory: for a query that needs no stored tables")
     table: str | None = None
     query: str | None = Field(default=None, description="SQL query instead of a table")
     batch_rows: int = Field(default=65_536, ge=1)

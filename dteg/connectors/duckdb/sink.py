@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dteg.connectors.duckdb.config import SinkConfig
+from dteg.connectors.file_sink import conform
 from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConnectorError
 
@@ -21,17 +22,20 @@ def _q(name: str) -> str:
 
 
 class _ParquetPart(PartWriter):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, step: str) -> None:
         self.path = path
+        self.step = step
         self.writer: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.writer is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.schema = batch.schema
             self.writer = pq.ParquetWriter(self.path, batch.schema, compression="none")
-        elif batch.schema != self.writer.schema.to_arrow_schema():
-            batch = batch.cast(self.writer.schema.to_arrow_schema())
+        elif batch.schema != self.schema:
+            batch = conform(batch, self.schema, step=self.step)
         self.writer.write_batch(batch)
         self.rows += batch.num_rows
 
@@ -50,7 +54,7 @@ class DuckDbWriter(BatchWriter):
         self.staging = os.path.join(ctx.state_dir, "staging", ctx.run_id, ctx.step)
 
     def open_part(self, part_id: str) -> PartWriter:
-        return _ParquetPart(os.path.join(self.staging, f"part-{part_id}.parquet"))
+        return _ParquetPart(os.path.join(self.staging, f"part-{part_id}.parquet"), self.ctx.step)
 
     def commit(self, parts: list[PartResult]) -> CommitResult:
         table = _q(self.config.table)

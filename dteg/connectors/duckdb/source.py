@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from dteg.connectors.duckdb.arrow import relation_reader
 from dteg.connectors.duckdb.config import SourceConfig
 from dteg.engine.contracts import BatchReader, Rejected, RunContext
 from dteg.errors import ConnectorError
@@ -18,25 +19,25 @@ class DuckDbReader(BatchReader):
     def __init__(self, config: SourceConfig, ctx: RunContext) -> None:
         self.config = config
         self.ctx = ctx
-        self.database = ctx.resolve_path(config.database)
+        self.in_memory = config.database == ":memory:"
+        self.database = config.database if self.in_memory else ctx.resolve_path(config.database)
 
     def splits(self) -> list[Any]:
-        if not os.path.exists(self.database):
+        if not self.in_memory and not os.path.exists(self.database):
             raise ConnectorError(f"no DuckDB database at {self.database}", step=self.ctx.step,
                                  hint="Check `database:` (relative to the pipeline file).")
         return [self.config.query or f"SELECT * FROM {self.config.table}"]
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         try:
-            con = duckdb.connect(self.database, read_only=True)
+            con = duckdb.connect(self.database, read_only=not self.in_memory)
         except duckdb.IOException as exc:
             raise ConnectorError(f"cannot open {self.database}: {exc}", step=self.ctx.step,
                                  hint="Another process may hold it open for writing.",
                                  retriable=True) from None
         try:
             try:
-                reader = con.execute(split).fetch_record_batch(  # type: ignore[attr-defined]
-                    self.config.batch_rows)
+                reader = relation_reader(con.sql(split), self.config.batch_rows)
             except duckdb.Error as exc:
                 raise ConnectorError(f"the query failed: {str(exc).splitlines()[0]}",
                                      step=self.ctx.step) from None

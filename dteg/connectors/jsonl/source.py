@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.connectors import filesystem as fs
+from dteg.connectors.casting import CastPlan
 from dteg.connectors.jsonl.config import SourceConfig
 from dteg.engine.contracts import BatchReader, Rejected, RunContext
 from dteg.engine.records import dead_letters, row_json
@@ -111,20 +112,33 @@ class JsonlReader(BatchReader):
               bad: list[tuple[int, str, str]], split: _Split,
               ) -> Iterator[pa.RecordBatch | Rejected]:
         if rows:
+            # JSON has no dates, timestamps or decimals: read them as text, then cast.
+            as_text = pa.schema([
+                pa.field(f.name, pa.string()) if _from_text(f.type) else f
+                for f in split.schema])
             try:
-                batch = pa.RecordBatch.from_pylist(rows, schema=split.schema)
+                table = pa.Table.from_pylist(rows, schema=as_text)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                good = []
-                for row, number in zip(rows, lines, strict=False):
+                good, kept_lines = [], []
+                for row, number in zip(rows, lines, strict=True):
                     try:
-                        pa.RecordBatch.from_pylist([row], schema=split.schema)
+                        pa.Table.from_pylist([row], schema=as_text)
                         good.append(row)
+                        kept_lines.append(number)
                     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
                         bad.append((number, f"a value does not fit the schema: {exc}",
                                     row_json(row, self.ctx.mask_row)))
-                batch = pa.RecordBatch.from_pylist(good, schema=split.schema)
-            if batch.num_rows:
-                yield self._with_filename(batch, split.path)
+                table = pa.Table.from_pylist(good, schema=as_text)
+                lines = kept_lines
+            plan = CastPlan({f.name: f.type for f in split.schema}, null_values=[""])
+            typed, failures = plan.apply(table)
+            if failures:
+                failed_rows = table.take(pa.array([i for i, _, _ in failures])).to_pylist()
+                bad.extend((lines[i], reason, row_json(row, self.ctx.mask_row))
+                           for (i, _, reason), row in zip(failures, failed_rows, strict=True))
+            if typed.num_rows:
+                for batch in typed.to_batches(max_chunksize=self.config.batch_rows):
+                    yield self._with_filename(batch, split.path)
         if bad:
             yield Rejected(dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
@@ -140,7 +154,9 @@ class JsonlReader(BatchReader):
             obj = json.loads(text)
         except json.JSONDecodeError:
             return "[withheld: the pipeline masks columns and this line could not be parsed]"
-        return row_json(obj, self.ctx.mask_row) if isinstance(obj, dict) else text
+        if isinstance(obj, dict):
+            return row_json(obj, self.ctx.mask_row)
+        return "[withheld: the pipeline masks columns and this line is not a JSON object]"
 
     def _with_filename(self, batch: pa.RecordBatch, path: str) -> pa.RecordBatch:
         if self.config.filename_column:
@@ -150,6 +166,10 @@ class JsonlReader(BatchReader):
 
     def describe(self) -> str:
         return ", ".join(self.patterns)
+
+
+def _from_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_temporal(t) or pa.types.is_decimal(t) or pa.types.is_binary(t))
 
 
 def create(config: SourceConfig, ctx: RunContext) -> JsonlReader:

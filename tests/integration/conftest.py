@@ -1,0 +1,47 @@
+"""Fixtures for tests that run real pipelines on Beam's embedded runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dteg.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+PIPELINES = REPO / "pipelines"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A copy of pipelines/ (files and data) so runs never write into the repo."""
+    target = tmp_path / "pipelines"
+    shutil.copytree(PIPELINES, target, ignore=shutil.ignore_patterns(".dteg", "out"))
+    return target
+
+
+RunResult = tuple[int, dict[str, Any] | None, str]
+
+
+@pytest.fixture
+def run_pipeline(capsys: pytest.CaptureFixture[str], tmp_path: Path
+                 ) -> Callable[..., RunResult]:
+    """Run ``dteg run`` in-process; returns (exit code, the JSON report, stdout+stderr)."""
+
+    def _run(path: Path, *extra: str) -> RunResult:
+        report = tmp_path / f"report-{path.stem}.json"
+        report.unlink(missing_ok=True)
+        code = 0
+        try:
+            main(["run", str(path), "--report-json", str(report), *extra])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        data = json.loads(report.read_text()) if report.exists() else None
+        return code, data, out.out + out.err
+
+    return _run
