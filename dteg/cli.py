@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -156,7 +157,9 @@ def run(
     """Run a bounded pipeline to completion and print what landed."""
     from dteg.engine.phases import compile_spec, run_blockers
 
+    global _current_spec
     spec = compile_spec(pipeline)
+    _current_spec = spec
     blockers = run_blockers(spec)
     if blockers:
         raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
@@ -183,6 +186,27 @@ def run(
         }, indent=2), encoding="utf-8")
     if not quiet:
         _say(spec.redactor(report.render(spec)))
+
+
+# The pipeline being run, so runtime errors can point at the step's line.
+_current_spec: Any = None
+_BEAM_SUFFIX = re.compile(r"\s*\[while running '[^']*'\]")
+
+
+def _render(err: DtegError) -> str:
+    text = _BEAM_SUFFIX.sub("", err.render())
+    # Beam rebuilds errors raised inside a stage from their text, so read the step from it.
+    named = re.match(r"step `([^`]+)`:", text)
+    step = getattr(err, "step", None) or (named.group(1) if named else None)
+    if _current_spec is not None:
+        if step and not getattr(err, "location", None):
+            try:
+                where = _current_spec.step(step).location
+                text = text.replace(f"step `{step}`:", f"step `{step}` ({where}):", 1)
+            except KeyError:
+                pass
+        text = _current_spec.redactor(text)
+    return text
 
 
 def find_dteg_error(exc: BaseException) -> DtegError | None:
@@ -220,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         err = find_dteg_error(exc) or _describe_unexpected(exc)
         if debug:
             traceback.print_exc()
-        typer.echo(f"error: {err.render()}", err=True)
+        typer.echo(f"error: {_render(err)}", err=True)
         sys.exit(err.exit_code)
 
 

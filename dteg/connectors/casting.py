@@ -44,7 +44,7 @@ def _fits(values: pa.Array, target: pa.DataType) -> bool:
         pc.cast(values, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
-    if pa.types.is_integer(target):
+    if pa.types.is_integer(target) or pa.types.is_floating(target):
         # "01234" is an identifier (zip code, account number), not the number 1234.
         return not any(_LEADING_ZERO.match(v) for v in values.to_pylist())
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import glob
 import gzip
+import io
 import os
 import shutil
 from typing import IO, Any
@@ -94,7 +95,9 @@ def open_read(path: str, compression: str, *, binary_seekable: bool = False) -> 
     if compression == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+        # The raw zstd reader has no readline(); buffering adds it (the CSV header needs it).
+        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))  # noqa: SIM115
+        return io.BufferedReader(raw)  # type: ignore[arg-type]
     raise ValueError(compression)
 
 

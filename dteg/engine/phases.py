@@ -372,8 +372,9 @@ def check_graph(spec: PipelineSpec) -> PipelineSpec:
     cycle = _find_cycle(spec)
     if cycle:
         first = names[cycle[0]]
+        # _find_cycle follows `input:` (reader → what it reads); show the data's direction.
         raise SpecError(
-            f"the steps form a cycle through `input:`: {' → '.join(cycle)}",
+            f"the steps form a cycle through `input:`: {' → '.join(reversed(cycle))}",
             location=spec.source_map.at((*first.path, "input")), step=first.name,
             hint="A step cannot (indirectly) read its own output; fix one of these `input:`s.",
         )

@@ -31,18 +31,17 @@ def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = Non
     pipeline_options = PipelineOptions(flags=[], **(options or {}))
     with_runner = beam.Pipeline(runner=FnApiRunner(), options=pipeline_options)
     _ = with_runner | composite
-    result = with_runner.run()
-    result.wait_until_finish()
+    try:
+        result = with_runner.run()
+        result.wait_until_finish()
+    except BaseException:
+        for writer in _writers(spec, composite).values():
+            writer.abort([])  # drop staged parts; committed targets were not touched
+        raise
     counts = collect_counts(result, spec)
     dl = dead_letter_target(spec, run_id, composite.registry)
     stored = counts.pop(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "dead_letter")).loaded
-    targets = {}
-    for step in spec.steps:
-        if step.is_sink:
-            writer_info = composite._info(step)
-            model = writer_info.config_model().model_validate(step.config)
-            targets[step.name] = writer_info.load_factory()(
-                model, composite.context(step.name)).describe()
+    targets = {name: w.describe() for name, w in _writers(spec, composite).items()}
     return RunReport(
         pipeline=spec.name, run_id=run_id, runner="direct",
         seconds=time.perf_counter() - started,
@@ -50,6 +49,17 @@ def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = Non
         dead_letter_target=dl.describe(composite.context(DEAD_LETTER_STEP)),
         dead_lettered_stored=stored, targets=targets,
     )
+
+
+def _writers(spec: PipelineSpec, composite: DtegPipeline) -> dict[str, Any]:
+    """Each sink's writer, built here in the launcher (cheap: no connection is opened)."""
+    writers = {}
+    for step in spec.steps:
+        if step.is_sink:
+            info = composite._info(step)
+            model = info.config_model().model_validate(step.config)
+            writers[step.name] = info.load_factory()(model, composite.context(step.name))
+    return writers
 
 
 def collect_counts(result: Any, spec: PipelineSpec) -> dict[str, StepCounts]:

@@ -196,18 +196,27 @@ class CsvReader(BatchReader):
                 return
             raise ConnectorError(f"{split.path} near line {first_line}: {exc}",
                                  step=self.ctx.step) from None
+        # pyarrow numbers rows without the blank lines it skipped: map them back to lines.
+        row_lines = _row_lines(block, first_line)
+
+        def line_of(row_number: int) -> str:
+            if 0 < row_number <= len(row_lines):
+                return f"{split.path}:{row_lines[row_number - 1]}"
+            return split.path
+
         if bad:
             yield Rejected(dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
                 reasons=[f"malformed CSV row: {reason}" for _, reason, _ in bad],
                 records=[self._mask_raw(text) for _, _, text in bad],
-                sources=[f"{split.path}:{first_line + n - 1}" for n, _, _ in bad],
+                sources=[line_of(n) for n, _, _ in bad],
             ))
         if table.num_rows == 0:
             return
         typed, failures = plan.apply(table)
         if failures:
-            lines = _row_lines(block, first_line, {first_line + n - 1 for n, _, _ in bad})
+            skipped = {n for n, _, _ in bad}
+            lines = [line for n, line in enumerate(row_lines, start=1) if n not in skipped]
             rows = table.take(pa.array([i for i, _, _ in failures])).to_pylist()
             yield Rejected(dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
@@ -223,24 +232,26 @@ class CsvReader(BatchReader):
                                   plan: CastPlan, first_line: int,
                                   ) -> Iterator[pa.RecordBatch | Rejected]:
         """Slow path for a block with undecodable bytes: find the guilty lines."""
-        good: list[bytes] = []
-        for offset, line in enumerate(block.split(b"\n")):
-            if not line.strip(b"\r"):
-                continue
+        lines = block.split(b"\n")
+        found = False
+        for offset, line in enumerate(lines):
             try:
                 line.decode(self.config.encoding)
-                good.append(line)
             except UnicodeDecodeError as exc:
+                # A blank line in its place keeps every other line's number exact.
+                lines[offset] = b""
+                found = True
                 yield Rejected(dead_letters(
                     pipeline=self.ctx.pipeline, step=self.ctx.step,
                     reasons=[f"not valid {self.config.encoding} text (byte {exc.start})"],
                     records=[self._mask_raw(line.decode(self.config.encoding, "replace"))],
                     sources=[f"{split.path}:{first_line + offset}"],
                 ))
-        if good:
-            # Line numbers in this block are no longer contiguous; report them per file only.
-            yield from self._convert_block(b"\n".join(good) + b"\n", names, split, plan,
-                                           first_line)
+        if not found:
+            raise ConnectorError(
+                f"{split.path} near line {first_line}: not valid {self.config.encoding} text",
+                step=self.ctx.step, hint="Set `encoding:` to the file's encoding.")
+        yield from self._convert_block(b"\n".join(lines), names, split, plan, first_line)
 
     def _read_multiline(self, stream: Any, rest: bytes, names: list[str], split: _Split,
                         plan: CastPlan) -> Iterator[pa.RecordBatch | Rejected]:
@@ -284,15 +295,10 @@ class CsvReader(BatchReader):
         return ", ".join(self.patterns)
 
 
-def _row_lines(block: bytes, first_line: int, skipped: set[int]) -> list[int]:
-    """The file line of each parsed row in ``block`` (blank and malformed lines skipped)."""
-    lines = []
-    for offset, line in enumerate(block.split(b"\n")[:-1]):
-        number = first_line + offset
-        if line in (b"", b"\r") or number in skipped:
-            continue
-        lines.append(number)
-    return lines
+def _row_lines(block: bytes, first_line: int) -> list[int]:
+    """The file line of each row pyarrow sees in ``block`` (it skips blank lines)."""
+    return [first_line + offset for offset, line in enumerate(block.split(b"\n")[:-1])
+            if line not in (b"", b"\r")]
 
 
 def create(config: SourceConfig, ctx: RunContext) -> CsvReader:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from typing import Any
 
 import duckdb
@@ -146,11 +147,9 @@ class DuckDbWriter(BatchWriter):
             )
 
     def abort(self, parts: list[PartResult]) -> None:
-        for part in parts:
-            with contextlib.suppress(OSError):
-                os.remove(part.location)
-        with contextlib.suppress(OSError):
-            os.rmdir(self.staging)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the run's folder, once no step uses it
+            os.rmdir(os.path.dirname(self.staging))
 
     def describe(self) -> str:
         return f"{self.database}:{self.config.table}"

@@ -1,0 +1,65 @@
+"""A failed run leaves every target as it was, cleans its staging, and says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+FAILING = """
+pipeline:
+  name: atomic
+  steps:
+    - extract:
+        type: csv
+        config: {path: data/customers.csv}
+    - validate:
+        rules:
+          - {type: range_check, column: id, max: 10, on_failure: fail}
+    - load:
+        type: duckdb
+        config: {database: .dteg/warehouse.duckdb, table: customers, mode: replace}
+    - load:
+        type: parquet
+        config: {path: out/customers.parquet}
+"""
+
+
+def test_failed_run_leaves_table_and_file_unchanged(workdir: Path, run_pipeline) -> None:
+    ok = workdir / "quickstart.yaml"
+    assert run_pipeline(ok)[0] == 0
+    db = workdir / ".dteg" / "warehouse.duckdb"
+    (workdir / "out").mkdir()
+    (workdir / "out" / "customers.parquet").write_bytes(b"previous output")
+    failing = workdir / "atomic.yaml"
+    failing.write_text(FAILING)
+    code, report, out = run_pipeline(failing)
+    assert code == 1
+    assert report is None
+    assert "rule `range_check` failed" in out and "on_failure: fail" in out
+    assert "step `validate` (" in out  # the step's file:line
+    assert "Traceback" not in out
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM customers").fetchall() == [(8,)]
+    con.close()
+    assert (workdir / "out" / "customers.parquet").read_bytes() == b"previous output"
+    assert not list((workdir / "out").glob(".*dteg-tmp*"))
+    assert not list((workdir / ".dteg" / "staging").glob("*/*"))
+
+
+def test_missing_input_is_one_clear_message(workdir: Path, run_pipeline) -> None:
+    path = workdir / "missing.yaml"
+    path.write_text(FAILING.replace("data/customers.csv", "data/nothing-*.csv"))
+    code, _report, out = run_pipeline(path)
+    assert code == 1
+    assert "no file matches" in out and "nothing-*.csv" in out
+    assert "allow_empty" in out
+    assert "Traceback" not in out and "while running" not in out
+
+
+def test_debug_shows_the_traceback(workdir: Path, run_pipeline) -> None:
+    path = workdir / "missing.yaml"
+    path.write_text(FAILING.replace("data/customers.csv", "data/nothing-*.csv"))
+    code, _report, out = run_pipeline(path, "--debug")
+    assert code == 1
+    assert "Traceback" in out
