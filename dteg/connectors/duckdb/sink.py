@@ -105,26 +105,23 @@ class DuckDbWriter(BatchWriter):
              self.config.table.split(".")[0] if "." in self.config.table else None],
         ).fetchall()[0][0]
         mode = self.config.mode
+        keys = self.config.keys()
+        staged_columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall()]
+        missing = [k for k in keys if k not in staged_columns]
+        if missing:
+            raise ConnectorError(
+                f"merge key column(s) {missing} are not in the data (columns: {staged_columns})",
+                step=self.ctx.step, hint="Fix `key:` (names are case-sensitive).")
+        source = self._deduplicated(staged, keys) if mode == "merge" else staged
         if mode == "replace" or not exists:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {staged}")
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
             return
+        self._check_columns(con, table, staged)
         if mode == "append":
-            self._check_columns(con, table, staged)
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {staged}")
             return
-        keys = self.config.keys()
-        self._check_columns(con, table, staged)
-        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall()]
-        missing = [k for k in keys if k not in columns]
-        if missing:
-            raise ConnectorError(f"merge key column(s) {missing} are not in the data "
-                                 f"(columns: {columns})", step=self.ctx.step)
+        columns = staged_columns
         on = " AND ".join(f"t.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in keys)
-        part_keys = ", ".join(_q(k) for k in keys)
-        # The last row per key wins inside one run.
-        source = (f"(SELECT * EXCLUDE (__dteg_ord) FROM (SELECT *, row_number() OVER () AS "
-                  f"__dteg_ord FROM {staged}) QUALIFY row_number() OVER (PARTITION BY "
-                  f"{part_keys} ORDER BY __dteg_ord DESC) = 1)")
         sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns if c not in keys)
         cols = ", ".join(_q(c) for c in columns)
         vals = ", ".join(f"s.{_q(c)}" for c in columns)
@@ -133,6 +130,13 @@ class DuckDbWriter(BatchWriter):
             f"MERGE INTO {table} AS t USING {source} AS s ON ({on}) {matched}"
             f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
         )
+
+    def _deduplicated(self, staged: str, keys: list[str]) -> str:
+        """The staged rows with one row per key: the last one written wins."""
+        part_keys = ", ".join(_q(k) for k in keys)
+        return (f"(SELECT * EXCLUDE (__dteg_ord) FROM (SELECT *, row_number() OVER () AS "
+                f"__dteg_ord FROM {staged}) QUALIFY row_number() OVER (PARTITION BY "
+                f"{part_keys} ORDER BY __dteg_ord DESC) = 1)")
 
     def _check_columns(self, con: Any, table: str, staged: str) -> None:
         have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
