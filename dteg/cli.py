@@ -44,18 +44,14 @@ def _root(debug: DebugOpt = False) -> None:
 @app.command()
 def validate(pipeline: PipelineArg, debug: DebugOpt = False) -> None:
     """Check a pipeline file without running it (fast: does not import Beam)."""
-    from dteg.engine.phases import compile_spec
+    from dteg.engine.phases import compile_spec, run_blockers
 
     spec = compile_spec(pipeline)
     for warning in spec.warnings:
         _warn(warning)
-    if spec.body.security.encryption:
-        _warn(f"{spec.file}: `security.encryption` is not available in this version; "
-              "`dteg run` will refuse this pipeline")
-    for step in spec.steps:
-        if step.component == "dbt":
-            _warn(f"{step.where()}: dbt steps are not available in this version; "
-                  "`dteg run` will refuse this pipeline")
+    for blocker in run_blockers(spec):
+        if blocker not in spec.warnings:
+            _warn(blocker)
     _say(f"ok: {pipeline} is valid ({len(spec.steps)} steps: "
          f"{', '.join(s.name for s in spec.steps)})")
 

@@ -36,11 +36,13 @@ def pipeline_json_schema(registry: Registry | None = None) -> dict[str, Any]:
                 defs.setdefault(key, value)
             defs[name] = sub
             names = [info.name, *info.aliases]
-            type_test: dict[str, Any] = {"enum": names}
+            condition: dict[str, Any] = {"properties": {"type": {"enum": names}},
+                                         "required": ["type"]}
             if step_kind in OWN_KINDS:
-                type_test = {"enum": [*names, None]}
+                # `- mask: {columns: …}` names its type by its kind: `type:` may be left out.
+                condition = {"properties": {"type": {"enum": [*names, None]}}}
             conditions.append({
-                "if": {"properties": {"type": type_test}},
+                "if": condition,
                 "then": {"properties": {"config": {"$ref": f"#/$defs/{name}"}}},
             })
         step_variants.append({

@@ -146,7 +146,8 @@ def load_yaml_text(text: str, file: str) -> LoadedDocument:
                 raise SpecError(
                     "the file is empty",
                     location=Location(file, 1),
-                    hint="Start from `dteg init` output or pipelines/quickstart.yaml.",
+                    hint="A pipeline file starts with `pipeline:` holding `name:` and `steps:`; "
+                    "pipelines/quickstart.yaml is a complete example.",
                 )
             data = loader.construct_document(node)
         finally:

@@ -35,7 +35,8 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[
             continue
         field = current.model_fields.get(str(part))
         if field is None:
-            return []
+            # A key of a `dict[str, Model]` value: the model stays the one that applies.
+            continue
         ann = field.annotation
         nested = _first_model(ann)
         current = nested
@@ -95,6 +96,14 @@ def _describe(
             f"{label} must be {_TYPE_WORDS[kind]}, not {got}",
             "Fix the value; quote it if YAML read it as another type.",
         )
+    if kind == "string_pattern_mismatch":
+        got = redact(repr(err.get("input")))
+        pattern = err.get("ctx", {}).get("pattern", "")
+        return (f"{label} is {got}, which does not have the required form",
+                f"It must match the regular expression `{pattern}`.")
+    if kind == "too_short" and err.get("ctx", {}).get("actual_length") == 0:
+        least = err["ctx"].get("min_length", 1)
+        return f"{label} is empty", "Add at least one." if least == 1 else f"Add at least {least}."
     msg = redact(str(err.get("msg", "invalid value"))).removeprefix("Value error, ")
     if kind == "value_error":
         # A validator's own message already says what is wrong and what is needed.
@@ -115,6 +124,55 @@ def _named_key(err: dict[str, Any]) -> str | None:
     return m["key"] if m and m["key"] in err["input"] else None
 
 
+_ABSENT = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
+
+
+def _strip_union_tags(loc: Path_, data: Any, *, keep_last: bool) -> dict[str, Any]:
+    """Drop the parts of ``loc`` that are not keys of ``data`` (pydantic's union tags)."""
+    kept: list[str | int] = []
+    union_at: Path_ | None = None
+    current = data
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        child = _child(current, part)
+        if child is not _ABSENT:
+            current = child
+        elif isinstance(part, str) and not (last and keep_last):
+            if union_at is None:
+                union_at = tuple(kept)
+            continue
+        kept.append(part)
+    return {"loc": tuple(kept), "union_at": union_at}
+
+
+def _closest_union_branch(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of the errors each branch of one union produced, keep the deepest (the branch the
+    value was closest to) — `path: [a.csv, 3]` is about item 2, not "must be text"."""
+    deepest: dict[Path_, int] = {}
+    for err in errors:
+        if err["union_at"] is not None:
+            key = err["union_at"]
+            deepest[key] = max(deepest.get(key, 0), len(err["loc"]))
+    kept: list[dict[str, Any]] = []
+    reported: set[Path_] = set()
+    for err in errors:
+        key = err["union_at"]
+        if key is None:
+            kept.append(err)
+        elif len(err["loc"]) == deepest[key] and key not in reported:
+            reported.add(key)
+            kept.append(err)
+    return kept
+
+
 def located_errors(
     exc: ValidationError,
     *,
@@ -124,12 +182,21 @@ def located_errors(
     step: str | None = None,
     key_paths: dict[str, Path_] | None = None,
     redact: Callable[[str], str] = lambda s: s,
+    data: Any = None,
 ) -> list[SpecError]:
-    """One SpecError per pydantic error, each pointing at the key's line."""
+    """One SpecError per pydantic error, each pointing at the key's line.
+
+    ``data`` is the input that was validated; with it, the union branch names pydantic puts
+    in error locations (``list[str]``, ``ColumnMask``) are dropped and only the branch that
+    came closest is reported.
+    """
     errors: list[dict[str, Any]] = []
     for raw in exc.errors():
         loc = tuple(p for p in raw["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        errors.append({**raw, "loc": loc})
+        errors.append({**raw, "loc": loc, "union_at": None})
+        if data is not None:
+            errors[-1].update(_strip_union_tags(loc, data, keep_last=raw["type"] == "missing"))
+    errors = _closest_union_branch(errors)
     # `pth:` for `path:` is one mistake, not two: drop "`path` is required" when an unknown key
     # beside it is a close match for `path`.
     suggested: set[Path_] = set()

@@ -66,7 +66,7 @@ def check_file_shape(
         parsed = PipelineFile.model_validate(resolved.data)
     except ValidationError as exc:
         _raise_all(located_errors(exc, model=PipelineFile, source_map=smap,
-                                  redact=resolved.redactor))
+                                  redact=resolved.redactor, data=resolved.data))
         raise  # pragma: no cover - _raise_all always raises here
     body: PipelineBody = parsed.pipeline
     return PipelineSpec(
@@ -320,6 +320,7 @@ def check_configs(spec: PipelineSpec, registry: Registry | None = None) -> Pipel
             errors.extend(located_errors(
                 exc, model=model, source_map=spec.source_map, base=(*step.path, "config"),
                 step=step.name, key_paths=step.config_paths, redact=spec.redactor,
+                data=step.config,
             ))
     _raise_all(errors)
     return spec

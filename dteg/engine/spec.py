@@ -20,7 +20,8 @@ from dteg.errors import Location
 SOURCE_KINDS = ("extract",)
 SINK_KINDS = ("load",)
 # Steps that carry their own type name (``- mask: {columns: [email]}`` means type ``mask``).
-OWN_KINDS = ("validate", "mask", "encrypt", "decrypt", "filter", "map", "window", "aggregate")
+# (encrypt, decrypt, window and aggregate join these when their stages exist.)
+OWN_KINDS = ("validate", "mask", "filter", "map")
 TRANSFORM_KINDS = ("transform", *OWN_KINDS)
 STEP_KINDS = (*SOURCE_KINDS, *SINK_KINDS, *TRANSFORM_KINDS)
 

@@ -1,0 +1,166 @@
+"""`dteg plan`, `dteg schema` and `dteg connectors list`: what they print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dteg.engine.spec import STEP_KINDS
+
+from ._helpers import REPO
+
+QUICKSTART = REPO / "pipelines" / "quickstart.yaml"
+
+
+def test_plan_text_lists_steps_in_order_with_lines_and_config(cli) -> None:
+    result = cli("plan", str(QUICKSTART))
+    assert result.code == 0, result.text
+    lines = result.out.splitlines()
+    assert lines[0] == f"pipeline quickstart ({QUICKSTART})"
+    steps = [line.strip() for line in lines if line[:5].strip().rstrip(".").isdigit()]
+    assert steps == [
+        "1. extract: extract csv  [line 24]",
+        "2. validate: validate validate ← extract  [line 16] "
+        "(from pipeline.quality.validation_rules)",
+        "3. mask: mask mask ← validate  [line 10] (from pipeline.security.data_masking)",
+        "4. load: load duckdb ← mask  [line 30]",
+    ]
+    assert '       table: "customers"' in lines
+    # The masking key is shown as written, not resolved.
+    assert '       key: "${env:DTEG_MASKING_KEY:-quickstart-demo-key}"' in lines
+    assert result.out.count("quickstart-demo-key") == 1
+    assert lines[-1].strip() == "dead letters → .dteg/dead_letter/quickstart/<run>.jsonl"
+
+
+def test_plan_json_parses(cli) -> None:
+    result = cli("plan", str(QUICKSTART), "--format", "json")
+    assert result.code == 0, result.text
+    plan = json.loads(result.out)
+    assert plan["pipeline"] == "quickstart"
+    assert [(s["name"], s["kind"], s["component"], s["inputs"], s["line"])
+            for s in plan["steps"]] == [
+        ("extract", "extract", "csv", [], 24),
+        ("validate", "validate", "validate", ["extract"], 16),
+        ("mask", "mask", "mask", ["validate"], 10),
+        ("load", "load", "duckdb", ["mask"], 30),
+    ]
+    assert plan["steps"][3]["config"] == {"database": ".dteg/warehouse.duckdb",
+                                          "table": "customers", "mode": "merge", "key": "id"}
+    assert plan["warnings"] == []
+
+
+def test_plan_mermaid(cli) -> None:
+    result = cli("plan", str(QUICKSTART), "-f", "mermaid")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0] == "flowchart LR"
+    assert '    s_load["load<br/>load: duckdb"]' in lines
+    assert "    s_extract --> s_validate" in lines
+    assert "    s_mask --> s_load" in lines
+
+
+def test_plan_dot(cli) -> None:
+    result = cli("plan", str(QUICKSTART), "--format", "dot")
+    assert result.code == 0
+    assert result.out.startswith('digraph "quickstart" {')
+    assert '    "mask" -> "load";' in result.out.splitlines()
+    assert result.out.rstrip().endswith("}")
+
+
+def test_plan_refuses_an_unknown_format(cli) -> None:
+    result = cli("plan", str(QUICKSTART), "--format", "svg")
+    assert result.code == 2
+    assert "unknown plan format `svg`. Use one of: text, mermaid, dot, json." in result.err
+
+
+def test_plan_prints_warnings_on_stderr(cli, write_pipeline) -> None:
+    path = write_pipeline("""
+        pipeline:
+          name: p
+          steps:
+            - extract: {name: a, type: csv, config: {path: a.csv}}
+            - extract: {name: b, type: csv, config: {path: b.csv}}
+            - load: {input: a, type: duckdb, config: {table: t}}
+    """)
+    result = cli("plan", str(path), "--format", "json")
+    assert result.code == 0
+    message = f"step `b` ({path}:5): its output goes nowhere (no load reads it)"
+    assert json.loads(result.out)["warnings"] == [message]
+    assert f"warning: {message}" in result.err
+
+
+def test_schema_is_json_with_a_variant_per_step_kind(cli) -> None:
+    result = cli("schema")
+    assert result.code == 0
+    schema = json.loads(result.out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["title"] == "dteg pipeline"
+    assert schema["required"] == ["pipeline"]
+    variants = schema["$defs"]["PipelineBody"]["properties"]["steps"]["items"]["oneOf"]
+    assert [v["required"] for v in variants] == [[k] for k in STEP_KINDS]
+    assert all(v["additionalProperties"] is False for v in variants)
+    # Every $ref resolves.
+    refs = {ref.split("/")[-1] for ref in _refs(schema)}
+    assert refs <= set(schema["$defs"])
+
+
+def test_schema_spells_out_the_csv_source_config(cli) -> None:
+    schema = json.loads(cli("schema").out)
+    csv = schema["$defs"]["source_csv_config"]
+    assert csv["required"] == ["path"]
+    assert csv["additionalProperties"] is False
+    assert {"path", "delimiter", "header", "schema", "batch_rows"} <= set(csv["properties"])
+    extract = schema["$defs"]["PipelineBody"]["properties"]["steps"]["items"]["oneOf"][0]
+    conditions = extract["properties"]["extract"]["allOf"][1:]
+    csv_condition = next(c for c in conditions
+                         if c["if"]["properties"]["type"]["enum"] == ["csv"])
+    assert csv_condition["if"]["required"] == ["type"]
+    assert csv_condition["then"] == {
+        "properties": {"config": {"$ref": "#/$defs/source_csv_config"}}}
+    # The duckdb sink's modes are an enum editors can offer.
+    modes = schema["$defs"]["sink_duckdb_config"]["properties"]["mode"]
+    assert modes["enum"] == ["append", "replace", "merge"]
+
+
+def test_schema_output_file(cli, tmp_path: Path) -> None:
+    target = tmp_path / "dteg.schema.json"
+    result = cli("schema", "--output", str(target))
+    assert result.code == 0
+    assert result.out.strip() == f"wrote {target}"
+    assert json.loads(target.read_text(encoding="utf-8"))["title"] == "dteg pipeline"
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_connectors_list(cli) -> None:
+    result = cli("connectors", "list")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines.index("sources:") < lines.index("sinks:") < lines.index("transforms:")
+    sources = lines[lines.index("sources:") + 1:lines.index("sinks:")]
+    sinks = lines[lines.index("sinks:") + 1:lines.index("transforms:")]
+    transforms = lines[lines.index("transforms:") + 1:]
+    names = [line.split()[0] for line in sources]
+    assert names == sorted(names)
+    assert {"avro", "csv", "duckdb", "jsonl", "parquet"} <= set(names)
+    assert {"csv", "duckdb", "parquet"} <= {line.split()[0] for line in sinks}
+    assert {"validate", "mask", "filter", "map", "dbt"} <= {line.split()[0] for line in transforms}
+    jsonl = next(line for line in sources if line.split()[0] == "jsonl")
+    assert "(also: json, ndjson)" in jsonl and jsonl.endswith("[built-in]")
+
+
+@pytest.mark.parametrize("pipeline", sorted((REPO / "pipelines").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_example_pipeline_validates(cli, pipeline: Path) -> None:
+    result = cli("validate", str(pipeline))
+    assert result.code == 0, result.text
+    assert result.out.startswith(f"ok: {pipeline} is valid")
