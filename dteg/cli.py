@@ -22,6 +22,10 @@ app = typer.Typer(
 connectors_app = typer.Typer(help="Sources, sinks and transforms dteg knows.",
                              no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
+runs_app = typer.Typer(help="Past runs of the pipelines in a folder.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+dbt_app = typer.Typer(help="dbt helpers.", no_args_is_help=True)
+app.add_typer(dbt_app, name="dbt")
 
 PipelineArg = Annotated[Path, typer.Argument(help="The pipeline file (pipeline.yaml).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks.")]
@@ -104,6 +108,68 @@ def connectors_list() -> None:
             _say(f"  {info.name:<12} {info.summary}{aliases}  [{info.origin}]")
 
 
+def _run_store(where: Path) -> Any:
+    from dteg.engine.runs import RunStore
+
+    folder = where if where.is_dir() else where.resolve().parent
+    return RunStore.for_folder(folder)
+
+
+@runs_app.command("list")
+def runs_list(
+    where: Annotated[Path, typer.Argument(help="A pipeline file or its folder")] = Path("."),
+    limit: Annotated[int, typer.Option(help="How many runs")] = 20,
+) -> None:
+    """The latest runs, newest first (of one pipeline when a file is given)."""
+    pipeline = None
+    if where.is_file():
+        from dteg.engine.phases import compile_spec
+
+        pipeline = compile_spec(where).name
+    records = _run_store(where).list(pipeline, limit)
+    if not records:
+        _say(f"no runs recorded under {where}")
+        return
+    _say(f"{'run':<30}{'pipeline':<20}{'status':<11}{'read':>10}{'loaded':>10}"
+         f"{'dead':>8}  started")
+    for r in records:
+        _say(f"{r.run_id:<30}{r.pipeline:<20}{r.status:<11}{r.rows_read or 0:>10,}"
+             f"{r.rows_loaded or 0:>10,}{r.rows_dead_lettered or 0:>8,}  {r.started_at}")
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="The run id (from `dteg runs list`)")],
+    where: Annotated[Path, typer.Argument(help="A pipeline file or its folder")] = Path("."),
+) -> None:
+    """Everything recorded about one run, as JSON."""
+    from dataclasses import asdict
+
+    record = _run_store(where).get(run_id)
+    if record is None:
+        raise ConfigError(f"no run `{run_id}` is recorded under {where}",
+                          hint="`dteg runs list <pipeline folder>` shows the recorded runs.")
+    _say(json.dumps(asdict(record), indent=2, default=str))
+
+
+@dbt_app.command("sources")
+def dbt_sources(
+    pipeline: PipelineArg,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write here (default: print)")] = None,
+) -> None:
+    """A dbt sources.yml for the DuckDB tables this pipeline loads (after a run)."""
+    from dteg.engine.phases import compile_spec
+    from dteg.governance.dbt_sources import sources_yaml
+
+    text = sources_yaml(compile_spec(pipeline))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        _say(f"wrote {output}")
+    else:
+        _say(text.rstrip())
+
+
 class _Progress:
     """A live 'rows read' line on a terminal; silent in pipes."""
 
@@ -167,19 +233,16 @@ def run(
         raise ConfigError(f"the {runner} runner is not available in this version",
                           hint="Use `--runner direct` (the default).")
     from dteg.engine.compiler import new_run_id
-    from dteg.runners import direct
+    from dteg.engine.lifecycle import execute
 
     rid = run_id or new_run_id()
     with _Progress(enabled=sys.stderr.isatty() and not quiet):
-        report = direct.run(spec, rid, debug=debug)
+        report = execute(spec, rid, runner=runner, debug=debug)
     if report_json:
-        report_json.write_text(json.dumps({
-            "pipeline": report.pipeline, "run_id": report.run_id, "seconds": report.seconds,
-            "read": report.read, "loaded": report.loaded, "dead_lettered": report.dead_lettered,
-            "filtered": report.filtered, "reconciles": report.reconciles(spec),
-            "steps": [vars(s) for s in report.steps], "targets": report.targets,
-            "dead_letter_target": report.dead_letter_target,
-        }, indent=2), encoding="utf-8")
+        from dteg.engine.lifecycle import report_dict
+
+        report_json.write_text(json.dumps(report_dict(report, spec), indent=2, default=str),
+                               encoding="utf-8")
     if not quiet:
         _say(spec.redactor(report.render(spec)))
 

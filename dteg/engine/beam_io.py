@@ -10,6 +10,8 @@ routing and the two-phase commit are written once:
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from typing import Any
 
@@ -54,6 +56,19 @@ def counter(step: str, what: str) -> Any:
     return Metrics.counter(NAMESPACE, f"{step}:{what}")
 
 
+def record_schema(ctx: RunContext, schema: pa.Schema) -> None:
+    """Leave the schema a step saw for the launcher (lineage, schema drift). First writer
+    wins; every worker of a step sees the same schema or the sink refuses the mix."""
+    target = ctx.run_dir / "schemas" / f"{ctx.step}.json"
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fields = [{"name": f.name, "type": str(f.type)} for f in schema]
+    tmp = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(fields), encoding="utf-8")
+    os.replace(tmp, target)
+
+
 class _Built:
     """Builds a component's runtime object once per worker from picklable parts."""
 
@@ -88,6 +103,7 @@ class _ReadSplit(beam.DoFn):
 
     def setup(self) -> None:
         self.reader = self.built.build()
+        self.schema_recorded = False
 
     def process(self, split: Any):
         for item in self.reader.read(split):
@@ -95,6 +111,9 @@ class _ReadSplit(beam.DoFn):
                 self.dead.inc(item.batch.num_rows)
                 yield beam.pvalue.TaggedOutput(DEAD, item.batch)
             elif item.num_rows:
+                if not self.schema_recorded:
+                    record_schema(self.built.ctx, item.schema)
+                    self.schema_recorded = True
                 self.rows_out.inc(item.num_rows)
                 progress.rows_read.add(item.num_rows)
                 yield item
@@ -163,11 +182,15 @@ class _WriteParts(beam.DoFn):
 
     def setup(self) -> None:
         self.writer = self.built.build()
+        self.schema_recorded = False
 
     def start_bundle(self) -> None:
         self.part: Any = None
 
     def process(self, batch: pa.RecordBatch):
+        if not self.schema_recorded:
+            record_schema(self.built.ctx, batch.schema)
+            self.schema_recorded = True
         if self.part is None:
             self.part = self.writer.open_part(uuid.uuid4().hex[:12])
         self.part.write(batch)

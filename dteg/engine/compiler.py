@@ -127,6 +127,8 @@ class DtegPipeline(beam.PTransform):
         dead: list[Any] = []
         committed: dict[str, Any] = {}
         for step in _order(self.spec):
+            if step.runs_after_load:
+                continue  # dbt runs in the launcher once the loads have committed
             info = self._info(step)
             ctx = self.context(step.name, step)
             if step.is_source:

@@ -42,6 +42,11 @@ class RunContext:
     def state_dir(self) -> Path:
         return self.base_dir / ".dteg"
 
+    @property
+    def run_dir(self) -> Path:
+        """Scratch space of this run (schemas seen, …), read by the launcher afterwards."""
+        return self.state_dir / "runs" / self.run_id
+
 
 @dataclass(frozen=True)
 class Rejected:

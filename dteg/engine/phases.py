@@ -171,9 +171,10 @@ def normalize_steps(spec: PipelineSpec) -> PipelineSpec:
                 ))
             config[key] = value
             config_paths[key] = (*path, key)
-        if body.input is None:
-            inputs: tuple[str, ...] = () if kind in SOURCE_KINDS or last_producer is None \
-                else (last_producer,)
+        if body.input is None and kind == "transform" and step_type == "dbt":
+            inputs: tuple[str, ...] = tuple(s.name for s in steps if s.is_sink)
+        elif body.input is None:
+            inputs = () if kind in SOURCE_KINDS or last_producer is None else (last_producer,)
         else:
             inputs = (body.input,) if isinstance(body.input, str) else tuple(body.input)
         steps.append(StepSpec(
@@ -349,6 +350,27 @@ def check_graph(spec: PipelineSpec) -> PipelineSpec:
                 "an extract step cannot have `input:`", location=step.location, step=step.name,
                 hint="Remove `input:`; extract steps start the pipeline.",
             ))
+        if step.runs_after_load:
+            if not step.inputs:
+                errors.append(SpecError(
+                    "a dbt step runs after the loads, but no load comes before it",
+                    location=step.location, step=step.name,
+                    hint="Put the dbt step after the load step(s) whose tables it reads.",
+                ))
+            for wanted in step.inputs:
+                if wanted in names and not names[wanted].is_sink:
+                    errors.append(SpecError(
+                        f"`input: {wanted}` is not a load step; dbt runs after loads commit",
+                        location=spec.source_map.at((*step.path, "input")), step=step.name,
+                        hint="Name the load step(s) whose tables the dbt models read.",
+                    ))
+                elif wanted not in names:
+                    errors.append(SpecError(
+                        f"`input: {wanted}` names no step",
+                        location=spec.source_map.at((*step.path, "input")), step=step.name,
+                        hint=f"Load steps: {', '.join(n for n, s in names.items() if s.is_sink)}.",
+                    ))
+            continue
         if not step.is_source and not step.inputs:
             errors.append(SpecError(
                 f"nothing feeds this {step.kind} step", location=step.location, step=step.name,
@@ -384,7 +406,7 @@ def check_graph(spec: PipelineSpec) -> PipelineSpec:
             ("pipeline", "steps")), hint="Add an `- extract:` step with a source type.")
     warnings = list(spec.warnings)
     for step in spec.steps:
-        if step.is_sink or (step.kind == "transform" and step.type == "dbt"):
+        if step.is_sink or step.runs_after_load:
             continue
         if not spec.consumers(step.name):
             warnings.append(f"{step.where()}: its output goes nowhere (no load reads it)")
@@ -431,12 +453,6 @@ def run_blockers(spec: PipelineSpec) -> list[str]:
             "`security.encryption` is set, but field encryption is not available "
             "in this version of dteg; remove it or mask the columns instead."
         )
-    for step in spec.steps:
-        if step.component == "dbt":
-            blockers.append(
-                f"{step.where()}: running dbt after the load is not available in this version "
-                "of dteg; remove the step and run `dbt build` after `dteg run`."
-            )
     return blockers
 
 

@@ -4,6 +4,7 @@ summary printed at the end of ``dteg run``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from dteg.engine.spec import PipelineSpec
 
@@ -29,6 +30,11 @@ class RunReport:
     dead_letter_target: str
     dead_lettered_stored: int
     targets: dict[str, str] = field(default_factory=dict)
+    # Outcomes of steps that run after the loads (dbt), in order.
+    post_load: list[Any] = field(default_factory=list)
+    # step → [{name, type}] as seen at run time; source schema changes since the last run.
+    schemas: dict[str, Any] = field(default_factory=dict)
+    drift: list[Any] = field(default_factory=list)
 
     @property
     def read(self) -> int:
@@ -82,6 +88,10 @@ class RunReport:
                          f"({self.read:,} ≠ {self.loaded + self.dead_lettered + self.filtered:,})")
         for step, target in self.targets.items():
             lines.append(f"  {step} → {target}")
+        for drift in self.drift:
+            lines.append(f"  WARNING: {drift.describe()}")
+        for outcome in self.post_load:
+            lines.append(f"  {outcome.step}: {outcome.summary()}")
         if self.dead_lettered_stored:
             lines.append(f"  dead letters ({self.dead_lettered_stored:,}) → "
                          f"{self.dead_letter_target}")

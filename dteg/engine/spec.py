@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from dteg.engine.loader import Path_, SourceMap
 from dteg.engine.secrets import Redactor
@@ -67,9 +67,23 @@ class AlertSpec(BaseModel):
     type: str
 
 
+class LineageSpec(_Strict):
+    """Where OpenLineage events go."""
+
+    transport: Literal["file", "http", "console", "none"] = "file"
+    url: str | None = Field(default=None, description="http: the OpenLineage server, e.g. "
+                            "http://localhost:5000 (OPENLINEAGE_URL also works)")
+    endpoint: str = "api/v1/lineage"
+    path: str = Field(default=".dteg/lineage/events.jsonl",
+                      description="file: relative to the pipeline file")
+    namespace: str = Field(default="dteg", description="The jobs' OpenLineage namespace")
+    api_key: SecretStr | None = None
+
+
 class MonitoringSpec(_Strict):
     alerts: list[AlertSpec] = Field(default_factory=list)
     metrics_port: int | None = None
+    lineage: LineageSpec = Field(default_factory=LineageSpec)
 
 
 class StepBody(BaseModel):
@@ -137,6 +151,11 @@ class StepSpec(BaseModel):
     @property
     def is_sink(self) -> bool:
         return self.kind in SINK_KINDS
+
+    @property
+    def runs_after_load(self) -> bool:
+        """dbt steps run in the launcher once the loads they follow have committed."""
+        return self.kind == "transform" and self.type == "dbt"
 
     def where(self) -> str:
         return f"step `{self.name}` ({self.location})"

@@ -45,7 +45,8 @@ def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = Non
     return RunReport(
         pipeline=spec.name, run_id=run_id, runner="direct",
         seconds=time.perf_counter() - started,
-        steps=[counts.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps],
+        steps=[counts.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps
+               if not s.runs_after_load],
         dead_letter_target=dl.describe(composite.context(DEAD_LETTER_STEP)),
         dead_lettered_stored=stored, targets=targets,
     )

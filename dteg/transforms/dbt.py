@@ -1,33 +1,159 @@
-"""Config of the dbt step (``transform: {type: dbt, model: …, tests: true}``).
+"""The dbt step: ``transform: {type: dbt, model: …, tests: true}`` runs dbt-core after the
+loads it follows have committed.
 
-Running dbt after the load is not built yet: pipelines with a dbt step validate and plan,
-and ``dteg run`` refuses them with a message saying so (see ``phases.run_blockers``).
+It runs in the launcher (not on Beam workers): dbt talks to the warehouse, once per run.
+Without ``profiles_dir``, dteg writes a dbt-duckdb profile pointing at the DuckDB database
+the pipeline loaded, so dbt works on the embedded warehouse with no setup.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from dteg.engine.contracts import RunContext
-from dteg.errors import ConfigError
+from dteg.errors import ConfigError, RunError
 
 
 class DbtConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(default=None, description="Model (or .sql file) to run")
-    select: str | None = None
-    tests: bool = Field(default=False, description="Also run the selected models' tests")
-    project_dir: str = "."
-    profiles_dir: str | None = None
+    model: str | None = Field(
+        default=None, description="Model to run (name or .sql file); default: the project")
+    select: str | None = Field(default=None, description="dbt selection syntax, e.g. tag:daily+")
+    tests: bool = Field(default=False, description="`dbt build`: run the models and their tests")
+    project_dir: str = Field(default="dbt", description="dbt project folder, relative to the "
+                             "pipeline file")
+    profiles_dir: str | None = Field(
+        default=None, description="Folder holding profiles.yml; default: a dbt-duckdb profile "
+        "for the DuckDB database this pipeline loads")
     target: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
+    full_refresh: bool = False
+
+
+@dataclass
+class DbtOutcome:
+    step: str
+    command: str
+    seconds: float
+    passed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (node, message)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"dbt {self.command}: {len(self.passed)} passed, {len(self.failed)} failed "
+                f"({self.seconds:.1f}s)")
+
+
+def _selection(config: DbtConfig) -> list[str]:
+    if config.select:
+        return ["--select", config.select]
+    if config.model:
+        return ["--select", Path(config.model).stem]
+    return []
+
+
+def write_duckdb_profile(project_dir: Path, database: Path, into: Path) -> Path:
+    """profiles.yml for the project's profile name, pointing dbt-duckdb at ``database``."""
+    project_file = project_dir / "dbt_project.yml"
+    try:
+        project = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
+    except OSError:
+        raise ConfigError(
+            f"no dbt project at {project_dir} (missing dbt_project.yml)",
+            hint="Set `project_dir:` on the dbt step (relative to the pipeline file).",
+        ) from None
+    profile = project.get("profile") or project.get("name") or "dteg"
+    into.mkdir(parents=True, exist_ok=True)
+    (into / "profiles.yml").write_text(yaml.safe_dump({
+        profile: {"target": "dteg", "outputs": {"dteg": {
+            "type": "duckdb", "path": str(database), "threads": 1}}},
+    }), encoding="utf-8")
+    return into
+
+
+def run_dbt(config: DbtConfig, ctx: RunContext, *, duckdb_databases: list[Path]) -> DbtOutcome:
+    """Run ``dbt run`` (or ``dbt build`` with ``tests: true``); raise RunError on failure."""
+    try:
+        from dbt.cli.main import dbtRunner
+    except ImportError:
+        raise ConfigError("the dbt step needs dbt-core and an adapter",
+                          hint="pip install 'dteg[dbt]' (dbt-core, dbt-duckdb).") from None
+    project_dir = Path(ctx.resolve_path(config.project_dir))
+    work = ctx.state_dir / "dbt" / ctx.step
+    if config.profiles_dir:
+        profiles_dir = Path(ctx.resolve_path(config.profiles_dir))
+    elif len(set(duckdb_databases)) == 1:
+        profiles_dir = write_duckdb_profile(project_dir, duckdb_databases[0], work / "profiles")
+    else:
+        raise ConfigError(
+            f"step `{ctx.step}`: dteg can write a dbt profile only for a pipeline that loads "
+            f"into exactly one DuckDB database (this one loads {len(set(duckdb_databases))})",
+            hint="Set `profiles_dir:` to the folder of your profiles.yml.",
+        )
+    command = "build" if config.tests else "run"
+    args = [command, *_selection(config), "--project-dir", str(project_dir),
+            "--profiles-dir", str(profiles_dir), "--target-path", str(work / "target"),
+            "--log-path", str(work / "logs"), "--quiet"]
+    if not sys.stderr.isatty():
+        args.append("--no-use-colors")
+    if config.target:
+        args += ["--target", config.target]
+    if config.vars:
+        args += ["--vars", yaml.safe_dump(config.vars, default_flow_style=True).strip()]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    started = time.perf_counter()
+    previous = os.getcwd()
+    try:
+        os.chdir(project_dir)  # dbt resolves some relative paths against the cwd
+        result = dbtRunner().invoke(args)
+    finally:
+        os.chdir(previous)
+        _release_duckdb()
+    outcome = DbtOutcome(ctx.step, command, time.perf_counter() - started)
+    for node in getattr(result.result, "results", None) or []:
+        name = getattr(node.node, "name", "?")
+        resource = getattr(node.node, "resource_type", "")
+        status = str(getattr(node.status, "value", node.status))
+        outcome.nodes.append({"name": name, "type": str(resource), "status": status,
+                              "unique_id": getattr(node.node, "unique_id", name)})
+        if status in ("error", "fail", "runtime error"):
+            outcome.failed.append((f"{resource} {name}".strip(), str(node.message or status)))
+        else:
+            outcome.passed.append(name)
+    if outcome.failed or not result.success:
+        details = "; ".join(f"{n}: {m}" for n, m in outcome.failed)
+        if not details and result.exception is not None:
+            details = str(result.exception).strip().splitlines()[0]
+        raise RunError(
+            f"step `{ctx.step}`: dbt {command} failed: {details or 'see the dbt log'}",
+            hint=f"The loads committed; fix the model or test and run `dbt {command}` again "
+            f"(dbt log: {work / 'logs' / 'dbt.log'}).",
+        )
+    return outcome
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the life of the process; close it so the
+    next run (or the caller, when dteg is used as a library) can open the file again."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None and hasattr(env, "close"):
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def create(config: DbtConfig, ctx: RunContext) -> Any:
-    raise ConfigError(
-        f"step `{ctx.step}`: running dbt after the load is not available in this version",
-        hint="Remove the dbt step for now and run `dbt build` after `dteg run`.",
-    )
+    raise ConfigError(f"step `{ctx.step}`: dbt steps run in the launcher, not as a Beam stage")

@@ -1,0 +1,128 @@
+"""Run records: one row per run in a local SQLite file (``.dteg/runs.sqlite`` next to the
+pipeline). ``dteg runs list|show`` reads them; the API and UI will serve them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    yaml_sha256 TEXT NOT NULL,
+    runner TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,            -- running | succeeded | failed
+    rows_read INTEGER,
+    rows_loaded INTEGER,
+    rows_dead_lettered INTEGER,
+    rows_filtered INTEGER,
+    report TEXT,                     -- JSON: per-step counts, quality, dbt, schemas
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started_at);
+"""
+
+
+def yaml_version(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    pipeline: str
+    yaml_sha256: str
+    runner: str
+    started_at: str
+    ended_at: str | None
+    status: str
+    rows_read: int | None
+    rows_loaded: int | None
+    rows_dead_lettered: int | None
+    rows_filtered: int | None
+    report: dict[str, Any] | None
+    error: str | None
+
+
+class RunStore:
+    """The run records of the pipelines in one folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def for_folder(cls, folder: Path) -> RunStore:
+        return cls(folder / ".dteg" / "runs.sqlite")
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=30)
+        con.executescript(_SCHEMA)
+        return con
+
+    def start(self, *, run_id: str, pipeline: str, yaml_text: str, runner: str) -> None:
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, pipeline, yaml_sha256, runner, started_at, status) "
+                "VALUES (?, ?, ?, ?, ?, 'running')",
+                (run_id, pipeline, yaml_version(yaml_text), runner, _now()))
+
+    def finish(self, run_id: str, *, status: str, counts: dict[str, int] | None = None,
+               report: dict[str, Any] | None = None, error: str | None = None) -> None:
+        counts = counts or {}
+        with self._connect() as con:
+            con.execute(
+                "UPDATE runs SET ended_at = ?, status = ?, rows_read = ?, rows_loaded = ?, "
+                "rows_dead_lettered = ?, rows_filtered = ?, report = ?, error = ? "
+                "WHERE run_id = ?",
+                (_now(), status, counts.get("read"), counts.get("loaded"),
+                 counts.get("dead_lettered"), counts.get("filtered"),
+                 json.dumps(report, default=str) if report is not None else None, error,
+                 run_id))
+
+    def list(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        if not self.path.exists():
+            return []
+        query = "SELECT * FROM runs"
+        args: tuple[Any, ...] = ()
+        if pipeline:
+            query += " WHERE pipeline = ?"
+            args = (pipeline,)
+        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        with self._connect() as con:
+            return [self._record(r) for r in con.execute(query, (*args, limit)).fetchall()]
+
+    def get(self, run_id: str) -> RunRecord | None:
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            row = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def last_succeeded(self, pipeline: str, before: str) -> RunRecord | None:
+        """The newest successful run of ``pipeline`` other than ``before``."""
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT * FROM runs WHERE pipeline = ? AND status = 'succeeded' AND run_id != ? "
+                "ORDER BY started_at DESC, rowid DESC LIMIT 1", (pipeline, before)).fetchone()
+        return self._record(row) if row else None
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> RunRecord:
+        fields = list(row)
+        fields[11] = json.loads(fields[11]) if fields[11] else None
+        return RunRecord(*fields)

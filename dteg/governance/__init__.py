@@ -1,0 +1,1 @@
+"""Governance: dataset identities, OpenLineage events, schema-drift detection."""
