@@ -121,13 +121,44 @@ class CastPlan:
         return typed, [(i, col, reason) for i, (col, reason) in sorted(failures.items())]
 
 
+def cast_declared(table: pa.Table, declared: dict[str, pa.DataType],
+                  ) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """Cast the declared columns of a typed table (Parquet, Avro). Text columns are cast per
+    value, so a value that does not fit is reported (row, column, reason) and its row left
+    out; other columns are cast whole (raises ``pa.ArrowInvalid`` when they cannot be)."""
+    from_text = {n: t for n, t in declared.items()
+                 if pa.types.is_string(table.schema.field(n).type) and not pa.types.is_string(t)}
+    failures: list[tuple[int, str, str]] = []
+    if from_text:
+        table, failures = CastPlan(from_text, null_values=[""]).apply(table)
+    fields = [pa.field(f.name, declared.get(f.name, f.type)) for f in table.schema]
+    return table.cast(pa.schema(fields)), failures
+
+
 def _bad_values(text: pa.Array, target: pa.DataType) -> list[tuple[int, str]]:
-    bad = []
-    for index, value in enumerate(text.to_pylist()):
-        if value is None:
-            continue
+    """The values of ``text`` that do not cast to ``target``. Halves that cast are skipped
+    whole, so one bad value in a large block costs a few vectorized casts, not one per row."""
+    bad: list[tuple[int, str]] = []
+
+    def visit(start: int, length: int) -> None:
+        chunk = text.slice(start, length)
         try:
-            pc.cast(pa.array([value], pa.string()), target)
+            pc.cast(chunk, target)
+            return
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            bad.append((index, value))
+            pass
+        if length > 32:
+            half = length // 2
+            visit(start, half)
+            visit(start + half, length - half)
+            return
+        for offset, value in enumerate(chunk.to_pylist()):
+            if value is None:
+                continue
+            try:
+                pc.cast(pa.array([value], pa.string()), target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                bad.append((start + offset, value))
+
+    visit(0, len(text))
     return bad

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dteg.engine.types import UnknownType, parse_type
 
@@ -57,3 +58,23 @@ class FileSinkConfig(BaseModel):
         "folder; error: fail if the target exists",
     )
     compression: Compression = "auto"
+
+    # Extensions that make `path` one file rather than a folder; each format sets its own.
+    file_extensions: ClassVar[tuple[str, ...]] = ()
+
+    def is_single_file(self) -> bool:
+        if self.path.endswith("/"):
+            return False
+        bare = self.path.lower()
+        for suffix in (".gz", ".gzip", ".zst", ".zstd", ".bz2"):
+            bare = bare.removesuffix(suffix)
+        return bare.endswith(self.file_extensions)
+
+    @model_validator(mode="after")
+    def _append_needs_folder(self) -> FileSinkConfig:
+        if self.mode == "append" and self.file_extensions and self.is_single_file():
+            folder = os.path.splitext(self.path)[0]
+            raise ValueError(
+                f"`mode: append` needs a folder, but `{self.path}` names one file; write to a "
+                f"folder (`path: {folder}/`) to add a part file per run, or use `mode: replace`")
+        return self

@@ -5,6 +5,7 @@ a run and a failed run leaves the old output in place."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -57,7 +58,9 @@ class _FilePart(PartWriter):
         self._writer.close()
         if self._stream is not None and not getattr(self._stream, "closed", True):
             self._stream.close()
-        return PartResult(self.path, self._rows, fs.size_of(self.path))
+        assert self._schema is not None
+        return PartResult(self.path, self._rows, fs.size_of(self.path),
+                          extra={"schema": self._schema.to_string(show_schema_metadata=False)})
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, *, step: str) -> pa.RecordBatch:
@@ -70,7 +73,8 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema, *, step: str) -> pa.Record
         raise ConnectorError(
             f"rows with different columns reached one output file (missing: {missing or '-'}, "
             f"new: {extra or '-'})", step=step,
-            hint="Declare a `schema:` on the source, or write each input to its own load step.",
+            hint="Give every input the same columns (a `map` step can `drop:` or add them), "
+            "or write each input to its own load step.",
         )
     try:
         return batch.cast(schema)
@@ -85,8 +89,13 @@ class FileSink(BatchWriter):
     """Writes one format; the connector supplies how to open a writer and read a part back."""
 
     def __init__(self, config: FileSinkConfig, ctx: RunContext, *, extensions: tuple[str, ...],
-                 open_format: OpenFormat, read_part: ReadPart, external_compression: bool) -> None:
+                 open_format: OpenFormat, read_part: ReadPart, external_compression: bool,
+                 header_lines: int | None = None) -> None:
+        """``header_lines`` marks a text format whose parts merge by concatenation (after
+        dropping each later part's header): parsing them back would re-infer types and turn
+        a zip code like 01234 into 1234."""
         self.config = config
+        self.header_lines = header_lines
         self.ctx = ctx
         self.extensions = extensions
         self.open_format = open_format
@@ -137,11 +146,19 @@ class FileSink(BatchWriter):
 
     def _commit_file(self, parts: list[PartResult]) -> None:
         if not parts:
+            # No rows this run: `replace` must not leave the last run's rows looking current
+            # (a folder target is emptied the same way).
+            if self.config.mode == "replace" and fs.exists(self.target):
+                fs.delete_file(self.target)
             return
         if len(parts) == 1:
             fs.rename(parts[0].location, self.target)
             return
         merged = fs.join(self.staging, f"merged-{uuid.uuid4().hex}{self.extensions[0]}")
+        if self.header_lines is not None and len({p.extra.get("schema") for p in parts}) == 1:
+            self._concatenate(parts, merged)
+            fs.rename(merged, self.target)
+            return
         writer = _FilePart(merged, self.compression, self.open_format, self.external,
                            self.ctx.step)
         for part in parts:
@@ -149,6 +166,15 @@ class FileSink(BatchWriter):
                 writer.write(batch)
         writer.close()
         fs.rename(merged, self.target)
+
+    def _concatenate(self, parts: list[PartResult], merged: str) -> None:
+        with fs.open_write(merged, self.compression) as out:
+            for index, part in enumerate(parts):
+                with fs.open_read(part.location, self.compression) as stream:
+                    if index:
+                        for _ in range(self.header_lines or 0):
+                            stream.readline()
+                    shutil.copyfileobj(stream, out, 1 << 20)
 
     def _commit_folder(self, parts: list[PartResult]) -> None:
         if self.config.mode == "replace" and not fs.is_url(self.target):

@@ -9,6 +9,9 @@ import gzip
 import io
 import os
 import shutil
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from dteg.errors import ConnectorError
@@ -40,8 +43,10 @@ def strip_compression_suffix(path: str) -> str:
     return path
 
 
-def expand(patterns: list[str], *, step: str, allow_empty: bool) -> list[str]:
-    """Every file matching the patterns, sorted, without duplicates."""
+def expand(patterns: list[str], *, step: str, allow_empty: bool,
+           example: str = "*.csv") -> list[str]:
+    """Every file matching the patterns, sorted, without duplicates. ``example`` is the glob
+    suggested when a pattern names a folder."""
     found: list[str] = []
     for pattern in patterns:
         if is_url(pattern):
@@ -61,7 +66,7 @@ def expand(patterns: list[str], *, step: str, allow_empty: bool) -> list[str]:
             if not matched and os.path.isdir(path):
                 raise ConnectorError(
                     f"{path} is a folder", step=step,
-                    hint=f"Name the files in it with a glob, e.g. `{os.path.join(path, '*.csv')}`.",
+                    hint=f"Name the files in it with a glob, e.g. `{os.path.join(path, example)}`.",
                 )
         found.extend(m for m in matched if m not in found)
     if not found and not allow_empty:
@@ -93,12 +98,69 @@ def open_read(path: str, compression: str, *, binary_seekable: bool = False) -> 
     if compression == "bz2":
         return bz2.open(path, "rb")
     if compression == "zstd":
+        return io.BufferedReader(_ZstdReader(path))
+    raise ValueError(compression)
+
+
+@contextmanager
+def reading(path: str, step: str, compression: str = "auto") -> Iterator[None]:
+    """Turn what a truncated or mislabelled compressed file raises into one clear error."""
+    try:
+        yield
+    except (EOFError, OSError, zlib.error) as exc:
+        kind = compression_of(path, compression)
+        guess = f" (is it a truncated or corrupt {kind} file?)" if kind != "none" else ""
+        raise ConnectorError(
+            f"cannot read {path}: {exc or type(exc).__name__}{guess}", step=step,
+            hint="Check that the file is complete and that its extension (or `compression:`) "
+            "matches its content.",
+        ) from None
+
+
+class _ZstdReader(io.RawIOBase):
+    """zstd decompression that reads every frame and notices a truncated file (the
+    ``zstandard`` stream reader stops quietly at the end of the first frame, or of the data)."""
+
+    def __init__(self, path: str) -> None:
         import zstandard
 
-        # The raw zstd reader has no readline(); buffering adds it (the CSV header needs it).
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))  # noqa: SIM115
-        return io.BufferedReader(raw)  # type: ignore[arg-type]
-    raise ValueError(compression)
+        self._zstd = zstandard
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._dobj = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._pos = 0  # how much of _pending was handed out already
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._pos >= len(self._pending):
+            self._pending, self._pos = b"", 0
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if not self._dobj.eof and self._started:
+                    raise EOFError("the zstd data ends in the middle of a frame")
+                return 0
+            try:
+                while chunk:
+                    if self._dobj.eof:  # the next frame of a multi-frame file
+                        self._dobj = self._zstd.ZstdDecompressor().decompressobj()
+                    self._pending += self._dobj.decompress(chunk)
+                    chunk = self._dobj.unused_data if self._dobj.eof else b""
+            except self._zstd.ZstdError as exc:
+                raise OSError(f"invalid zstd data: {exc}") from None
+        n = min(len(buffer), len(self._pending) - self._pos)
+        buffer[:n] = self._pending[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    @property
+    def _started(self) -> bool:
+        return self._raw.tell() > 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _ZstdWriter:
@@ -181,6 +243,15 @@ def delete_tree(path: str) -> None:
             FileSystems.delete([path])
         return
     shutil.rmtree(local(path), ignore_errors=True)
+
+
+def delete_file(path: str) -> None:
+    if is_url(path):
+        from apache_beam.io.filesystems import FileSystems
+
+        FileSystems.delete([path])
+        return
+    os.remove(local(path))
 
 
 def size_of(path: str) -> int:

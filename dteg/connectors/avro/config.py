@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,8 @@ class SourceConfig(FileSourceConfig):
 
 
 class SinkConfig(FileSinkConfig):
+    file_extensions: ClassVar[tuple[str, ...]] = (".avro",)
+
     compression: Literal["auto", "none", "deflate", "snappy", "zstandard"] = Field(  # type: ignore[assignment]
         default="auto", description="Avro block codec; auto = deflate")
     record_name: str = Field(default="Record", description="Name of the Avro record type")

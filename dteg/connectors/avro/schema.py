@@ -63,6 +63,10 @@ def _avro_type(t: pa.DataType, name: str) -> Any:
         return "bytes"
     if pa.types.is_date(t):
         return {"type": "int", "logicalType": "date"}
+    if pa.types.is_time32(t):
+        return {"type": "int", "logicalType": "time-millis"}
+    if pa.types.is_time64(t):
+        return {"type": "long", "logicalType": "time-micros"}
     if pa.types.is_timestamp(t):
         logical = "timestamp-micros" if t.tz else "local-timestamp-micros"
         return {"type": "long", "logicalType": logical}

@@ -23,9 +23,15 @@ def create(config: SinkConfig, ctx: RunContext) -> FileSink:
         parsed = fastavro.parse_schema(from_arrow_schema(schema, config.record_name))
         writer = fastavro.write.Writer(stream, parsed, codec=codec)
 
+        # Arrow hands out a map as a list of (key, value) pairs; Avro wants a dict.
+        maps = [f.name for f in schema if pa.types.is_map(f.type)]
+
         class _Writer:
             def write(self, batch: pa.RecordBatch) -> None:
                 for row in batch.to_pylist():
+                    for name in maps:
+                        if row[name] is not None:
+                            row[name] = dict(row[name])
                     writer.write(row)
 
             def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,9 @@ import pyarrow as pa
 from dteg.connectors import filesystem as fs
 from dteg.connectors.avro.config import SourceConfig
 from dteg.connectors.avro.schema import to_arrow_schema
+from dteg.connectors.casting import cast_declared
 from dteg.engine.contracts import BatchReader, Rejected, RunContext
+from dteg.engine.records import dead_letters, row_json
 from dteg.engine.types import parse_type
 from dteg.errors import ConnectorError
 
@@ -21,42 +24,92 @@ class AvroReader(BatchReader):
         self.config = config
         self.ctx = ctx
         self.patterns = [ctx.resolve_path(p) for p in config.paths()]
+        self.declared = {c: parse_type(t) for c, t in (config.schema_ or {}).items()}
 
     def splits(self) -> list[Any]:
-        return fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty)
+        return fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
+                         example="*.avro")
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         path = str(split)
         with fs.open_read(path, "none", binary_seekable=True) as stream:
             try:
                 reader = fastavro.reader(stream)
-            except (ValueError, fastavro.read.SchemaResolutionError) as exc:
+            except (ValueError, EOFError, OSError, fastavro.read.SchemaResolutionError) as exc:
                 raise ConnectorError(f"{path} is not a readable Avro file: {exc}",
                                      step=self.ctx.step) from None
-            schema = to_arrow_schema(reader.writer_schema)  # type: ignore[arg-type]
-            for column, type_name in (self.config.schema_ or {}).items():
-                index = schema.get_field_index(column)
-                if index >= 0:
-                    schema = schema.set(index, pa.field(column, parse_type(type_name)))
+            writer_schema: dict[str, Any] = reader.writer_schema  # type: ignore[assignment]
+            schema = to_arrow_schema(writer_schema)
+            unknown = [c for c in self.declared if c not in schema.names]
+            if unknown:
+                raise ConnectorError(
+                    f"the declared schema names column(s) {unknown} that {path} does not "
+                    f"have (its columns: {schema.names})", step=self.ctx.step,
+                    hint="Fix the names under `schema:` (they are case-sensitive).")
+            as_text = _uuid_fields(writer_schema)
             rows: list[dict[str, Any]] = []
-            for record in reader:
-                rows.append(record)  # type: ignore[arg-type]
+            records = iter(reader)
+            read = 0
+            while True:
+                try:
+                    record = next(records, None)
+                except (EOFError, OSError, ValueError, zlib.error) as exc:
+                    # fastavro raises these for a truncated file or a damaged block.
+                    raise ConnectorError(
+                        f"{path} is truncated or corrupt after record {read}: "
+                        f"{exc or type(exc).__name__}", step=self.ctx.step,
+                        hint="Check that the file was completely written.") from None
+                if record is None:
+                    break
+                read += 1
+                row: dict[str, Any] = record  # type: ignore[assignment]
+                for name in as_text:  # fastavro hands out uuid.UUID objects
+                    if row[name] is not None:
+                        row[name] = str(row[name])
+                rows.append(row)
                 if len(rows) >= self.config.batch_rows:
-                    yield self._batch(rows, schema, path)
+                    yield from self._batch(rows, schema, path, read - len(rows) + 1)
                     rows = []
             if rows:
-                yield self._batch(rows, schema, path)
+                yield from self._batch(rows, schema, path, read - len(rows) + 1)
 
-    def _batch(self, rows: list[dict[str, Any]], schema: pa.Schema, path: str) -> pa.RecordBatch:
+    def _batch(self, rows: list[dict[str, Any]], schema: pa.Schema, path: str,
+               first: int) -> Iterator[pa.RecordBatch | Rejected]:
         try:
             batch = pa.RecordBatch.from_pylist(rows, schema=schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ConnectorError(f"{path}: cannot convert records to the schema: {exc}",
                                  step=self.ctx.step) from None
+        if self.declared:
+            try:
+                table, failures = cast_declared(pa.Table.from_batches([batch]), self.declared)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ConnectorError(f"{path}: cannot apply the declared schema: {exc}",
+                                     step=self.ctx.step) from None
+            if failures:
+                yield Rejected(dead_letters(
+                    pipeline=self.ctx.pipeline, step=self.ctx.step,
+                    reasons=[r for _, _, r in failures], columns=[c for _, c, _ in failures],
+                    records=[row_json(rows[i], self.ctx.mask_row) for i, _, _ in failures],
+                    sources=[f"{path} (record {first + i})" for i, _, _ in failures],
+                ))
+            if table.num_rows == 0:
+                return
+            batch = table.combine_chunks().to_batches()[0]
         if self.config.filename_column:
             batch = batch.append_column(self.config.filename_column,
                                         pa.array([path] * batch.num_rows, pa.string()))
-        return batch
+        yield batch
+
+
+def _uuid_fields(record: dict[str, Any]) -> list[str]:
+    names = []
+    for f in record.get("fields", []):
+        kind = f["type"]
+        branches = kind if isinstance(kind, list) else [kind]
+        if any(isinstance(b, dict) and b.get("logicalType") == "uuid" for b in branches):
+            names.append(f["name"])
+    return names
 
 
 def create(config: SourceConfig, ctx: RunContext) -> AvroReader:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from dteg.connectors.file_config import FileSinkConfig, FileSourceConfig
@@ -21,12 +23,14 @@ class SourceConfig(FileSourceConfig):
     )
     multiline: bool = Field(
         default=False,
-        description="Quoted values may contain line breaks (slower; errors then name the "
-        "record number instead of the line)",
+        description="Quoted values may contain line breaks (slower: each file is parsed "
+        "whole, in memory)",
     )
     skip_rows: int = Field(default=0, ge=0, description="Lines to skip before the header")
 
 
 class SinkConfig(FileSinkConfig):
+    file_extensions: ClassVar[tuple[str, ...]] = (".csv", ".tsv", ".txt")
+
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     header: bool = True

@@ -26,4 +26,5 @@ def create(config: SinkConfig, ctx: RunContext) -> FileSink:
             yield from reader
 
     return FileSink(config, ctx, extensions=(".csv", ".tsv", ".txt"), open_format=open_format,
-                    read_part=read_part, external_compression=True)
+                    read_part=read_part, external_compression=True,
+                    header_lines=1 if config.header else 0)

@@ -8,8 +8,9 @@ of failing the whole block.
 
 from __future__ import annotations
 
+import csv as csvmod
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import pyarrow.csv as pacsv
 
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import CastPlan, infer_types
+from dteg.connectors.csv import lines as linemap
 from dteg.connectors.csv.config import SourceConfig
 from dteg.engine.contracts import BatchReader, Rejected, RunContext
 from dteg.engine.records import dead_letters
@@ -25,6 +27,8 @@ from dteg.errors import ConnectorError
 
 BLOCK_BYTES = 8 << 20
 SAMPLE_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+_SAMPLE_FILES = 10  # files tried for a sample when the first ones have no rows
 
 
 @dataclass(frozen=True)
@@ -45,15 +49,28 @@ class CsvReader(BatchReader):
         files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty)
         if not files:
             return []
-        types = self._column_types(files[0])
+        types = self._column_types(files)
         return [_Split(path, types) for path in files]
 
-    def _column_types(self, first_file: str) -> dict[str, pa.DataType]:
-        """Declared types win; the rest are inferred from the first block of the first file."""
-        with self._open(first_file) as stream:
-            names, _, rest = self._header(stream, first_file)
-            sample = rest + stream.read(SAMPLE_BYTES)
-        sample = sample[: sample.rfind(b"\n") + 1] if b"\n" in sample else sample
+    def _column_types(self, files: list[str]) -> dict[str, pa.DataType]:
+        """Declared types win; the rest are inferred from the first block of the first file
+        that has rows (a header-only file first in a glob would make every column text)."""
+        first_file = files[0]
+        names: list[str] = []
+        sample, sample_file, sample_names = b"", first_file, names
+        for path in files[:_SAMPLE_FILES]:
+            with self._open(path) as stream, fs.reading(path, self.ctx.step):
+                found, _, rest = self._header(stream, path)
+                data = rest + stream.read(SAMPLE_BYTES)
+            if path == first_file:
+                names = sample_names = found
+            elif sorted(found) != sorted(names):
+                break  # reading that file will say what differs
+            if data.strip():
+                sample, sample_file, sample_names = data, path, found
+                break
+        if len(sample) >= SAMPLE_BYTES:
+            sample = sample[: sample.rfind(b"\n") + 1]  # whole lines only
         declared = self.config.schema_ or {}
         unknown = [c for c in declared if c not in names]
         if unknown:
@@ -62,7 +79,17 @@ class CsvReader(BatchReader):
                 f"(its columns: {names})", step=self.ctx.step,
                 hint="Fix the names under `schema:` (they are case-sensitive).",
             )
-        text_columns = self._read_block(sample, names, first_file)[0] if sample else None
+        if not sample:
+            return infer_types(None, names, declared, self.config.null_values)
+        try:
+            text_columns = self._read_block(sample, sample_names, sample_file)[0]
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if not linemap.is_encoding_error(exc):
+                raise ConnectorError(f"{sample_file}: {exc}", step=self.ctx.step) from None
+            # Undecodable lines are dead-lettered when read; infer from the others.
+            sample = b"\n".join(b"" if self._undecodable(line) else line
+                                for line in sample.split(b"\n"))
+            text_columns = self._read_block(sample, sample_names, sample_file)[0]
         return infer_types(text_columns, names, declared, self.config.null_values)
 
     # -- reading ----------------------------------------------------------------------------
@@ -76,7 +103,7 @@ class CsvReader(BatchReader):
 
     def _header(self, stream: Any, path: str) -> tuple[list[str], int, bytes]:
         """Column names, the number of lines consumed, and bytes read past the header."""
-        buf = b""
+        self._skip_bom(stream)
         consumed = 0
         while consumed < self.config.skip_rows:
             line = stream.readline()
@@ -85,36 +112,59 @@ class CsvReader(BatchReader):
             consumed += 1
         if not self.config.header:
             if self.config.columns:
-                return list(self.config.columns), consumed, buf
+                return self._declared_columns(path), consumed, b""
             first = stream.readline()
-            width = len(self._parse_names(first, path)) if first else 0
+            width = len(self._parse_names(first, path, check=False)) if first else 0
             return [f"column_{i + 1}" for i in range(width)], consumed, first
         line = stream.readline()
         if not line:
             raise ConnectorError(f"{path} is empty (no header line)", step=self.ctx.step,
                                  hint="Set `header: false` and `columns:` if it has no header.")
-        names = self._parse_names(line, path)
         if self.config.columns:
-            names = list(self.config.columns)
-        return names, consumed + 1, buf
+            # `columns:` renames the header's columns (e.g. to fix duplicates).
+            width = len(self._parse_names(line, path, check=False))
+            names = self._declared_columns(path)
+            if width != len(names):
+                raise ConnectorError(
+                    f"`columns:` lists {len(names)} names but the header of {path} has "
+                    f"{width} columns", step=self.ctx.step,
+                    hint="Give one name per column of the file.")
+            return names, consumed + 1, b""
+        return self._parse_names(line, path), consumed + 1, b""
 
-    def _parse_names(self, line: bytes, path: str) -> list[str]:
-        table = pacsv.read_csv(
-            io.BytesIO(line),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True,
-                                           encoding=self.config.encoding),
-            parse_options=self._parse_options(None),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=False,
-                                                 column_types={}),
-        )
-        names = [str(table.column(i)[0]) if table.num_rows else f"column_{i + 1}"
-                 for i in range(table.num_columns)]
-        names = [n.strip().lstrip("\ufeff") for n in names]
+    def _skip_bom(self, stream: Any) -> None:
+        """Drop a UTF-8 byte order mark (Excel writes one) so it does not stick to a value."""
+        if self.config.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            return
+        peek = getattr(stream, "peek", None)
+        if peek is not None and peek(3)[:3] == _BOM:
+            stream.read(3)
+
+    def _declared_columns(self, path: str) -> list[str]:
+        names = list(self.config.columns or [])
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConnectorError(f"`columns:` names {dupes} more than once", step=self.ctx.step,
+                                 hint="Give every column its own name.")
+        return names
+
+    def _parse_names(self, line: bytes, path: str, *, check: bool = True) -> list[str]:
+        try:
+            text = line.decode(self.config.encoding)
+        except UnicodeDecodeError as exc:
+            raise ConnectorError(
+                f"the first line of {path} is not valid {self.config.encoding} text "
+                f"(byte {exc.start})", step=self.ctx.step,
+                hint="Set `encoding:` to the file's encoding (e.g. latin-1, cp949).") from None
+        row = next(csvmod.reader([text.lstrip("\ufeff").rstrip("\r\n")],
+                                 delimiter=self.config.delimiter,
+                                 quotechar=self.config.quote_char), [])
+        names = [n.strip() for n in row]
         seen: dict[str, int] = {}
         for i, n in enumerate(names):
             if not n:
                 names[i] = n = f"column_{i + 1}"
-            if n in seen:
+            if check and n in seen:
                 raise ConnectorError(
                     f"{path} has two columns named `{n}` (positions {seen[n] + 1} and {i + 1})",
                     step=self.ctx.step, hint="Rename one in the file, or set `columns:`.")
@@ -170,10 +220,11 @@ class CsvReader(BatchReader):
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         plan = CastPlan(split.types, null_values=self.config.null_values)
-        with self._open(split.path) as stream:
+        with self._open(split.path) as stream, fs.reading(split.path, self.ctx.step):
             names, consumed, rest = self._header(stream, split.path)
+            self._same_columns(names, split)
             if self.config.multiline:
-                yield from self._read_multiline(stream, rest, names, split, plan)
+                yield from self._read_multiline(stream, rest, names, split, plan, consumed + 1)
                 return
             line_no = consumed + 1  # 1-based line number of the next block's first line
 
@@ -187,97 +238,156 @@ class CsvReader(BatchReader):
                 line_no += block.count(b"\n")
 
     def _convert_block(self, block: bytes, names: list[str], split: _Split, plan: CastPlan,
-                       first_line: int) -> Iterator[pa.RecordBatch | Rejected]:
+                       first_line: int, *, exact: bool = True,
+                       ) -> Iterator[pa.RecordBatch | Rejected]:
         try:
             table, bad = self._read_block(block, names, split.path)
-        except pa.ArrowInvalid as exc:
-            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-                yield from self._convert_lines_one_by_one(block, names, split, plan, first_line)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if not linemap.is_encoding_error(exc):
+                raise ConnectorError(f"{split.path} near line {first_line}: {exc}",
+                                     step=self.ctx.step) from None
+            cleaned = yield from self._drop_lines(block, split, first_line, self._undecodable)
+            if cleaned is None:
+                raise ConnectorError(
+                    f"{split.path} near line {first_line}: not valid {self.config.encoding} "
+                    "text", step=self.ctx.step,
+                    hint="Set `encoding:` to the file's encoding.") from None
+            yield from self._convert_block(cleaned, names, split, plan, first_line)
+            return
+        rows = table.num_rows + len(bad)
+        lines = block.count(b"\n")
+        row_lines: Sequence[int] | None = range(first_line, first_line + lines)
+        if rows != lines:
+            # pyarrow numbers rows without the blank lines it skipped: map them back to lines.
+            row_lines = linemap.row_lines(block, first_line)
+            if exact and rows != len(row_lines):
+                # A value opened a quote it never closed; pyarrow ran it into the next lines.
+                cleaned = yield from self._drop_lines(block, split, first_line, self._open_quote)
+                yield from self._convert_block(cleaned or block, names, split, plan, first_line,
+                                               exact=cleaned is not None)
                 return
-            raise ConnectorError(f"{split.path} near line {first_line}: {exc}",
-                                 step=self.ctx.step) from None
-        # pyarrow numbers rows without the blank lines it skipped: map them back to lines.
-        row_lines = _row_lines(block, first_line)
+            if not exact:
+                row_lines = None
+        yield from self._emit(table, bad, plan, split, lambda: row_lines, lambda n: f"row {n}")
 
-        def line_of(row_number: int) -> str:
-            if 0 < row_number <= len(row_lines):
+    def _emit(self, table: pa.Table, bad: list[tuple[int, str, str]], plan: CastPlan,
+              split: _Split, locate: Callable[[], Sequence[int] | None],
+              unknown: Callable[[int], str]) -> Iterator[pa.RecordBatch | Rejected]:
+        """Typed rows, and dead letters for malformed rows and values that do not fit.
+        ``locate()[n - 1]`` is the file line of pyarrow's row ``n``; it is called only when a
+        row is rejected (``None``: lines unknown, then ``unknown(n)`` names the row)."""
+        found: list[Sequence[int] | None] = []
+
+        def where(row_number: int) -> str:
+            if not found:
+                found.append(locate())
+            row_lines = found[0]
+            if row_lines is not None and 0 < row_number <= len(row_lines):
                 return f"{split.path}:{row_lines[row_number - 1]}"
-            return split.path
+            return f"{split.path} ({unknown(row_number)})"
 
         if bad:
             yield Rejected(dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
                 reasons=[f"malformed CSV row: {reason}" for _, reason, _ in bad],
                 records=[self._mask_raw(text) for _, _, text in bad],
-                sources=[line_of(n) for n, _, _ in bad],
+                sources=[where(n) for n, _, _ in bad],
             ))
         if table.num_rows == 0:
             return
         typed, failures = plan.apply(table)
         if failures:
             skipped = {n for n, _, _ in bad}
-            lines = [line for n, line in enumerate(row_lines, start=1) if n not in skipped]
+            numbers = [n for n in range(1, table.num_rows + len(bad) + 1) if n not in skipped]
             rows = table.take(pa.array([i for i, _, _ in failures])).to_pylist()
             yield Rejected(dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
                 reasons=[reason for _, _, reason in failures],
                 columns=[column for _, column, _ in failures],
                 records=[self._row_json(r) for r in rows],
-                sources=[f"{split.path}:{lines[i]}" if i < len(lines) else split.path
+                sources=[where(numbers[i]) if i < len(numbers) else split.path
                          for i, _, _ in failures],
             ))
-        yield from self._with_filename(typed, split.path)
+        yield from self._with_filename(typed, split)
 
-    def _convert_lines_one_by_one(self, block: bytes, names: list[str], split: _Split,
-                                  plan: CastPlan, first_line: int,
-                                  ) -> Iterator[pa.RecordBatch | Rejected]:
-        """Slow path for a block with undecodable bytes: find the guilty lines."""
+    def _drop_lines(self, block: bytes, split: _Split, first_line: int,
+                    check: Any) -> Generator[Rejected, None, bytes | None]:
+        """Dead-letter the lines ``check`` finds a reason against; return the block with those
+        lines blanked (so every other line keeps its number), or ``None`` if none was found."""
         lines = block.split(b"\n")
-        found = False
+        reasons, records, sources = [], [], []
         for offset, line in enumerate(lines):
-            try:
-                line.decode(self.config.encoding)
-            except UnicodeDecodeError as exc:
-                # A blank line in its place keeps every other line's number exact.
-                lines[offset] = b""
-                found = True
-                yield Rejected(dead_letters(
-                    pipeline=self.ctx.pipeline, step=self.ctx.step,
-                    reasons=[f"not valid {self.config.encoding} text (byte {exc.start})"],
-                    records=[self._mask_raw(line.decode(self.config.encoding, "replace"))],
-                    sources=[f"{split.path}:{first_line + offset}"],
-                ))
-        if not found:
-            raise ConnectorError(
-                f"{split.path} near line {first_line}: not valid {self.config.encoding} text",
-                step=self.ctx.step, hint="Set `encoding:` to the file's encoding.")
-        yield from self._convert_block(b"\n".join(lines), names, split, plan, first_line)
+            reason = check(line)
+            if reason is None:
+                continue
+            lines[offset] = b""
+            reasons.append(reason)
+            records.append(self._mask_raw(
+                line.rstrip(b"\r").decode(self.config.encoding, "replace")))
+            sources.append(f"{split.path}:{first_line + offset}")
+        if not reasons:
+            return None
+        yield Rejected(dead_letters(pipeline=self.ctx.pipeline, step=self.ctx.step,
+                                    reasons=reasons, records=records, sources=sources))
+        return b"\n".join(lines)
+
+    def _undecodable(self, line: bytes) -> str | None:
+        try:
+            line.decode(self.config.encoding)
+        except UnicodeDecodeError as exc:
+            return f"not valid {self.config.encoding} text (byte {exc.start})"
+        return None
+
+    def _open_quote(self, line: bytes) -> str | None:
+        quote, delimiter = self.config.quote_char.encode(), self.config.delimiter.encode()
+        if quote not in line or not linemap.ends_in_quotes(line, delimiter, quote):
+            return None
+        return ("malformed CSV row: a quoted value is not closed on its line (set "
+                "`multiline: true` if values contain line breaks)")
 
     def _read_multiline(self, stream: Any, rest: bytes, names: list[str], split: _Split,
-                        plan: CastPlan) -> Iterator[pa.RecordBatch | Rejected]:
+                        plan: CastPlan, first_line: int) -> Iterator[pa.RecordBatch | Rejected]:
+        # Records may span lines, so the file is parsed whole (documented as slower).
         data = rest + stream.read()
-        table, bad = self._read_block(data, names, split.path)
-        if bad:
-            yield Rejected(dead_letters(
-                pipeline=self.ctx.pipeline, step=self.ctx.step,
-                reasons=[f"malformed CSV row: {r}" for _, r, _ in bad],
-                records=[self._mask_raw(t) for _, _, t in bad], sources=[split.path] * len(bad),
-            ))
-        typed, failures = plan.apply(table)
-        if failures:
-            rows = table.take(pa.array([i for i, _, _ in failures])).to_pylist()
-            yield Rejected(dead_letters(
-                pipeline=self.ctx.pipeline, step=self.ctx.step,
-                reasons=[r for _, _, r in failures], columns=[c for _, c, _ in failures],
-                records=[self._row_json(r) for r in rows],
-                sources=[f"{split.path} (record {i + 1})" for i, _, _ in failures],
-            ))
-        yield from self._with_filename(typed, split.path)
+        try:
+            table, bad = self._read_block(data, names, split.path)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            if not linemap.is_encoding_error(exc):
+                raise ConnectorError(f"{split.path}: {exc}", step=self.ctx.step) from None
+            cleaned = yield from self._drop_lines(data, split, first_line, self._undecodable)
+            if cleaned is None:
+                raise ConnectorError(f"{split.path}: not valid {self.config.encoding} text",
+                                     step=self.ctx.step,
+                                     hint="Set `encoding:` to the file's encoding.") from None
+            data = cleaned
+            table, bad = self._read_block(data, names, split.path)
 
-    def _with_filename(self, table: pa.Table, path: str) -> Iterator[pa.RecordBatch]:
+        def locate() -> Sequence[int] | None:
+            lines = linemap.record_lines(data, first_line, self.config.quote_char.encode())
+            # An odd quote somewhere: name records instead of lines.
+            return lines if len(lines) == table.num_rows + len(bad) else None
+
+        yield from self._emit(table, bad, plan, split, locate, lambda n: f"record {n}")
+
+    def _same_columns(self, names: list[str], split: _Split) -> None:
+        """Every file of a glob must have the first file's columns (in any order)."""
+        expected = list(split.types)
+        if sorted(names) == sorted(expected):
+            return
+        new = [n for n in names if n not in expected]
+        missing = [n for n in expected if n not in names]
+        raise ConnectorError(
+            f"{split.path} does not have the columns of the first file read (new: "
+            f"{new or '-'}, missing: {missing or '-'})", step=self.ctx.step,
+            hint="Read files with different columns in separate extract steps.")
+
+    def _with_filename(self, table: pa.Table, split: _Split) -> Iterator[pa.RecordBatch]:
+        order = list(split.types)
+        if order != table.column_names:
+            table = table.select(order)  # the first file's column order, for every file
         if self.config.filename_column:
             table = table.append_column(self.config.filename_column,
-                                        pa.array([path] * table.num_rows, pa.string()))
+                                        pa.array([split.path] * table.num_rows, pa.string()))
         yield from table.to_batches(max_chunksize=self.config.batch_rows)
 
     def _row_json(self, row: dict[str, Any]) -> str:
@@ -293,12 +403,6 @@ class CsvReader(BatchReader):
 
     def describe(self) -> str:
         return ", ".join(self.patterns)
-
-
-def _row_lines(block: bytes, first_line: int) -> list[int]:
-    """The file line of each row pyarrow sees in ``block`` (it skips blank lines)."""
-    return [first_line + offset for offset, line in enumerate(block.split(b"\n")[:-1])
-            if line not in (b"", b"\r")]
 
 
 def create(config: SourceConfig, ctx: RunContext) -> CsvReader:

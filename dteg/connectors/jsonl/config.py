@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from dteg.connectors.file_config import FileSinkConfig, FileSourceConfig
@@ -15,4 +17,4 @@ class SourceConfig(FileSourceConfig):
 
 
 class SinkConfig(FileSinkConfig):
-    pass
+    file_extensions: ClassVar[tuple[str, ...]] = (".jsonl", ".ndjson", ".json")

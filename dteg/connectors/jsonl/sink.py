@@ -45,4 +45,5 @@ def create(config: SinkConfig, ctx: RunContext) -> FileSink:
             yield pa.RecordBatch.from_pylist(rows)
 
     return FileSink(config, ctx, extensions=(".jsonl", ".ndjson", ".json"),
-                    open_format=open_format, read_part=read_part, external_compression=True)
+                    open_format=open_format, read_part=read_part, external_compression=True,
+                    header_lines=0)

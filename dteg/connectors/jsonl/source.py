@@ -27,6 +27,8 @@ from dteg.errors import ConnectorError
 class _Split:
     path: str
     schema: pa.Schema
+    # Text columns that keep any JSON value as JSON text (declared `json`, nested or mixed).
+    json_columns: frozenset[str] = frozenset()
 
 
 class JsonlReader(BatchReader):
@@ -36,20 +38,23 @@ class JsonlReader(BatchReader):
         self.patterns = [ctx.resolve_path(p) for p in config.paths()]
 
     def splits(self) -> list[Any]:
-        files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty)
+        files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
+                          example="*.jsonl")
         if not files:
             return []
-        schema = self._schema(files[0])
-        return [_Split(f, schema) for f in files]
+        schema, json_columns = self._schema(files[0])
+        return [_Split(f, schema, json_columns) for f in files]
 
-    def _schema(self, first: str) -> pa.Schema:
+    def _schema(self, first: str) -> tuple[pa.Schema, frozenset[str]]:
         sample: list[dict[str, Any]] = []
         for _, obj, _ in self._objects(first):
             if isinstance(obj, dict):
                 sample.append(obj)
             if len(sample) >= self.config.sample_rows:
                 break
-        declared = {c: parse_type(t) for c, t in (self.config.schema_ or {}).items()}
+        written = self.config.schema_ or {}
+        declared = {c: parse_type(t) for c, t in written.items()}
+        json_columns = {c for c, t in written.items() if t.strip().lower() == "json"}
         names: list[str] = []
         for row in sample:
             names.extend(k for k in row if k not in names)
@@ -60,6 +65,12 @@ class JsonlReader(BatchReader):
                 fields.append(pa.field(name, declared[name]))
                 continue
             values = [row[name] for row in sample if row.get(name) is not None]
+            if any(isinstance(v, (dict, list)) for v in values):
+                # Nested values stay JSON text: a struct would silently drop keys that the
+                # sample did not have.
+                json_columns.add(name)
+                fields.append(pa.field(name, pa.string()))
+                continue
             if any(isinstance(v, float) for v in values) and all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 values = [float(v) for v in values]
@@ -67,13 +78,21 @@ class JsonlReader(BatchReader):
                 inferred = pa.array(values).type if values else pa.string()
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 inferred = pa.string()  # mixed types: keep them as JSON text
+                json_columns.add(name)
             fields.append(pa.field(name, pa.string() if pa.types.is_null(inferred) else inferred))
-        return pa.schema(fields)
+        return pa.schema(fields), frozenset(json_columns)
 
     def _objects(self, path: str) -> Iterator[tuple[int, Any, str]]:
-        with fs.open_read(path, fs.compression_of(path, self.config.compression)) as stream:
+        compression = fs.compression_of(path, self.config.compression)
+        with fs.open_read(path, compression) as stream, fs.reading(path, self.ctx.step):
             for number, raw in enumerate(stream, start=1):
-                line = raw.decode(self.config.encoding, errors="replace").strip()
+                try:
+                    line = raw.decode(self.config.encoding).strip()
+                except UnicodeDecodeError as exc:
+                    yield number, exc, raw.decode(self.config.encoding, "replace").strip()
+                    continue
+                if number == 1:
+                    line = line.lstrip("\ufeff")  # a byte order mark is not part of the JSON
                 if not line:
                     continue
                 try:
@@ -83,24 +102,23 @@ class JsonlReader(BatchReader):
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         names = set(split.schema.names)
-        text_columns = {f.name for f in split.schema if pa.types.is_string(f.type)}
         rows: list[dict[str, Any]] = []
         lines: list[int] = []
-        bad: list[tuple[int, str, str]] = []
+        bad: list[_Bad] = []
         for number, obj, line in self._objects(split.path):
             if isinstance(obj, json.JSONDecodeError):
-                bad.append((number, f"invalid JSON: {obj.msg} (column {obj.colno})", line))
+                bad.append(_Bad(number, f"invalid JSON: {obj.msg} (column {obj.colno})", line))
+            elif isinstance(obj, UnicodeDecodeError):
+                bad.append(_Bad(number, f"not valid {self.config.encoding} text "
+                                f"(byte {obj.start})", line))
             elif not isinstance(obj, dict):
-                bad.append((number, f"expected a JSON object, found {type(obj).__name__}", line))
+                bad.append(_Bad(number, f"expected a JSON object, found {type(obj).__name__}",
+                                line))
             elif not names.issuperset(obj):
                 extra = sorted(set(obj) - names)
-                bad.append((number, f"field(s) {extra} are not in the schema (declare them "
-                            "under `schema:` to keep them)", row_json(obj, self.ctx.mask_row)))
+                bad.append(_Bad(number, f"field(s) {extra} are not in the schema (declare them "
+                                "under `schema:` to keep them)", row_json(obj, self.ctx.mask_row)))
             else:
-                for key in text_columns & obj.keys():
-                    value = obj[key]
-                    if isinstance(value, (dict, list)):
-                        obj[key] = json.dumps(value, ensure_ascii=False)
                 rows.append(obj)
                 lines.append(number)
             if len(rows) >= self.config.batch_rows:
@@ -108,43 +126,39 @@ class JsonlReader(BatchReader):
                 rows, lines, bad = [], [], []
         yield from self._emit(rows, lines, bad, split)
 
-    def _emit(self, rows: list[dict[str, Any]], lines: list[int],
-              bad: list[tuple[int, str, str]], split: _Split,
-              ) -> Iterator[pa.RecordBatch | Rejected]:
+    def _emit(self, rows: list[dict[str, Any]], lines: list[int], bad: list[_Bad],
+              split: _Split) -> Iterator[pa.RecordBatch | Rejected]:
         if rows:
             # JSON has no dates, timestamps or decimals: read them as text, then cast.
-            as_text = pa.schema([
-                pa.field(f.name, pa.string()) if _from_text(f.type) else f
-                for f in split.schema])
-            try:
-                table = pa.Table.from_pylist(rows, schema=as_text)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                good, kept_lines = [], []
-                for row, number in zip(rows, lines, strict=True):
-                    try:
-                        pa.Table.from_pylist([row], schema=as_text)
-                        good.append(row)
-                        kept_lines.append(number)
-                    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-                        bad.append((number, f"a value does not fit the schema: {exc}",
-                                    row_json(row, self.ctx.mask_row)))
-                table = pa.Table.from_pylist(good, schema=as_text)
-                lines = kept_lines
+            columns: dict[str, pa.Array] = {}
+            failed: dict[int, tuple[str, str]] = {}
+            for f in split.schema:
+                columns[f.name] = _column(rows, f, f.name in split.json_columns, failed)
+            table = pa.table(columns)
+            if failed:
+                keep = [i not in failed for i in range(len(rows))]
+                table = table.filter(pa.array(keep))
+                bad.extend(_Bad(lines[i], reason, row_json(rows[i], self.ctx.mask_row), column)
+                           for i, (column, reason) in sorted(failed.items()))
+                lines = [n for n, k in zip(lines, keep, strict=True) if k]
             plan = CastPlan({f.name: f.type for f in split.schema}, null_values=[""])
             typed, failures = plan.apply(table)
             if failures:
                 failed_rows = table.take(pa.array([i for i, _, _ in failures])).to_pylist()
-                bad.extend((lines[i], reason, row_json(row, self.ctx.mask_row))
-                           for (i, _, reason), row in zip(failures, failed_rows, strict=True))
+                bad.extend(_Bad(lines[i], reason, row_json(row, self.ctx.mask_row), column)
+                           for (i, column, reason), row in zip(failures, failed_rows,
+                                                                strict=True))
             if typed.num_rows:
                 for batch in typed.to_batches(max_chunksize=self.config.batch_rows):
                     yield self._with_filename(batch, split.path)
         if bad:
+            bad.sort(key=lambda b: b.line)
             yield Rejected(dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
-                reasons=[r for _, r, _ in bad],
-                records=[self._raw(t) for _, _, t in bad],
-                sources=[f"{split.path}:{n}" for n, _, _ in bad],
+                reasons=[b.reason for b in bad],
+                columns=[b.column for b in bad],
+                records=[self._raw(b.text) for b in bad],
+                sources=[f"{split.path}:{b.line}" for b in bad],
             ))
 
     def _raw(self, text: str) -> str:
@@ -166,6 +180,83 @@ class JsonlReader(BatchReader):
 
     def describe(self) -> str:
         return ", ".join(self.patterns)
+
+
+@dataclass(frozen=True)
+class _Bad:
+    line: int
+    reason: str
+    text: str
+    column: str | None = None
+
+
+def _column(rows: list[dict[str, Any]], f: pa.Field, as_json: bool,
+            failed: dict[int, tuple[str, str]]) -> pa.Array:
+    """One column of ``rows`` for field ``f``, as text when it is cast from text later. Values
+    of the wrong JSON type are recorded in ``failed`` (row → column, reason) and left null:
+    pyarrow would otherwise turn 1.7 into the integer 1 without a word."""
+    values = [row.get(f.name) for row in rows]
+    if as_json:
+        return pa.array([v if v is None or isinstance(v, str)
+                         else json.dumps(v, ensure_ascii=False) for v in values], pa.string())
+    target = f.type
+    if pa.types.is_string(target):
+        values = [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+                  for v in values]
+    elif pa.types.is_decimal(target):
+        # Amounts often arrive as JSON numbers: read them as their text, exactly.
+        values = [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                  for v in values]
+    kind = pa.string() if _from_text(target) else target
+    try:  # fast path: pyarrow infers one type for the column and it is the right kind
+        inferred = pa.array(values)
+        if _same_kind(inferred.type, kind):
+            return inferred.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        pass
+    for i, value in enumerate(values):
+        if value is not None and not _fits(value, kind):
+            failed.setdefault(i, (f.name, f"column `{f.name}`: {value!r} is not a valid "
+                                          f"{target}"))
+            values[i] = None
+    try:
+        return pa.array(values, kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        # Out of range for a narrow type: find the rows one by one.
+        for i, value in enumerate(values):
+            try:
+                pa.array([value], kind)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                failed.setdefault(i, (f.name, f"column `{f.name}`: {value!r} is out of range "
+                                              f"for {target}"))
+                values[i] = None
+        return pa.array(values, kind)
+
+
+def _same_kind(inferred: pa.DataType, kind: pa.DataType) -> bool:
+    if pa.types.is_null(inferred):
+        return True
+    if pa.types.is_string(kind):
+        return pa.types.is_string(inferred)
+    if pa.types.is_integer(kind):
+        return pa.types.is_integer(inferred)
+    if pa.types.is_floating(kind):
+        return pa.types.is_integer(inferred) or pa.types.is_floating(inferred)
+    if pa.types.is_boolean(kind):
+        return pa.types.is_boolean(inferred)
+    return False
+
+
+def _fits(value: Any, kind: pa.DataType) -> bool:
+    if pa.types.is_string(kind):
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return pa.types.is_boolean(kind)
+    if pa.types.is_integer(kind):
+        return isinstance(value, int)
+    if pa.types.is_floating(kind):
+        return isinstance(value, (int, float))
+    return not pa.types.is_boolean(kind)  # other types: pyarrow decides
 
 
 def _from_text(t: pa.DataType) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,8 @@ class SourceConfig(FileSourceConfig):
 
 
 class SinkConfig(FileSinkConfig):
+    file_extensions: ClassVar[tuple[str, ...]] = (".parquet", ".pq")
+
     compression: Literal["auto", "none", "snappy", "gzip", "zstd", "lz4", "brotli"] = Field(  # type: ignore[assignment]
         default="auto", description="Parquet codec; auto = snappy")
     row_group_rows: int = Field(default=1_000_000, ge=1)

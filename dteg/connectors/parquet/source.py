@@ -9,8 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dteg.connectors import filesystem as fs
+from dteg.connectors.casting import cast_declared
 from dteg.connectors.parquet.config import SourceConfig
 from dteg.engine.contracts import BatchReader, Rejected, RunContext
+from dteg.engine.records import dead_letters, row_json
 from dteg.engine.types import parse_type
 from dteg.errors import ConnectorError
 
@@ -23,7 +25,8 @@ class ParquetReader(BatchReader):
         self.declared = {c: parse_type(t) for c, t in (config.schema_ or {}).items()}
 
     def splits(self) -> list[Any]:
-        return fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty)
+        return fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
+                         example="*.parquet")
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         path = str(split)
@@ -33,27 +36,57 @@ class ParquetReader(BatchReader):
             except (pa.ArrowInvalid, OSError) as exc:
                 raise ConnectorError(f"{path} is not a readable Parquet file: {exc}",
                                      step=self.ctx.step) from None
-            missing = [c for c in self.config.columns or [] if c not in pf.schema_arrow.names]
+            names = pf.schema_arrow.names
+            missing = [c for c in self.config.columns or [] if c not in names]
             if missing:
                 raise ConnectorError(
-                    f"{path} has no column(s) {missing} (its columns: {pf.schema_arrow.names})",
+                    f"{path} has no column(s) {missing} (its columns: {names})",
                     step=self.ctx.step, hint="Fix `columns:`.")
-            for batch in pf.iter_batches(batch_size=self.config.batch_rows,
-                                         columns=self.config.columns):
-                yield self._finish(batch, path)
+            unknown = [c for c in self.declared
+                       if c not in (self.config.columns or names)]
+            if unknown:
+                raise ConnectorError(
+                    f"the declared schema names column(s) {unknown} that {path} does not "
+                    f"have (its columns: {self.config.columns or names})", step=self.ctx.step,
+                    hint="Fix the names under `schema:` (they are case-sensitive).")
+            batches = pf.iter_batches(batch_size=self.config.batch_rows,
+                                      columns=self.config.columns)
+            first_row = 1
+            while True:
+                try:
+                    batch = next(batches, None)
+                except (pa.ArrowInvalid, OSError) as exc:
+                    raise ConnectorError(
+                        f"{path} is corrupt near row {first_row}: {exc}",
+                        step=self.ctx.step) from None
+                if batch is None:
+                    return
+                yield from self._finish(batch, path, first_row)
+                first_row += batch.num_rows
 
-    def _finish(self, batch: pa.RecordBatch, path: str) -> pa.RecordBatch:
+    def _finish(self, batch: pa.RecordBatch, path: str, first_row: int,
+                ) -> Iterator[pa.RecordBatch | Rejected]:
         if self.declared:
-            fields = [pa.field(f.name, self.declared.get(f.name, f.type)) for f in batch.schema]
             try:
-                batch = batch.cast(pa.schema(fields))
+                table, failures = cast_declared(pa.Table.from_batches([batch]), self.declared)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise ConnectorError(f"{path}: cannot apply the declared schema: {exc}",
                                      step=self.ctx.step) from None
+            if failures:
+                rows = batch.take(pa.array([i for i, _, _ in failures])).to_pylist()
+                yield Rejected(dead_letters(
+                    pipeline=self.ctx.pipeline, step=self.ctx.step,
+                    reasons=[r for _, _, r in failures], columns=[c for _, c, _ in failures],
+                    records=[row_json(r, self.ctx.mask_row) for r in rows],
+                    sources=[f"{path} (row {first_row + i})" for i, _, _ in failures],
+                ))
+            if table.num_rows == 0:
+                return
+            batch = table.combine_chunks().to_batches()[0]
         if self.config.filename_column:
             batch = batch.append_column(self.config.filename_column,
                                         pa.array([path] * batch.num_rows, pa.string()))
-        return batch
+        yield batch
 
 
 def create(config: SourceConfig, ctx: RunContext) -> ParquetReader:
