@@ -170,6 +170,27 @@ def dbt_sources(
         _say(text.rstrip())
 
 
+@app.command()
+def profile(
+    target: Annotated[Path, typer.Argument(
+        help="A pipeline file (profiles what its extract steps read) or a data file "
+        "(csv, tsv, jsonl, parquet, avro; .gz/.zst/.bz2)")],
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows to sample per source")]
+    = 10_000,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    debug: DebugOpt = False,
+) -> None:
+    """Per-column nulls, distinct values, min/max, and columns that look like personal data
+    (emails, phones, card numbers, national ids), with a data_masking block to mask them."""
+    from dteg.quality.profile import profile as run_profile
+    from dteg.quality.profile import render_json, render_text
+
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"unknown profile format `{fmt}`", hint="Use text or json.")
+    profiles = run_profile(target, rows)
+    _say(render_json(profiles) if fmt == "json" else render_text(profiles))
+
+
 class _Progress:
     """A live 'rows read' line on a terminal; silent in pipes."""
 
@@ -294,12 +315,24 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        # Typer handles usage errors itself (exit 2) and lets every other exception through.
-        app(args=args, prog_name="dteg")
+        # Not standalone: click would turn an EOFError raised inside a run into "Aborted.".
+        code = app(args=args, prog_name="dteg", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
+        kind = type(exc).__name__
+        if kind == "Exit":  # typer/click: a command asked to exit with a code
+            sys.exit(getattr(exc, "exit_code", 0))
+        if kind == "Abort" and not isinstance(exc.__cause__, EOFError):
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # usage errors
+            exc.show()
+            sys.exit(exc.exit_code)
+        if kind == "Abort" and exc.__cause__ is not None:
+            exc = exc.__cause__
         err = find_dteg_error(exc) or _describe_unexpected(exc)
         if debug:
             traceback.print_exc()

@@ -26,6 +26,7 @@ def test_plan_text_lists_steps_in_order_with_lines_and_config(cli) -> None:
         "(from pipeline.quality.validation_rules)",
         "3. mask: mask mask ← validate  [line 10] (from pipeline.security.data_masking)",
         "4. load: load duckdb ← mask  [line 30]",
+        "5. transform: transform dbt ← load  [line 37]",
     ]
     assert '       table: "customers"' in lines
     # The masking key is shown as written, not resolved.
@@ -45,6 +46,7 @@ def test_plan_json_parses(cli) -> None:
         ("validate", "validate", "validate", ["extract"], 16),
         ("mask", "mask", "mask", ["validate"], 10),
         ("load", "load", "duckdb", ["mask"], 30),
+        ("transform", "transform", "dbt", ["load"], 37),
     ]
     assert plan["steps"][3]["config"] == {"database": ".dteg/warehouse.duckdb",
                                           "table": "customers", "mode": "merge", "key": "id"}
