@@ -331,9 +331,10 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # usage errors
             exc.show()
             sys.exit(exc.exit_code)
+        cause: BaseException = exc
         if kind == "Abort" and exc.__cause__ is not None:
-            exc = exc.__cause__
-        err = find_dteg_error(exc) or _describe_unexpected(exc)
+            cause = exc.__cause__
+        err = find_dteg_error(cause) or _describe_unexpected(cause)
         if debug:
             traceback.print_exc()
         typer.echo(f"error: {_render(err)}", err=True)
