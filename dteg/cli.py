@@ -26,6 +26,9 @@ runs_app = typer.Typer(help="Past runs of the pipelines in a folder.", no_args_i
 app.add_typer(runs_app, name="runs")
 dbt_app = typer.Typer(help="dbt helpers.", no_args_is_help=True)
 app.add_typer(dbt_app, name="dbt")
+state_app = typer.Typer(help="Incremental cursors and backfill progress of a pipeline.",
+                        no_args_is_help=True)
+app.add_typer(state_app, name="state")
 
 PipelineArg = Annotated[Path, typer.Argument(help="The pipeline file (pipeline.yaml).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks.")]
@@ -235,6 +238,37 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors")] = False,
     report_json: Annotated[Path | None, typer.Option(
         "--report-json", help="Also write the run's counts as JSON to this file")] = None,
+    flink_master: Annotated[str, typer.Option(
+        help="flink: [local] (embedded) or host:port of a cluster")] = "[local]",
+    flink_job_server_jar: Annotated[str | None, typer.Option(
+        help="flink: the Beam Flink job-server jar (default: fetched with Maven)")] = None,
+    spark_job_server_jar: Annotated[str | None, typer.Option(
+        help="spark: the Beam Spark job-server jar (default: fetched with Maven)")] = None,
+    worker_pool: Annotated[str | None, typer.Option(
+        help="flink/spark: host:port of a Beam SDK worker pool (else workers run in this "
+        "process)")] = None,
+    parallelism: Annotated[int | None, typer.Option(help="flink: parallelism")] = None,
+    checkpointing_interval: Annotated[int | None, typer.Option(
+        help="flink (streaming): checkpoint interval in ms")] = None,
+    state_backend: Annotated[str | None, typer.Option(
+        help="flink: state backend (hashmap, rocksdb)")] = None,
+    project: Annotated[str | None, typer.Option(help="dataflow: GCP project")] = None,
+    region: Annotated[str | None, typer.Option(help="dataflow: region")] = None,
+    temp_location: Annotated[str | None, typer.Option(
+        help="dataflow: gs:// folder for temporary files")] = None,
+    staging_location: Annotated[str | None, typer.Option(help="dataflow: gs:// staging")]
+    = None,
+    service_account: Annotated[str | None, typer.Option(help="dataflow: worker account")]
+    = None,
+    sdk_container_image: Annotated[str | None, typer.Option(
+        help="dataflow: worker image with dteg installed (see deploy/Dockerfile)")] = None,
+    requirements_file: Annotated[str | None, typer.Option(
+        help="dataflow: requirements.txt staged for workers")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="dataflow: write the job, graph and Flex Template spec; submit "
+        "nothing")] = False,
+    output_dir: Annotated[Path | None, typer.Option(
+        help="dataflow --dry-run: where to write (default .dteg/dataflow/<run>)")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run a bounded pipeline to completion and print what landed."""
@@ -250,15 +284,26 @@ def run(
         _warn(warning)
     if runner not in RUNNERS:
         raise ConfigError(f"unknown runner `{runner}`", hint=f"Use one of: {', '.join(RUNNERS)}.")
-    if runner != "direct":
-        raise ConfigError(f"the {runner} runner is not available in this version",
-                          hint="Use `--runner direct` (the default).")
     from dteg.engine.compiler import new_run_id
     from dteg.engine.lifecycle import execute
+    from dteg.runners.settings import RunnerSettings
 
+    settings = RunnerSettings(
+        name=runner, flink_master=flink_master, flink_job_server_jar=flink_job_server_jar,
+        parallelism=parallelism, checkpointing_interval_ms=checkpointing_interval,
+        state_backend=state_backend, project=project, region=region,
+        temp_location=temp_location, staging_location=staging_location,
+        service_account=service_account, sdk_container_image=sdk_container_image,
+        requirements_file=requirements_file, dry_run=dry_run,
+        output_dir=str(output_dir) if output_dir else None,
+        worker_pool=worker_pool,
+        extra={"spark_job_server_jar": spark_job_server_jar} if spark_job_server_jar else {})
     rid = run_id or new_run_id()
+    if runner == "dataflow":
+        _run_on_dataflow(spec, rid, settings)
+        return
     with _Progress(enabled=sys.stderr.isatty() and not quiet):
-        report = execute(spec, rid, runner=runner, debug=debug)
+        report = execute(spec, rid, runner=runner, debug=debug, settings=settings)
     if report_json:
         from dteg.engine.lifecycle import report_dict
 
@@ -266,6 +311,100 @@ def run(
                                encoding="utf-8")
     if not quiet:
         _say(spec.redactor(report.render(spec)))
+
+
+def _run_on_dataflow(spec: Any, run_id: str, settings: Any) -> None:
+    from dteg.runners import dataflow
+
+    if settings.dry_run:
+        out = Path(settings.output_dir) if settings.output_dir else \
+            spec.state_dir / "dataflow" / run_id
+        written = dataflow.dry_run(spec, run_id, settings, out)
+        _say(f"dry run: nothing was submitted; job {dataflow.job_name(spec, run_id)} written "
+             f"to {written.folder}:")
+        for path in written.files:
+            _say(f"  {path.name}")
+        return
+    job_id = dataflow.submit(spec, run_id, settings)
+    _say(f"submitted Dataflow job {job_id} ({dataflow.job_name(spec, run_id)})")
+
+
+@app.command()
+def runners() -> None:
+    """Which runners this machine can use, and what each still needs."""
+    from dteg.runners.availability import check_all
+
+    for status in check_all():
+        mark = "usable" if status.usable else "not usable"
+        _say(f"  {status.name:<9} {mark:<11} {status.detail}")
+
+
+@app.command()
+def backfill(
+    pipeline: PipelineArg,
+    start: Annotated[str, typer.Option(help="First cursor value (inclusive): 2024-01-01, "
+                                       "2024-01-01T06:00:00 or a number")],
+    end: Annotated[str, typer.Option(help="Last cursor value (exclusive)")],
+    step: Annotated[str, typer.Option(help="Partition width: 1d, 6h, 30m, 1w, or a number")]
+    = "1d",
+    restart: Annotated[bool, typer.Option(
+        "--restart", help="Forget the partitions this range already finished")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the pipeline over [start, end) of its cursor, one partition at a time, in order;
+    run it again after a crash to resume at the first unfinished partition."""
+    from dteg.engine.backfill import run_backfill
+    from dteg.engine.compiler import new_run_id
+    from dteg.engine.lifecycle import execute
+    from dteg.engine.phases import compile_spec, run_blockers
+
+    global _current_spec
+    spec = compile_spec(pipeline)
+    _current_spec = spec
+    blockers = run_blockers(spec)
+    if blockers:
+        raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
+    for warning in spec.warnings:
+        _warn(warning)
+    ran, skipped = run_backfill(
+        spec, start, end, step, restart=restart, new_run_id=new_run_id, say=_say,
+        execute=lambda s, rid: execute(s, rid, debug=debug))
+    _say(f"backfill finished: {ran} partition(s) run, {skipped} done earlier")
+
+
+@state_app.command("show")
+def state_show(pipeline: PipelineArg) -> None:
+    """Saved cursors and finished backfill partitions."""
+    from dteg.engine.backfill import describe_entry
+    from dteg.engine.phases import compile_spec
+    from dteg.engine.state import open_store
+
+    spec = compile_spec(pipeline)
+    store = open_store(spec)
+    entries = store.entries(spec.name)
+    if not entries:
+        _say(f"no state saved for {spec.name} ({store.describe()})")
+        return
+    _say(f"state of {spec.name} ({store.describe()}):")
+    for e in entries:
+        _say(f"  {e.key:<34} {describe_entry(e.key, e.value)}  (run {e.run_id}, {e.updated_at})")
+
+
+@state_app.command("reset")
+def state_reset(
+    pipeline: PipelineArg,
+    step: Annotated[str | None, typer.Option(help="Only this extract step's cursor")] = None,
+) -> None:
+    """Forget saved cursors (the next run reads everything) and backfill progress."""
+    from dteg.engine.phases import compile_spec
+    from dteg.engine.state import cursor_key, open_store
+
+    spec = compile_spec(pipeline)
+    if step is not None and step not in {s.name for s in spec.sources()}:
+        raise ConfigError(f"`{step}` is not an extract step of {spec.name}",
+                          hint=f"Extract steps: {', '.join(s.name for s in spec.sources())}.")
+    removed = open_store(spec).delete(spec.name, cursor_key(step) if step else "")
+    _say(f"removed {removed} state entr{'y' if removed == 1 else 'ies'} of {spec.name}")
 
 
 # The pipeline being run, so runtime errors can point at the step's line.

@@ -13,7 +13,8 @@ from dteg.engine.contracts import RunContext
 from dteg.engine.report import RunReport
 from dteg.engine.runs import RunStore
 from dteg.engine.spec import PipelineSpec, StepSpec
-from dteg.errors import DtegError
+from dteg.engine.state import commit_pending_state, prepare_run, warn_partial_commits
+from dteg.errors import ConfigError, DtegError
 from dteg.governance.drift import SchemaDrift, compare, write_alert
 
 
@@ -81,10 +82,26 @@ def report_dict(report: RunReport, spec: PipelineSpec) -> dict[str, Any]:
     }
 
 
-def execute(spec: PipelineSpec, run_id: str, *, runner: str = "direct",
-            debug: bool = False) -> RunReport:
-    from dteg.governance.lineage import LineageEmitter
+def _launch(spec: PipelineSpec, run_id: str, settings: Any, debug: bool) -> RunReport:
     from dteg.runners import direct
+
+    if settings is None or settings.name == "direct":
+        return direct.run(spec, run_id, debug=debug)
+    if settings.name == "flink":
+        from dteg.runners import flink
+
+        return flink.run(spec, run_id, settings, debug=debug)
+    if settings.name == "spark":
+        from dteg.runners import spark
+
+        return spark.run(spec, run_id, settings, debug=debug)
+    raise ConfigError(f"`{settings.name}` runs are launched with their own command",
+                      hint="Use `dteg run --runner dataflow …`.")
+
+
+def execute(spec: PipelineSpec, run_id: str, *, runner: str = "direct",
+            debug: bool = False, settings: Any = None) -> RunReport:
+    from dteg.governance.lineage import LineageEmitter
 
     store = RunStore.for_folder(spec.base_dir)
     store.start(run_id=run_id, pipeline=spec.name, yaml_text=spec.yaml_text, runner=runner)
@@ -92,11 +109,16 @@ def execute(spec: PipelineSpec, run_id: str, *, runner: str = "direct",
     lineage.start()
     run_dir = spec.state_dir / "runs" / run_id
     try:
-        report = direct.run(spec, run_id, debug=debug)
+        # Incremental state (dteg.engine.state): fix this run's cursor bounds before it
+        # starts, save the new cursors once every sink has committed.
+        spec = prepare_run(spec, run_id)
+        report = _launch(spec, run_id, settings, debug)
+        commit_pending_state(spec, run_id)
         report.schemas = read_schemas(run_dir)
         run_post_load_steps(spec, run_id, report)
         report.drift = detect_drift(spec, store, run_id, report.schemas)
     except BaseException as exc:
+        warn_partial_commits(spec, run_id)
         message = exc.render() if isinstance(exc, DtegError) else f"{type(exc).__name__}: {exc}"
         store.finish(run_id, status="failed", error=spec.redactor(message))
         lineage.fail(message)

@@ -17,19 +17,22 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from dteg.engine.compiler import DEAD_LETTER_STEP, DtegPipeline, dead_letter_target
 from dteg.engine.report import RunReport, StepCounts
 from dteg.engine.spec import PipelineSpec
+from dteg.quality.report import dteg_counters, quality_report
 
 _FIELDS = {"in": "rows_in", "out": "rows_out", "dead_letter": "dead_letter",
            "filtered": "filtered", "loaded": "loaded"}
 
 
 def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = None,
-        debug: bool = False) -> RunReport:
+        debug: bool = False, runner: Any = None, runner_name: str = "direct") -> RunReport:
+    """Run the compiled pipeline to completion. ``runner`` defaults to the in-process
+    FnApiRunner; the Flink launcher passes Beam's portable FlinkRunner with its options."""
     started = time.perf_counter()
     # Beam logs each failing bundle with a traceback; dteg reports the error itself.
     logging.getLogger("apache_beam").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     composite = DtegPipeline(spec, run_id)
     pipeline_options = PipelineOptions(flags=[], **(options or {}))
-    with_runner = beam.Pipeline(runner=FnApiRunner(), options=pipeline_options)
+    with_runner = beam.Pipeline(runner=runner or FnApiRunner(), options=pipeline_options)
     _ = with_runner | composite
     try:
         result = with_runner.run()
@@ -37,18 +40,21 @@ def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = Non
     except BaseException:
         for writer in _writers(spec, composite).values():
             writer.abort([])  # drop staged parts; committed targets were not touched
+        _dead_letter_writer(spec, composite).abort([])  # nor do this run's dead letters land
         raise
     counts = collect_counts(result, spec)
     dl = dead_letter_target(spec, run_id, composite.registry)
     stored = counts.pop(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "dead_letter")).loaded
     targets = {name: w.describe() for name, w in _writers(spec, composite).items()}
+    quality = quality_report(spec, dteg_counters(result))
     return RunReport(
-        pipeline=spec.name, run_id=run_id, runner="direct",
+        pipeline=spec.name, run_id=run_id, runner=runner_name,
         seconds=time.perf_counter() - started,
         steps=[counts.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps
                if not s.runs_after_load],
         dead_letter_target=dl.describe(composite.context(DEAD_LETTER_STEP)),
         dead_lettered_stored=stored, targets=targets,
+        quality=quality.to_dict() if quality else None,
     )
 
 
@@ -61,6 +67,12 @@ def _writers(spec: PipelineSpec, composite: DtegPipeline) -> dict[str, Any]:
             model = info.config_model().model_validate(step.config)
             writers[step.name] = info.load_factory()(model, composite.context(step.name))
     return writers
+
+
+def _dead_letter_writer(spec: PipelineSpec, composite: DtegPipeline) -> Any:
+    target = dead_letter_target(spec, composite.run_id, composite.registry)
+    model = target.info.config_model().model_validate(target.config)
+    return target.info.load_factory()(model, composite.context(DEAD_LETTER_STEP))
 
 
 def collect_counts(result: Any, spec: PipelineSpec) -> dict[str, StepCounts]:

@@ -1,0 +1,24 @@
+"""Run on Apache Flink through Beam's portable FlinkRunner: ``[local]`` starts an embedded
+Flink inside the job server; ``--flink-master host:port`` submits to a cluster. Workers run in
+this process (LOOPBACK), so no Docker is needed."""
+
+from __future__ import annotations
+
+from dteg.engine.report import RunReport
+from dteg.engine.spec import PipelineSpec
+from dteg.runners.jobserver import job_server_jar
+from dteg.runners.settings import RunnerSettings
+
+
+def run(spec: PipelineSpec, run_id: str, settings: RunnerSettings, *,
+        debug: bool = False) -> RunReport:
+    from dataclasses import replace
+
+    from apache_beam.runners.portability.flink_runner import FlinkRunner
+
+    from dteg.runners import direct
+
+    jar = job_server_jar("flink", settings.flink_job_server_jar)
+    settings = replace(settings, flink_job_server_jar=str(jar))
+    return direct.run(spec, run_id, options=settings.flink_options(), runner=FlinkRunner(),
+                      runner_name="flink", debug=debug)

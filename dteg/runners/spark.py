@@ -1,0 +1,21 @@
+"""Run on Apache Spark through Beam's portable SparkRunner (``local[N]`` by default)."""
+
+from __future__ import annotations
+
+from dteg.engine.report import RunReport
+from dteg.engine.spec import PipelineSpec
+from dteg.runners.jobserver import job_server_jar
+from dteg.runners.settings import RunnerSettings
+
+
+def run(spec: PipelineSpec, run_id: str, settings: RunnerSettings, *,
+        debug: bool = False) -> RunReport:
+    from apache_beam.runners.portability.spark_runner import SparkRunner
+
+    from dteg.runners import direct
+
+    jar = job_server_jar("spark", settings.extra.get("spark_job_server_jar"))
+    options = {"spark_master_url": settings.extra.get("spark_master_url", "local[2]"),
+               "spark_job_server_jar": str(jar), **settings.environment()}
+    return direct.run(spec, run_id, options=options, runner=SparkRunner(),
+                      runner_name="spark", debug=debug)
