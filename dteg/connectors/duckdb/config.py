@@ -35,6 +35,9 @@ class SinkConfig(BaseModel):
                        description="table or schema.table")
     mode: Literal["append", "replace", "merge"] = "append"
     key: list[str] | str | None = Field(default=None, description="merge: the key column(s)")
+    schema_evolution: Literal["evolve", "freeze", "discard_columns"] = Field(
+        default="evolve", description="evolve: add new columns and widen types; freeze: fail "
+        "on any new or changed column; discard_columns: load only the table's columns")
 
     @model_validator(mode="after")
     def _merge_needs_key(self) -> SinkConfig:

@@ -12,8 +12,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dteg.connectors import schema_evolution
 from dteg.connectors.duckdb.config import SinkConfig
 from dteg.connectors.file_sink import conform
+from dteg.connectors.schema_evolution import ColumnType
 from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConnectorError
 
@@ -116,11 +118,12 @@ class DuckDbWriter(BatchWriter):
         if mode == "replace" or not exists:
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
             return
-        self._check_columns(con, table, staged)
+        discarded = self._evolve(con, table, staged)
+        columns = [c for c in staged_columns if c not in discarded]
         if mode == "append":
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {staged}")
+            cols = ", ".join(_q(c) for c in columns)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT {cols} FROM {staged}")
             return
-        columns = staged_columns
         on = " AND ".join(f"t.{_q(k)} IS NOT DISTINCT FROM s.{_q(k)}" for k in keys)
         sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in columns if c not in keys)
         cols = ", ".join(_q(c) for c in columns)
@@ -138,17 +141,19 @@ class DuckDbWriter(BatchWriter):
                 f"__dteg_ord FROM {staged}) QUALIFY row_number() OVER (PARTITION BY "
                 f"{part_keys} ORDER BY __dteg_ord DESC) = 1)")
 
-    def _check_columns(self, con: Any, table: str, staged: str) -> None:
-        have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-        new = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall()
-               if r[0] not in have]
-        if new:
-            raise ConnectorError(
-                f"the data has column(s) {new} that table {self.config.table} does not have",
-                step=self.ctx.step,
-                hint="Add them to the table (ALTER TABLE … ADD COLUMN), drop them with a "
-                "`map` step, or use `mode: replace`.",
-            )
+    def _evolve(self, con: Any, table: str, staged: str) -> list[str]:
+        """Apply ``schema_evolution`` (inside the load's transaction); returns the data
+        columns to leave out."""
+        current = {r[0]: duckdb_type(r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        data = {r[0]: duckdb_type(r[1])
+                for r in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall()}
+        change = schema_evolution.plan(current, data, self.config.schema_evolution,
+                                       table_name=self.config.table, step=self.ctx.step)
+        for name, kind in change.add:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {_q(name)} {duckdb_ddl(kind)}")
+        for name, _old, new in change.widen:
+            con.execute(f"ALTER TABLE {table} ALTER {_q(name)} TYPE {duckdb_ddl(new)}")
+        return change.discard
 
     def abort(self, parts: list[PartResult]) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -157,6 +162,43 @@ class DuckDbWriter(BatchWriter):
 
     def describe(self) -> str:
         return f"{self.database}:{self.config.table}"
+
+
+_DUCK_INTS = {"TINYINT": 8, "SMALLINT": 16, "INTEGER": 32, "BIGINT": 64, "UTINYINT": 16,
+              "USMALLINT": 32, "UINTEGER": 64}
+_DUCK_SIMPLE = {"BOOLEAN": "bool", "VARCHAR": "text", "BLOB": "binary", "DATE": "date",
+                "TIME": "time", "TIMESTAMP WITH TIME ZONE": "timestamptz", "JSON": "json",
+                "TIMESTAMP": "timestamp", "TIMESTAMP_S": "timestamp", "TIMESTAMP_MS": "timestamp",
+                "TIMESTAMP_NS": "timestamp"}
+
+
+def duckdb_type(name: str) -> ColumnType:
+    """A ColumnType from DuckDB's type name (``DECIMAL(12,2)``, ``BIGINT``, ``VARCHAR``)."""
+    upper = name.upper()
+    if upper in _DUCK_INTS:
+        return ColumnType("int", _DUCK_INTS[upper], name=name)
+    if upper in ("FLOAT", "REAL", "DOUBLE"):
+        return ColumnType("float", 64 if upper == "DOUBLE" else 32, name=name)
+    if upper.startswith("DECIMAL("):
+        precision, scale = upper[8:-1].split(",")
+        return ColumnType("decimal", int(precision), int(scale), name)
+    if upper in ("HUGEINT", "UBIGINT"):
+        return ColumnType("decimal", 38 if upper == "HUGEINT" else 20, 0, name)
+    return ColumnType(_DUCK_SIMPLE.get(upper, "other"), name=name)
+
+
+def duckdb_ddl(column: ColumnType) -> str:
+    if column.kind == "int":
+        return {8: "TINYINT", 16: "SMALLINT", 24: "INTEGER", 32: "INTEGER"}.get(
+            column.size or 64, "BIGINT")
+    if column.kind == "float":
+        return "FLOAT" if column.size == 32 else "DOUBLE"
+    if column.kind == "decimal":
+        return f"DECIMAL({column.size or 38},{column.scale or 0})"
+    names = {"bool": "BOOLEAN", "text": "VARCHAR", "binary": "BLOB", "date": "DATE",
+             "time": "TIME", "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMPTZ",
+             "json": "JSON"}
+    return names.get(column.kind, column.name or "VARCHAR")
 
 
 def create(config: SinkConfig, ctx: RunContext) -> DuckDbWriter:

@@ -1,0 +1,13 @@
+"""Load into a MySQL/MariaDB table: multi-row INSERTs into staging tables, then one
+transaction (DDL first: MySQL commits before each DDL statement)."""
+
+from __future__ import annotations
+
+from dteg.connectors.mysql.config import SinkConfig
+from dteg.connectors.mysql.dialect import MySqlDialect
+from dteg.connectors.sql.writer import SqlWriter
+from dteg.engine.contracts import RunContext
+
+
+def create(config: SinkConfig, ctx: RunContext) -> SqlWriter:
+    return SqlWriter(config, ctx, MySqlDialect(config, ctx.step))
