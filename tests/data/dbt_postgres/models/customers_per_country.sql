@@ -1,0 +1,3 @@
+select country, count(*) as customers
+from {{ source('shop', 'customers') }}
+group by country
