@@ -340,6 +340,57 @@ def runners() -> None:
 
 
 @app.command()
+def stream(
+    pipeline: PipelineArg,
+    max_records: Annotated[int | None, typer.Option(
+        "--max-records", min=1, help="Stop after this many records (bounded test runs)")]
+    = None,
+    max_seconds: Annotated[float | None, typer.Option(
+        "--max-seconds", min=0, help="Stop after this many seconds")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Serve Prometheus metrics on this port (default: "
+        "monitoring.metrics_port)")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Name this run (default: time + random)")]
+    = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors")] = False,
+    report_json: Annotated[Path | None, typer.Option(
+        "--report-json", help="Also write the stream's counts as JSON to this file")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a pipeline with unbounded sources (Kafka) until SIGINT/SIGTERM, in micro-batches;
+    each one's offsets are committed once every sink has committed its rows."""
+    from dteg.engine.phases import compile_spec, run_blockers
+
+    global _current_spec
+    spec = compile_spec(pipeline)
+    _current_spec = spec
+    blockers = run_blockers(spec)
+    if blockers:
+        raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
+    for warning in spec.warnings:
+        _warn(warning)
+    from dteg.engine.compiler import new_run_id
+    from dteg.streaming.launcher import StreamOptions, execute_stream, render, stream_report
+
+    options = StreamOptions(
+        max_records=max_records, max_seconds=max_seconds,
+        metrics_port=metrics_port if metrics_port is not None
+        else spec.body.monitoring.metrics_port,
+        live=sys.stderr.isatty() and not quiet, debug=debug)
+    # Stream run ids start with `stream-` (a restart cleans up dead streams' folders by it).
+    rid = run_id if run_id and run_id.startswith("stream-") else \
+        f"stream-{run_id or new_run_id()}"
+    result = execute_stream(spec, rid, options, say=_say, warn=_warn)
+    if report_json:
+        from dteg.engine.lifecycle import report_dict
+
+        data = {**report_dict(result.report, spec), **stream_report(result)}
+        report_json.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    if not quiet:
+        _say(spec.redactor(render(result, spec)))
+
+
+@app.command()
 def backfill(
     pipeline: PipelineArg,
     start: Annotated[str, typer.Option(help="First cursor value (inclusive): 2024-01-01, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from typing import Any
 
@@ -24,8 +25,10 @@ from apache_beam.utils.windowed_value import WindowedValue
 from dteg.engine import progress
 from dteg.engine.contracts import PartResult, Rejected, RunContext
 from dteg.engine.registry import ComponentInfo
+from dteg.engine.state import record_commit
 
 DEAD = "dead_letter"
+STATS = "stats"  # per-batch counts ({"rows": n, "invalid": k, "rule:<label>:failed": c})
 NAMESPACE = "dteg"
 
 
@@ -138,13 +141,17 @@ class ReadSource(beam.PTransform):
 
 
 class _Apply(beam.DoFn):
-    def __init__(self, built: _Built) -> None:
+    def __init__(self, built: _Built, *, count_out: bool = True,
+                 emit_stats: bool = False) -> None:
         self.built = built
         step = built.ctx.step
         self.rows_in = counter(step, "in")
         self.rows_out = counter(step, "out")
         self.dead = counter(step, "dead_letter")
         self.filtered = counter(step, "filtered")
+        self.count_out = count_out
+        self.emit_stats = emit_stats
+        self.extra: dict[str, Any] = {}
 
     def setup(self) -> None:
         self.stage = self.built.build()
@@ -155,21 +162,39 @@ class _Apply(beam.DoFn):
         result = self.stage.apply(batch)
         if result.filtered:
             self.filtered.inc(result.filtered)
-        if result.rejected is not None and result.rejected.num_rows:
-            self.dead.inc(result.rejected.num_rows)
+        dead = result.rejected.num_rows if result.rejected is not None else 0
+        for key, value in result.stats.items():
+            if key not in self.extra:
+                self.extra[key] = counter(self.built.ctx.step, key)
+            self.extra[key].inc(value)
+        if self.emit_stats:
+            yield beam.pvalue.TaggedOutput(STATS, {
+                "rows": batch.num_rows, "invalid": dead + result.filtered, **result.stats})
+        if dead:
+            self.dead.inc(dead)
             yield beam.pvalue.TaggedOutput(DEAD, result.rejected)
         if result.kept is not None and result.kept.num_rows:
-            self.rows_out.inc(result.kept.num_rows)
+            if self.count_out:
+                self.rows_out.inc(result.kept.num_rows)
             yield result.kept
 
 
 class ApplyStage(beam.PTransform):
-    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext) -> None:
+    """A stage: outputs ``rows``, ``dead_letter`` and (with ``emit_stats``) ``stats``.
+
+    ``count_out=False`` leaves the step's ``out`` counter to a later part of the same step
+    (the run-wide ``unique`` check)."""
+
+    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext, *,
+                 count_out: bool = True, emit_stats: bool = False) -> None:
         super().__init__()
         self.built = _Built(info, config, ctx)
+        self.count_out = count_out
+        self.emit_stats = emit_stats
 
     def expand(self, pcoll):
-        return pcoll | "Apply" >> beam.ParDo(_Apply(self.built)).with_outputs(DEAD, main="rows")
+        apply = _Apply(self.built, count_out=self.count_out, emit_stats=self.emit_stats)
+        return pcoll | "Apply" >> beam.ParDo(apply).with_outputs(DEAD, STATS, main="rows")
 
 
 # --- sinks -----------------------------------------------------------------------------------
@@ -209,26 +234,121 @@ class _Commit(beam.DoFn):
         self.built = built
         self.loaded = counter(built.ctx.step, "loaded")
 
-    def process(self, parts: list[PartResult]):
+    def process(self, parts: list[PartResult], gates: Any = ()):
+        # `gates` (quality thresholds) is a side input: this runs only once every gate has
+        # passed; a gate that fails raises, and then no sink commits.
         writer = self.built.build()
         try:
             result = writer.commit(sorted(parts, key=lambda p: p.location))
         except BaseException:
             writer.abort(parts)
             raise
+        # The launcher reads this marker to settle a run killed before it saved its state.
+        record_commit(self.built.ctx.run_dir, self.built.ctx.step, result.rows)
         self.loaded.inc(result.rows)
         yield result
 
 
+class _StreamWrite(beam.DoFn):
+    """``strategy: stream``: a micro-batch is written and committed as soon as it holds
+    ``batch.rows`` rows or ``batch.bytes`` Arrow bytes, is ``batch.seconds`` old when the next
+    rows arrive, or the runner ends the bundle. Quality gates do not hold these commits back
+    (a stream has no end to wait for)."""
+
+    def __init__(self, built: _Built, rows: int | None, size: int | None,
+                 seconds: float | None) -> None:
+        self.built = built
+        self.limits = (rows, size, seconds)
+        self.rows_in = counter(built.ctx.step, "in")
+        self.loaded = counter(built.ctx.step, "loaded")
+
+    def setup(self) -> None:
+        self.writer = self.built.build()
+        self.schema_recorded = False
+        self.committed = 0
+
+    def start_bundle(self) -> None:
+        self.part: Any = None
+        self.rows = self.size = 0
+        self.opened = 0.0
+
+    def process(self, batch: pa.RecordBatch):
+        if not self.schema_recorded:
+            record_schema(self.built.ctx, batch.schema)
+            self.schema_recorded = True
+        if self.part is None:
+            self.part = self.writer.open_part(uuid.uuid4().hex[:12])
+            self.opened = time.monotonic()
+        self.part.write(batch)
+        self.rows_in.inc(batch.num_rows)
+        self.rows += batch.num_rows
+        self.size += batch.nbytes
+        rows, size, seconds = self.limits
+        if ((rows and self.rows >= rows) or (size and self.size >= size)
+                or (seconds and time.monotonic() - self.opened >= seconds)):
+            yield from self._flush()
+
+    def finish_bundle(self):
+        for result in self._flush():
+            yield WindowedValue(result, GlobalWindow().max_timestamp(), (GlobalWindow(),))
+
+    def _flush(self):
+        part, self.part = self.part, None
+        self.rows = self.size = 0
+        if part is None:
+            return
+        result = part.close()
+        if result is None:
+            return
+        try:
+            committed = self.writer.commit([result])
+        except BaseException:
+            self.writer.abort([result])
+            raise
+        self.committed += committed.rows
+        record_commit(self.built.ctx.run_dir, self.built.ctx.step, self.committed)
+        self.loaded.inc(committed.rows)
+        yield committed
+
+
+def _stream_limits(built: _Built) -> tuple[int | None, int | None, float | None] | None:
+    """The micro-batch limits of a sink configured with ``strategy: stream``, else None."""
+    model = built.info.config_model().model_validate(built.config)
+    if getattr(model, "strategy", "batch") != "stream":
+        return None
+    batch = model.batch  # type: ignore[attr-defined]
+    return batch.rows, batch.bytes, batch.seconds
+
+
 class WriteSink(beam.PTransform):
-    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext) -> None:
+    """Parts are written where the rows are produced (one writer per input, fused with it),
+    so no input is ever buffered whole; only the small part descriptions are gathered.
+    With ``strategy: stream`` each writer commits its own micro-batches instead."""
+
+    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext,
+                 gate: Any = None) -> None:
         super().__init__()
         self.built = _Built(info, config, ctx)
+        # Quality-gate verdicts (a PCollection): the commit waits for every gate and never
+        # runs if one fails.
+        self.gate = gate
 
-    def expand(self, pcoll):
+    def expand(self, inputs):
+        if isinstance(inputs, beam.pvalue.PCollection):
+            inputs = (inputs,)
+        limits = _stream_limits(self.built)
+        if limits is not None:
+            commits = [pcoll | f"StreamWrite{'' if i == 0 else i}" >> beam.ParDo(
+                _StreamWrite(self.built, *limits)) for i, pcoll in enumerate(inputs)]
+            return commits[0] if len(commits) == 1 else commits | "Commits" >> beam.Flatten()
+        parts = [
+            pcoll | f"WriteParts{'' if i == 0 else i}" >> beam.ParDo(_WriteParts(self.built))
+            for i, pcoll in enumerate(inputs)
+        ]
+        merged = parts[0] if len(parts) == 1 else parts | "MergeParts" >> beam.Flatten()
         return (
-            pcoll
-            | "WriteParts" >> beam.ParDo(_WriteParts(self.built))
+            merged
             | "Gather" >> beam.combiners.ToList()
-            | "Commit" >> beam.ParDo(_Commit(self.built))
+            | "Commit" >> (beam.ParDo(_Commit(self.built)) if self.gate is None else
+                           beam.ParDo(_Commit(self.built), gates=beam.pvalue.AsList(self.gate)))
         )

@@ -30,6 +30,8 @@ class RunContext:
     run_id: str
     # Masks a dead-letter row (column → value) the way the pipeline masks loaded rows.
     mask_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # Run-time options the launcher set for this step (incremental or backfill bounds).
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def resolve_path(self, path: str) -> str:
         """Relative local paths are taken from the pipeline file's folder; URLs pass through."""
@@ -118,6 +120,9 @@ class StageResult:
     kept: pa.RecordBatch | None
     rejected: pa.RecordBatch | None = None  # dead letters, DEAD_LETTER_SCHEMA
     filtered: int = 0
+    # Extra counts for this batch (e.g. ``rule:<label>:failed``): Beam counters named
+    # ``<step>:<key>``, and the totals quality thresholds are checked against.
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 class BatchTransform(ABC):

@@ -19,6 +19,7 @@ from dteg.engine.loader import LoadedDocument, load_yaml_file, load_yaml_text
 from dteg.engine.model_errors import located_errors
 from dteg.engine.registry import Kind, Registry, default_registry
 from dteg.engine.spec import (
+    CONFIG_TYPE_KINDS,
     OWN_KINDS,
     SINK_KINDS,
     SOURCE_KINDS,
@@ -29,6 +30,7 @@ from dteg.engine.spec import (
     StepSpec,
 )
 from dteg.errors import SpecError, SpecErrors
+from dteg.security.keys import DEFAULT_KEY_ENV
 
 Phase = Callable[[PipelineSpec], PipelineSpec]
 _BODY_KEYS = {"type", "name", "input", "config"}
@@ -171,6 +173,11 @@ def normalize_steps(spec: PipelineSpec) -> PipelineSpec:
                 ))
             config[key] = value
             config_paths[key] = (*path, key)
+        if kind in CONFIG_TYPE_KINDS and body.type is not None:
+            # `- window: {type: sliding}` names a kind of window, not a component.
+            config.setdefault("type", body.type)
+            config_paths.setdefault("type", (*path, "type"))
+            step_type = kind
         if body.input is None and kind == "transform" and step_type == "dbt":
             inputs: tuple[str, ...] = tuple(s.name for s in steps if s.is_sink)
         elif body.input is None:
@@ -191,9 +198,12 @@ def normalize_steps(spec: PipelineSpec) -> PipelineSpec:
 
 
 def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
-    """``quality.validation_rules`` and ``security.data_masking`` become steps after each
-    extract: validate first (rules see raw values), then mask."""
+    """``quality.validation_rules``, ``security.data_masking`` and ``security.encryption``
+    become steps after each extract: validate first (rules see raw values), then mask, then
+    encrypt. A column that is both masked and encrypted is encrypted from its raw value (so a
+    ``decrypt`` step gives it back) and not masked."""
     body = spec.body
+    security = body.security
     policy: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = []
     if body.quality.validation_rules:
         policy.append(("validate", {
@@ -201,11 +211,26 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
             "on_failure": body.quality.on_failure,
             "max_invalid_ratio": body.quality.max_invalid_ratio,
         }, ("pipeline", "quality")))
-    if body.security.data_masking:
-        mask_config: dict[str, Any] = {"columns": body.security.data_masking}
-        if body.security.masking_key is not None:
-            mask_config["key"] = body.security.masking_key
+    encrypted = security.encrypted_columns()
+    masking = security.data_masking
+    if isinstance(masking, list):
+        masking = [c for c in masking if c not in encrypted]
+    elif isinstance(masking, dict):
+        masking = {c: m for c, m in masking.items() if c not in encrypted}
+    if masking:
+        mask_config: dict[str, Any] = {"columns": masking}
+        if security.masking_key is not None:
+            mask_config["key"] = security.masking_key.get_secret_value()
         policy.append(("mask", mask_config, ("pipeline", "security")))
+    if encrypted:
+        encrypt_config: dict[str, Any] = {"columns": encrypted}
+        if security.keys:
+            encrypt_config["keys"] = security.keys
+        else:
+            if security.encryption_key is not None:
+                encrypt_config["key"] = security.encryption_key.get_secret_value()
+            encrypt_config["key_id"] = security.encryption_key_id
+        policy.append(("encrypt", encrypt_config, ("pipeline", "security")))
     # Where each generated config key was written, for errors and for the plan.
     origin = {
         ("validate", "rules"): ("pipeline", "quality", "validation_rules"),
@@ -213,7 +238,15 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
         ("validate", "max_invalid_ratio"): ("pipeline", "quality", "max_invalid_ratio"),
         ("mask", "columns"): ("pipeline", "security", "data_masking"),
         ("mask", "key"): ("pipeline", "security", "masking_key"),
+        ("encrypt", "columns"): ("pipeline", "security", "encrypt_columns"
+                                 if security.encryption is True and security.encrypt_columns
+                                 else "encryption"),
+        ("encrypt", "key"): ("pipeline", "security", "encryption_key"),
+        ("encrypt", "key_id"): ("pipeline", "security", "encryption_key_id"),
+        ("encrypt", "keys"): ("pipeline", "security", "keys"),
     }
+    policy_keys = {"validate": "validation_rules", "mask": "data_masking",
+                   "encrypt": "encryption"}
     if not policy:
         return spec
     new_steps: list[StepSpec] = []
@@ -227,7 +260,7 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
             name = f"{kind}_{step.name}" if len(spec.sources()) > 1 else kind
             if any(s.name == name for s in spec.steps):
                 name = f"{name}_policy"
-            key = "data_masking" if kind == "mask" else "validation_rules"
+            key = policy_keys[kind]
             new_steps.append(StepSpec(
                 kind=kind, name=name, type=kind, inputs=(upstream,), config=config,
                 location=spec.source_map.at((*path, key)),
@@ -443,16 +476,26 @@ def _find_cycle(spec: PipelineSpec) -> list[str] | None:
 # --- phase 7: things that only block a run -------------------------------------------------
 
 
-def run_blockers(spec: PipelineSpec) -> list[str]:
+def run_blockers(spec: PipelineSpec, environ: Mapping[str, str] | None = None) -> list[str]:
     """Problems that are warnings for ``validate``/``plan`` but stop ``run``."""
+    env = os.environ if environ is None else environ
     blockers = [w for w in spec.warnings if "is not installed" in w]
-    enc = spec.body.security.encryption
-    if enc:
+    security = spec.body.security
+    if security.encryption and not security.encrypted_columns():
         blockers.append(
             f"{spec.source_map.at(('pipeline', 'security', 'encryption'))}: "
-            "`security.encryption` is set, but field encryption is not available "
-            "in this version of dteg; remove it or mask the columns instead."
-        )
+            "`security.encryption: true` names no columns to encrypt; list them "
+            "(`encryption: [ssn, card]`) or set `security.encrypt_columns`.")
+    for step in spec.steps:
+        keyless = step.component in ("encrypt", "decrypt") and not (
+            step.config.get("key") or step.config.get("keys"))
+        if keyless and not env.get(DEFAULT_KEY_ENV):
+            where = (f"{spec.source_map.at(('pipeline', 'security', 'encryption'))}: "
+                     "`security.encryption`" if step.generated_from else step.where())
+            blockers.append(
+                f"{where} needs a key, but none is set: export {DEFAULT_KEY_ENV} (e.g. "
+                "`base64:` followed by the output of `openssl rand -base64 32`) or name one "
+                "with `security.encryption_key: ${env:…}` (or the step's `key:`/`keys:`).")
     return blockers
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dteg.engine.secrets import MASK
+from dteg.engine.secrets import MASK, redact_url_passwords
 from dteg.engine.spec import PipelineSpec, StepSpec
 
 FORMATS = ("text", "mermaid", "dot", "json")
@@ -22,16 +22,39 @@ def _secret_fields(step: StepSpec) -> set[str]:
     info = default_registry().find(kind, step.component)  # type: ignore[arg-type]
     if info is None:
         return set()
-    return {name for name, field in info.config_model().model_fields.items()
-            if "SecretStr" in repr(field.annotation)}
+    return _secret_names(info.config_model())
+
+
+def _secret_names(model: Any, seen: set[Any] | None = None) -> set[str]:
+    """Names of ``SecretStr`` fields, in nested models too (a keyring's ``key``, a Vault
+    ``token``)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    seen = set() if seen is None else seen
+    if model in seen:
+        return set()
+    seen.add(model)
+    names = set()
+    for name, field in model.model_fields.items():
+        if "SecretStr" in repr(field.annotation):
+            names.add(name)
+        stack = [field.annotation]
+        while stack:
+            annotation = stack.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                names |= _secret_names(annotation, seen)
+            stack.extend(typing.get_args(annotation))
+    return names
 
 
 def _shown_config(spec: PipelineSpec, step: StepSpec) -> dict[str, Any]:
     secret = _secret_fields(step)
 
     def show(value: Any, path: tuple[Any, ...], key: str) -> Any:
-        if path in spec.references:
-            return spec.references[path]
+        if path in spec.references:  # as written, but a default URL keeps no password
+            return redact_url_passwords(spec.references[path])
         if isinstance(value, dict):
             return {k: show(v, (*path, k), str(k)) for k, v in value.items()}
         if isinstance(value, list):

@@ -35,6 +35,8 @@ class RunReport:
     # step → [{name, type}] as seen at run time; source schema changes since the last run.
     schemas: dict[str, Any] = field(default_factory=dict)
     drift: list[Any] = field(default_factory=list)
+    # Per validate step and rule: rows checked and failed (dteg.quality.report, JSON form).
+    quality: dict[str, Any] | None = None
 
     @property
     def read(self) -> int:
@@ -60,6 +62,8 @@ class RunReport:
             return None
         if any(len(spec.consumers(s.name)) > 1 for s in spec.steps):
             return None
+        if any(s.component in ("window", "aggregate") for s in spec.steps):
+            return None  # rows are grouped (or repeated per sliding window), not moved
         return self.read == self.loaded + self.dead_lettered + self.filtered
 
     def render(self, spec: PipelineSpec) -> str:
@@ -95,4 +99,8 @@ class RunReport:
         if self.dead_lettered_stored:
             lines.append(f"  dead letters ({self.dead_lettered_stored:,}) → "
                          f"{self.dead_letter_target}")
+        if self.quality:
+            from dteg.quality.report import render_quality
+
+            lines += render_quality(self.quality)
         return "\n".join(lines)

@@ -20,8 +20,9 @@ from dteg.errors import Location
 SOURCE_KINDS = ("extract",)
 SINK_KINDS = ("load",)
 # Steps that carry their own type name (``- mask: {columns: [email]}`` means type ``mask``).
-# (encrypt, decrypt, window and aggregate join these when their stages exist.)
-OWN_KINDS = ("validate", "mask", "filter", "map")
+OWN_KINDS = ("validate", "mask", "encrypt", "decrypt", "filter", "map", "window", "aggregate")
+# Own kinds whose `type:` is part of their config (`- window: {type: sliding}`).
+CONFIG_TYPE_KINDS = ("window",)
 TRANSFORM_KINDS = ("transform", *OWN_KINDS)
 STEP_KINDS = (*SOURCE_KINDS, *SINK_KINDS, *TRANSFORM_KINDS)
 
@@ -44,16 +45,43 @@ class Components(_Strict):
 
 class SecuritySpec(_Strict):
     encryption: bool | list[str] = Field(
-        default=False, description="true: encrypt masked columns; or a list of columns"
+        default=False,
+        description="Encrypt columns (AES-256-GCM) after masking: a list of columns, or true "
+        "for `encrypt_columns` (default: the data_masking columns, which are then encrypted "
+        "instead of masked)",
     )
-    access_level: Literal["public", "internal", "restricted"] = "internal"
+    encrypt_columns: list[str] | None = Field(
+        default=None, description="The columns `encryption: true` encrypts")
+    encryption_key: SecretStr | None = Field(
+        default=None, description="Encryption key text; use ${env:…} or ${file:…}. Default: "
+        "the DTEG_ENCRYPTION_KEY environment variable, read at run time")
+    encryption_key_id: str = Field(
+        default="k1", pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Id written into each encrypted value (pick a new one when the key changes)")
+    keys: list[dict[str, Any]] | None = Field(
+        default=None, description="A keyring instead of encryption_key: [{id, key | env | file "
+        "| vault | transit}, …]; the first encrypts, all decrypt")
+    access_level: Literal["public", "internal", "restricted"] = Field(
+        default="internal", description="restricted: refuse to load columns that look like "
+        "personal data unless a mask or encrypt step covers them")
     data_masking: list[str] | dict[str, Any] | None = Field(
         default=None,
-        description="Columns to mask with the default strategy (hash), or column → strategy",
+        description="Columns to mask with the default strategy (hash), or column → strategy "
+        "(hash, redact, partial, email, null, tokenize)",
     )
-    masking_key: str | None = Field(
+    masking_key: SecretStr | None = Field(
         default=None, description="Key for hash/tokenize masking; use ${env:…} or ${file:…}"
     )
+
+    def encrypted_columns(self) -> list[str]:
+        """The columns the encrypt policy step covers (empty when encryption is off)."""
+        if isinstance(self.encryption, list):
+            return list(self.encryption)
+        if not self.encryption:
+            return []
+        if self.encrypt_columns is not None:
+            return list(self.encrypt_columns)
+        return list(self.data_masking or [])
 
 
 class QualitySpec(_Strict):
@@ -103,6 +131,17 @@ class DeadLetterSpec(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+class StateSpec(_Strict):
+    """Where incremental cursors and backfill progress are kept."""
+
+    type: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = Field(default=".dteg/state.sqlite",
+                      description="sqlite: relative to the pipeline file")
+    url: SecretStr | None = Field(default=None, description="postgres: postgresql://…")
+    table: str = Field(default="dteg_state",
+                       pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
 class PipelineBody(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
@@ -113,6 +152,9 @@ class PipelineBody(_Strict):
     steps: list[dict[str, StepBody]] = Field(min_length=1)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     dead_letter: DeadLetterSpec | None = None
+    state: StateSpec | None = Field(
+        default=None, description="Where incremental cursors and backfill progress are kept "
+        "(default: SQLite in .dteg/state.sqlite)")
 
 
 class PipelineFile(_Strict):
@@ -176,6 +218,9 @@ class PipelineSpec(BaseModel):
     references: dict[Path_, str] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     yaml_text: str = ""
+    # Set by the launcher for one run (dteg.engine.state): step → run-time options such as
+    # the incremental cursor bounds of this run or of a backfill partition.
+    run_overrides: dict[str, Any] = Field(default_factory=dict)
 
     def step(self, name: str) -> StepSpec:
         for s in self.steps:

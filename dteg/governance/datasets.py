@@ -33,6 +33,12 @@ def dataset_of(spec: PipelineSpec, step: StepSpec) -> tuple[str, str]:
             namespace = "duckdb://" + str(
                 db_path if db_path.is_absolute() else (spec.base_dir / db_path).resolve())
         name = str(config.get("table") or f"query:{step.name}")
+    elif step.component == "kafka":
+        # OpenLineage naming: namespace kafka://{first bootstrap server}, name = topic.
+        servers = str(config.get("bootstrap_servers", "")).split(",")[0].strip()
+        topic = config.get("topic") or config.get("topic_name") or ""
+        namespace = f"kafka://{servers}"
+        name = ",".join(topic) if isinstance(topic, list) else str(topic)
     else:
         namespace, name = f"dteg://{step.component or step.type}", f"{spec.name}.{step.name}"
     return spec.redactor(namespace), spec.redactor(name)

@@ -1,7 +1,9 @@
-"""Column masking over Arrow batches: hash (HMAC-SHA256), redact, partial, email, null.
+"""Column masking over Arrow batches: hash (HMAC-SHA256), redact, partial, email, null,
+tokenize (AES-SIV: deterministic and reversible with the key, see ``dteg.security.cipher``).
 
-``RowMasker`` applies the same strategies to a single row; the compiler hands it to every
-stage so dead-lettered records are masked exactly like loaded ones.
+``RowMasker`` applies the same strategies — and the pipeline's encryption — to a single row;
+the compiler hands it to every stage so dead-lettered records are protected exactly like
+loaded ones.
 """
 
 from __future__ import annotations
@@ -9,16 +11,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from dteg.engine.contracts import BatchTransform, RunContext, StageResult
 from dteg.errors import ConnectorError
+from dteg.security.keys import DEFAULT_KEY_ID, KEY_ID_PATTERN, LocalKey, parse_key_text
 
-Strategy = Literal["hash", "redact", "partial", "email", "null"]
+if TYPE_CHECKING:
+    from dteg.transforms.encrypt import EncryptConfig
+
+Strategy = Literal["hash", "redact", "partial", "email", "null", "tokenize"]
 REDACTED = "***"
 
 
@@ -37,8 +44,11 @@ class MaskConfig(BaseModel):
         description="Columns to mask with `strategy`, or column → strategy")
     strategy: Strategy = Field(default="hash", description="Used for a plain list of columns")
     key: SecretStr | None = Field(
-        default=None, description="HMAC key for `hash` (use ${env:…}); without one, hashes "
-        "of guessable values (emails, phones) can be reversed by trying candidates")
+        default=None, description="HMAC key for `hash`, AES-SIV key for `tokenize` (use "
+        "${env:…}); without one, hashes of guessable values (emails, phones) can be reversed "
+        "by trying candidates")
+    key_id: str = Field(default=DEFAULT_KEY_ID, pattern=KEY_ID_PATTERN,
+                        description="tokenize: the key id written into each token")
     missing: Literal["error", "ignore"] = Field(
         default="error", description="What to do when a masked column is not in the data")
 
@@ -48,6 +58,20 @@ class MaskConfig(BaseModel):
         if not value:
             raise ValueError("name at least one column to mask")
         return value
+
+    @model_validator(mode="after")
+    def _tokenize_needs_key(self) -> MaskConfig:
+        if self.key is None and any(m.strategy == "tokenize" for m in self.plan().values()):
+            raise ValueError("`tokenize` needs a key (`security.masking_key` or the mask "
+                             "step's `key:`), since tokens are decrypted with it")
+        return self
+
+    def token_key(self) -> LocalKey | None:
+        """The AES-SIV key for ``tokenize`` (derived from ``key``), if a column uses it."""
+        if self.key is None or all(m.strategy != "tokenize" for m in self.plan().values()):
+            return None
+        material = parse_key_text(self.key.get_secret_value(), where="the masking key")
+        return LocalKey.from_material(self.key_id, material)
 
     def plan(self) -> dict[str, ColumnMask]:
         if isinstance(self.columns, list):
@@ -66,11 +90,17 @@ def _hash_value(key: bytes, value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def mask_value(mask: ColumnMask, key: bytes, value: Any) -> Any:
+def mask_value(mask: ColumnMask, key: bytes, value: Any,
+               token_key: LocalKey | None = None) -> Any:
     """Mask one value (the row-at-a-time twin of ``mask_array``)."""
     if value is None or mask.strategy == "null":
         return None
     text = value if isinstance(value, str) else str(value)
+    if mask.strategy == "tokenize":
+        from dteg.security.cipher import tokenize_texts
+
+        assert token_key is not None, "MaskConfig checks that tokenize has a key"
+        return tokenize_texts(token_key, [text])[0]
     if mask.strategy == "hash":
         return _hash_value(key, text)
     if mask.strategy == "redact":
@@ -127,10 +157,16 @@ def _blob(data: bytes) -> str:
 
 
 def mask_array(mask: ColumnMask, key: bytes, column: pa.Array,
-               hasher: ColumnHasher | None = None) -> pa.Array:
+               hasher: ColumnHasher | None = None,
+               token_key: LocalKey | None = None) -> pa.Array:
     if mask.strategy == "null":
         return pa.nulls(len(column), column.type)
     text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+    if mask.strategy == "tokenize":
+        from dteg.security.cipher import tokenize_texts
+
+        assert token_key is not None, "MaskConfig checks that tokenize has a key"
+        return pa.array(tokenize_texts(token_key, text.to_pylist()), pa.string())
     if mask.strategy == "hash":
         if hasher is not None:
             return hasher.hash(text)
@@ -154,18 +190,55 @@ def mask_array(mask: ColumnMask, key: bytes, column: pa.Array,
 
 
 class RowMasker:
-    """Masks one row (column → value) like the pipeline's mask steps. Picklable."""
+    """Masks one row (column → value) like the pipeline's mask and encrypt steps. Picklable:
+    keys are resolved on first use on each worker."""
 
-    def __init__(self, configs: list[MaskConfig]) -> None:
-        self.columns: dict[str, tuple[ColumnMask, bytes]] = {}
-        for config in configs:
+    def __init__(self, configs: list[MaskConfig],
+                 encrypt: list[EncryptConfig] | None = None,
+                 base_dir: Path | None = None) -> None:
+        self.configs = list(configs)
+        self.base_dir = base_dir
+        self.columns: dict[str, tuple[ColumnMask, bytes, int]] = {}
+        for index, config in enumerate(configs):
             key = _key_bytes(config)
             for column, mask in config.plan().items():
-                self.columns[column] = (mask, key)
+                self.columns[column] = (mask, key, index)
+        self.encrypt = list(encrypt or [])
+        self.encrypted = {c: i for i, e in enumerate(self.encrypt) for c in e.columns}
+        self._keys: dict[tuple[str, int], Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_keys": {}}
+
+    def _token_key(self, index: int) -> LocalKey | None:
+        if ("mask", index) not in self._keys:
+            self._keys[("mask", index)] = self.configs[index].token_key()
+        return self._keys[("mask", index)]
+
+    def _encrypt(self, column: str, value: Any) -> Any:
+        from dteg.security.cipher import encrypt_texts
+        from dteg.security.keys import Keyring
+        from dteg.transforms.encrypt import as_text
+
+        index = self.encrypted[column]
+        if ("encrypt", index) not in self._keys:
+            ring = Keyring.load(self.encrypt[index].keyring_configs(), base_dir=self.base_dir)
+            self._keys[("encrypt", index)] = ring.encrypting
+        text = value if isinstance(value, str) else as_text(pa.array([value]))[0]
+        return encrypt_texts(self._keys[("encrypt", index)], [text])[0]
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {c: (mask_value(*self.columns[c], v) if c in self.columns else v)
-                for c, v in row.items()}
+        out = {}
+        for column, value in row.items():
+            if column in self.encrypted and value is not None:
+                out[column] = self._encrypt(column, value)
+            elif column in self.columns:
+                mask, key, index = self.columns[column]
+                token = self._token_key(index) if mask.strategy == "tokenize" else None
+                out[column] = mask_value(mask, key, value, token)
+            else:
+                out[column] = value
+        return out
 
 
 class Mask(BatchTransform):
@@ -175,6 +248,14 @@ class Mask(BatchTransform):
         self.key = _key_bytes(config)
         self.missing = config.missing
         self.hasher = ColumnHasher(self.key)
+        self.config = config
+        self._token_key: LocalKey | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_token_key": None}
+
+    def setup(self) -> None:
+        self._token_key = self.config.token_key()
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:
         absent = [c for c in self.plan if c not in batch.schema.names]
@@ -191,7 +272,10 @@ class Mask(BatchTransform):
             mask = self.plan.get(name)
             if mask is None:
                 continue
-            arrays[i] = mask_array(mask, self.key, batch.column(i), self.hasher)
+            if mask.strategy == "tokenize" and self._token_key is None:
+                self.setup()
+            arrays[i] = mask_array(mask, self.key, batch.column(i), self.hasher,
+                                   self._token_key)
             fields[i] = pa.field(name, arrays[i].type, nullable=True)
         return StageResult(kept=pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)))
 

@@ -13,15 +13,18 @@ from dteg.errors import ConnectorError
 class BatchSql:
     """One DuckDB connection per worker; each batch is queried as the table ``batch``."""
 
-    def __init__(self, step: str) -> None:
+    def __init__(self, step: str, *, external_access: bool = True) -> None:
         self.step = step
+        # False: the SQL cannot read files, the network or extensions (rule expressions).
+        self.external_access = external_access
         self._con: Any = None
 
     def _connection(self) -> Any:
         if self._con is None:
             import duckdb
 
-            self._con = duckdb.connect(config={"threads": 1})
+            self._con = duckdb.connect(config={
+                "threads": 1, "enable_external_access": self.external_access})
         return self._con
 
     def query(self, batch: pa.RecordBatch, sql: str) -> pa.Table:
@@ -32,7 +35,8 @@ class BatchSql:
         try:
             # A relation's fetch works on DuckDB 1.x and 2.x and leaves no pending result.
             return relation_table(con.sql(sql))
-        except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException) as exc:
+        except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException,
+                duckdb.PermissionException) as exc:
             raise ConnectorError(
                 f"the SQL expression is not valid for this data: {str(exc).splitlines()[0]}",
                 step=self.step,

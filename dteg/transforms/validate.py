@@ -3,6 +3,17 @@
 Rules see raw values (this stage runs before masking). A failing row goes to the dead-letter
 output with the rule, column and (masked) value; ``on_failure`` per rule or per pipeline says
 whether it is quarantined (dead-lettered), dropped (counted as filtered) or fails the run.
+
+Rules: ``null_check``, ``format_check`` (regex, whole value), ``range_check``,
+``accepted_values``, ``length_check``, ``type_check`` (values readable as a type, or a
+``schema:`` of column → type), ``expression`` (a SQL predicate per row, run by DuckDB with file
+and network access switched off; a row fails when it is false) and ``unique`` (over the whole
+run; checked by the compiler's ``CheckUnique`` stage since it needs every batch, see
+``dteg.transforms.unique``). Nulls only break ``null_check``.
+
+Every batch reports per-rule failure counts in ``StageResult.stats``; the compiler turns them
+into Beam counters (``<step>:rule:<label>:failed``) and checks ``max_invalid_ratio`` on the
+run-wide totals before any sink commits.
 """
 
 from __future__ import annotations
@@ -16,21 +27,27 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dteg.engine.contracts import BatchTransform, RunContext, StageResult
 from dteg.engine.records import dead_letters, row_json
+from dteg.engine.types import UnknownType, parse_type
 from dteg.errors import ConnectorError, RunError
 
 OnFailure = Literal["quarantine", "drop", "fail"]
 RuleType = Literal[
-    "null_check", "format_check", "range_check", "accepted_values", "length_check"
+    "null_check", "format_check", "range_check", "accepted_values", "length_check",
+    "type_check", "expression", "unique",
 ]
+# Rules checked by a Beam-level stage over the whole run rather than batch by batch.
+RUN_WIDE = ("unique",)
 
 
 class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: RuleType
-    name: str | None = None
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+$",
+                             description="Label in dead letters, counters and the report")
     column: str | None = None
-    columns: list[str] | None = None
+    columns: list[str] | None = Field(
+        default=None, description="Each column is checked; for `unique`, the combination")
     pattern: str | None = Field(default=None, description="format_check: the whole value must "
                                 "match this regular expression")
     min: float | str | None = None
@@ -38,14 +55,28 @@ class Rule(BaseModel):
     values: list[Any] | None = Field(default=None, description="accepted_values")
     min_length: int | None = Field(default=None, ge=0)
     max_length: int | None = Field(default=None, ge=0)
+    data_type: str | None = Field(default=None, description="type_check: e.g. int, date, "
+                                  "decimal(12,2)")
+    schema_: dict[str, str] | None = Field(
+        default=None, alias="schema", description="type_check: column → type, every one checked")
+    expression: str | None = Field(
+        default=None, description="expression: SQL predicate over the row's columns, e.g. "
+        "\"amount >= 0 OR status = 'refund'\"; false fails, null passes")
+    keep: Literal["first", "none"] = Field(
+        default="first", description="unique: keep the first row of each duplicated value, or "
+        "none of them")
     on_failure: OnFailure | None = None
+    max_invalid_ratio: float | None = Field(
+        default=None, ge=0, le=1, description="Fail the run (before anything is loaded) when "
+        "more than this share of rows breaks this rule")
 
     @model_validator(mode="after")
     def _needs(self) -> Rule:
-        if not self.targets():
+        if self.type != "expression" and not self.targets():
             raise ValueError(f"rule `{self.type}` needs `column:` or `columns:`")
         needs = {
             "format_check": ("pattern",), "accepted_values": ("values",),
+            "expression": ("expression",),
         }.get(self.type, ())
         for key in needs:
             if getattr(self, key) is None:
@@ -54,6 +85,15 @@ class Rule(BaseModel):
             raise ValueError("rule `range_check` needs `min:` and/or `max:`")
         if self.type == "length_check" and self.min_length is None and self.max_length is None:
             raise ValueError("rule `length_check` needs `min_length:` and/or `max_length:`")
+        if self.type == "type_check":
+            if (self.data_type is None) == (self.schema_ is None):
+                raise ValueError("rule `type_check` needs `data_type:` (with `column:`) or "
+                                 "`schema:` (column → type), one of them")
+            for column, name in self.types().items():
+                try:
+                    parse_type(name)
+                except UnknownType as exc:
+                    raise ValueError(f"column `{column}`: {exc}") from None
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
@@ -62,7 +102,14 @@ class Rule(BaseModel):
         return self
 
     def targets(self) -> list[str]:
-        return [*([self.column] if self.column else []), *(self.columns or [])]
+        return [*([self.column] if self.column else []), *(self.columns or []),
+                *(self.schema_ or {})]
+
+    def types(self) -> dict[str, str]:
+        """type_check: column → type name."""
+        if self.schema_ is not None:
+            return dict(self.schema_)
+        return {c: self.data_type for c in self.targets() if self.data_type}
 
     def label(self) -> str:
         return self.name or self.type
@@ -73,10 +120,51 @@ class ValidateConfig(BaseModel):
 
     rules: list[Rule] = Field(min_length=1)
     on_failure: OnFailure = "quarantine"
-    max_invalid_ratio: float | None = Field(default=None, ge=0, le=1)
+    max_invalid_ratio: float | None = Field(
+        default=None, ge=0, le=1, description="Fail the run (before anything is loaded) when "
+        "more than this share of rows breaks any rule")
+
+    def labels(self) -> list[str]:
+        """One distinct label per rule: its name, else its type (numbered when repeated)."""
+        seen: dict[str, int] = {}
+        labels = []
+        for rule in self.rules:
+            base = rule.label()
+            seen[base] = seen.get(base, 0) + 1
+            labels.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
+        return labels
+
+    def has_thresholds(self) -> bool:
+        return self.max_invalid_ratio is not None or any(
+            r.max_invalid_ratio is not None for r in self.rules)
+
+    def action(self, rule: Rule) -> OnFailure:
+        return rule.on_failure or self.on_failure
 
 
-def _failing(rule: Rule, column: pa.Array) -> pa.Array:
+def rule_counter(label: str) -> str:
+    """The stats key (and Beam counter suffix) for a rule's failures."""
+    return f"rule:{label}:failed"
+
+
+def _failing_type(column: pa.Array, target: pa.DataType) -> pa.Array:
+    """True where the value cannot be read as ``target`` (Arrow's safe cast, value by value
+    only in the halves that fail, so clean columns cost one cast)."""
+    if column.type == target:
+        return pa.array([False] * len(column))
+    try:
+        pc.cast(column, target)
+        return pa.array([False] * len(column))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    if len(column) == 1:
+        return pa.array([column[0].is_valid])
+    half = len(column) // 2
+    return pa.concat_arrays([_failing_type(column.slice(0, half), target),
+                             _failing_type(column.slice(half), target)])
+
+
+def _failing(rule: Rule, name: str, column: pa.Array) -> pa.Array:
     """True where the value breaks the rule. Null values only break null_check."""
     if rule.type == "null_check":
         return pc.is_null(column)
@@ -108,12 +196,15 @@ def _failing(rule: Rule, column: pa.Array) -> pa.Array:
             bad = pc.or_(bad, pc.less(lengths, rule.min_length))
         if rule.max_length is not None:
             bad = pc.or_(bad, pc.greater(lengths, rule.max_length))
-    else:  # pragma: no cover - RuleType is closed
+    elif rule.type == "type_check":
+        bad = _failing_type(column, parse_type(rule.types()[name]))
+    else:  # pragma: no cover - expression and unique are checked elsewhere
         raise AssertionError(rule.type)
     return pc.and_(present, pc.fill_null(bad, False))
 
 
-def _describe(rule: Rule, column: str, value: Any) -> str:
+def describe(rule: Rule, column: str, value: Any) -> str:
+    """Why a value breaks ``rule`` (``value`` already masked)."""
     if rule.type == "null_check":
         return f"`{column}` is null"
     if rule.type == "format_check":
@@ -122,17 +213,54 @@ def _describe(rule: Rule, column: str, value: Any) -> str:
         return f"`{column}` = {value!r} is outside [{rule.min}, {rule.max}]"
     if rule.type == "accepted_values":
         return f"`{column}` = {value!r} is not one of {rule.values}"
+    if rule.type == "type_check":
+        return f"`{column}` = {value!r} is not a valid {rule.types()[column]}"
+    if rule.type == "expression":
+        return f"the row breaks `{rule.expression}`"
+    if rule.type == "unique":
+        return f"{column} = {value!r} is a duplicate (another row has the same value)"
     return f"`{column}` = {value!r} has a length outside [{rule.min_length}, {rule.max_length}]"
 
 
+def _short(value: Any, limit: int = 200) -> Any:
+    """Very long values are cut in messages (the whole row is in the record)."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"… ({len(value):,} characters)"
+    return value
+
+
 class Validate(BatchTransform):
+    """The batch rules of a validate step (``unique`` is left to the compiler's stage)."""
+
     def __init__(self, config: ValidateConfig, ctx: RunContext) -> None:
         self.config = config
         self.ctx = ctx
-        self.checks = [(rule, column) for rule in config.rules for column in rule.targets()]
+        labelled = list(zip(config.rules, config.labels(), strict=True))
+        self.checks = [(rule, label, column) for rule, label in labelled
+                       if rule.type not in (*RUN_WIDE, "expression")
+                       for column in rule.targets()]
+        self.expressions = [(rule, label) for rule, label in labelled
+                            if rule.type == "expression"]
+        self._sql: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_sql": None}
+
+    def _expression_failing(self, rule: Rule, batch: pa.RecordBatch) -> pa.Array:
+        from dteg.transforms.sql import BatchSql
+
+        if self._sql is None:
+            self._sql = BatchSql(self.ctx.step, external_access=False)
+        table = self._sql.query(batch, f"SELECT ({rule.expression}) AS ok FROM batch")
+        ok = table.column("ok").combine_chunks()
+        if not pa.types.is_boolean(ok.type):
+            raise ConnectorError(
+                f"the expression of rule `{rule.label()}` gives {ok.type}, not true/false",
+                step=self.ctx.step, hint="Write a predicate, e.g. `amount >= 0`.")
+        return pc.fill_null(pc.invert(ok), False)
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:
-        missing = sorted({c for _, c in self.checks if c not in batch.schema.names})
+        missing = sorted({c for _, _, c in self.checks if c not in batch.schema.names})
         if missing:
             raise ConnectorError(
                 f"validation rules name column(s) {missing} that the data does not have "
@@ -141,32 +269,46 @@ class Validate(BatchTransform):
             )
         n = batch.num_rows
         decided = pa.array([False] * n)
-        reasons: dict[int, tuple[Rule, str]] = {}
+        reasons: dict[int, tuple[Rule, str, str | None]] = {}
         quarantine = pa.array([False] * n)
         drop = pa.array([False] * n)
-        for rule, column in self.checks:
-            failing = pc.and_(_failing(rule, batch.column(column)), pc.invert(decided))
+        stats: dict[str, int] = {}
+        checks: list[tuple[Rule, str, str | None, pa.Array]] = [
+            (rule, label, column, _failing(rule, column, batch.column(column)))
+            for rule, label, column in self.checks]
+        checks += [(rule, label, None, self._expression_failing(rule, batch))
+                   for rule, label in self.expressions]
+        per_rule: dict[str, pa.Array] = {}
+        for rule, label, column, raw in checks:
+            per_rule[label] = pc.or_(per_rule[label], raw) if label in per_rule else raw
+            failing = pc.and_(raw, pc.invert(decided))
             if not pc.any(failing).as_py():
                 continue
-            action = rule.on_failure or self.config.on_failure
+            action = self.config.action(rule)
             if action == "fail":
                 first = pc.index(failing, True).as_py()
-                value = self._masked(column, batch.column(column)[first].as_py())
+                value = None if column is None else self._masked(
+                    column, batch.column(column)[first].as_py())
                 raise RunError(
                     f"step `{self.ctx.step}`: rule `{rule.label()}` failed on "
                     f"{pc.sum(failing).as_py()} row(s) of this batch, e.g. "
-                    f"{_describe(rule, column, value)}; the rule says `on_failure: fail`.",
+                    f"{describe(rule, column or '', _short(value))}; the rule says "
+                    "`on_failure: fail`.",
                     hint="Fix the data, or use `on_failure: quarantine` to dead-letter such rows.",
                 )
             for index in pc.indices_nonzero(failing).to_pylist():
-                reasons[index] = (rule, column)
+                reasons[index] = (rule, label, column)
             if action == "quarantine":
                 quarantine = pc.or_(quarantine, failing)
             else:
                 drop = pc.or_(drop, failing)
             decided = pc.or_(decided, failing)
+        for label, failing in per_rule.items():
+            count = pc.sum(failing).as_py() or 0
+            if count:
+                stats[rule_counter(label)] = count
         if not reasons:
-            return StageResult(kept=batch)
+            return StageResult(kept=batch, stats=stats)
         rejected = None
         if pc.any(quarantine).as_py():
             bad_rows = batch.filter(quarantine)
@@ -175,19 +317,29 @@ class Validate(BatchTransform):
             labels = [reasons[i] for i in indices]
             rejected = dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
-                reasons=[_describe(rule, col, self._masked(col, row.get(col)))
-                         for (rule, col), row in zip(labels, rows, strict=False)],
-                rules=[rule.label() for rule, _ in labels],
-                columns=[col for _, col in labels],
+                reasons=[describe(rule, col or "", _short(self._masked(col, row.get(col))))
+                         for (rule, _, col), row in zip(labels, rows, strict=True)],
+                rules=[label for _, label, _ in labels],
+                columns=[col for _, _, col in labels],
                 records=[row_json(row, self.ctx.mask_row) for row in rows],
             )
         kept = batch.filter(pc.invert(decided))
-        return StageResult(kept=kept, rejected=rejected, filtered=pc.sum(drop).as_py() or 0)
+        return StageResult(kept=kept, rejected=rejected, filtered=pc.sum(drop).as_py() or 0,
+                           stats=stats)
 
-    def _masked(self, column: str, value: Any) -> Any:
-        if self.ctx.mask_row is None:
-            return value
-        return self.ctx.mask_row({column: value}).get(column, value)
+    def _masked(self, column: str | None, value: Any) -> Any:
+        return masked_value(self.ctx, column, value)
+
+
+def masked_value(ctx: RunContext, column: str | None, value: Any) -> Any:
+    """``value`` as a message may show it: masked like the pipeline masks ``column``; an
+    encrypted column shows as ``<encrypted>`` (its row is in the dead letter's record)."""
+    if ctx.mask_row is None or column is None or value is None:
+        return value
+    masked = ctx.mask_row({column: value}).get(column, value)
+    if isinstance(masked, str) and masked.startswith("dteg:v1:"):
+        return "<encrypted>"
+    return masked
 
 
 def create(config: ValidateConfig, ctx: RunContext) -> Validate:

@@ -12,6 +12,9 @@ import pytest
 
 from dteg.cli import main
 
+# Real PostgreSQL/MariaDB fixtures (pg, my), started by scripts/services.
+from tests.integration.databases import mariadb_server, my, pg, postgres_server  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[2]
 PIPELINES = REPO / "pipelines"
 

@@ -26,7 +26,10 @@ def _dead_letters(workdir: Path, pipeline: str) -> list[dict]:
 
 def test_every_example_has_a_test() -> None:
     tested = {"quickstart", "csv_to_parquet", "jsonl_events", "parquet_orders", "avro_orders",
-              "duckdb_query", "fan_out", "seed_example"}
+              "duckdb_query", "fan_out", "seed_example", "secure_customers",
+              "secure_customers_read",
+              # run by test_postgres.py and test_mysql.py (they need the database servers)
+              "postgres_incremental", "mysql_incremental"}
     assert {p.stem for p in PIPELINES.glob("*.yaml")} <= tested
 
 
@@ -153,3 +156,29 @@ def test_seed_example_is_refused_by_run_with_reasons(workdir, run_pipeline, name
     assert code == 2
     assert report is None
     assert "dteg://kafka-extractor" in out and "not installed" in out
+
+
+def test_secure_customers_then_the_authorized_reader(workdir, run_pipeline, monkeypatch) -> None:
+    monkeypatch.delenv("DTEG_ENCRYPTION_KEY", raising=False)
+    monkeypatch.delenv("DTEG_MASKING_KEY", raising=False)
+    code, report, out = run_pipeline(workdir / "secure_customers.yaml")
+    assert code == 0, out
+    assert (report["read"], report["loaded"], report["dead_lettered"]) == (13, 8, 5)
+    assert report["reconciles"] is True
+    rules = {r["rule"]: r["failed"] for r in report["quality"]["steps"][0]["rules"]}
+    assert rules == {"null_check": 2, "format_check": 1, "range_check": 0, "unique": 0}
+    loaded = pq.read_table(workdir / "out" / "secure_customers.parquet").to_pylist()
+    assert all(r["email"].startswith("dteg:v1:demo1:") for r in loaded)
+    assert all(r["name"].startswith("dteg:tok:k1:") for r in loaded)
+    assert loaded[0]["phone"] == "*********5678"
+    text = (workdir / "out" / "secure_customers.parquet").read_bytes()
+    assert b"minji.kim@example.com" not in text and b"Kim Minji" not in text
+    dead = json.dumps(_dead_letters(workdir, "secure_customers"))
+    assert "ghost@example.com" not in dead and "Ghost Row" not in dead
+    code, report, out = run_pipeline(workdir / "secure_customers_read.yaml")
+    assert code == 0, out
+    con = duckdb.connect(str(workdir / ".dteg" / "authorized.duckdb"), read_only=True)
+    rows = con.execute("SELECT id, name, email FROM customers ORDER BY id").fetchall()
+    assert rows[0] == (1, "Kim Minji", "minji.kim@example.com")
+    assert rows[-1] == (13, "Nguyen An", "an.nguyen@example.vn")
+    assert len(rows) == 8

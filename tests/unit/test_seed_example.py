@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -25,18 +26,21 @@ def test_file_is_the_seed_example_as_written() -> None:
         assert text == block.group(1)
 
 
-def test_validate_accepts_it_with_warnings(cli) -> None:
+def test_validate_accepts_it_with_warnings(cli, monkeypatch) -> None:
+    monkeypatch.delenv("DTEG_ENCRYPTION_KEY", raising=False)
     result = cli("validate", str(SEED))
     assert result.code == 0, result.text
-    assert f"ok: {SEED} is valid (5 steps: extract, validate, mask, load, transform)" in result.out
+    # `encryption: true` encrypts the data_masking columns (instead of masking them).
+    assert f"ok: {SEED} is valid (5 steps: extract, validate, encrypt, load, transform)" \
+        in result.out
     err = result.err
     assert f"step `extract` ({SEED}:28): component `dteg://kafka-extractor` (declared in " \
         "components as dteg://streaming/kafka) is not installed" in err
     assert "`dteg install marketplace://kafka-extractor`" in err
     assert f"step `load` ({SEED}:33): component `dteg://salesforce-loader`" in err
     assert "`dteg install marketplace://salesforce-loader`" in err
-    assert f"{SEED}:15: `security.encryption` is set, but field encryption is not available" in err
-    assert f"step `transform` ({SEED}:38): running dbt after the load is not available" in err
+    assert f"{SEED}:15: `security.encryption` needs a key, but none is set: export " \
+        "DTEG_ENCRYPTION_KEY" in err
     assert all(line.startswith("warning: ") for line in err.splitlines())
 
 
@@ -45,14 +49,16 @@ def test_plan_shows_policy_steps_in_order(cli) -> None:
     assert result.code == 0, result.text
     plan = json.loads(result.out)
     steps = {s["name"]: s for s in plan["steps"]}
-    assert [s["name"] for s in plan["steps"]] == ["extract", "validate", "mask", "load",
+    assert [s["name"] for s in plan["steps"]] == ["extract", "validate", "encrypt", "load",
                                                   "transform"]
     assert steps["validate"]["inputs"] == ["extract"]
-    assert steps["mask"]["inputs"] == ["validate"]
-    assert steps["load"]["inputs"] == ["mask"]
+    assert steps["encrypt"]["inputs"] == ["validate"]
+    assert steps["load"]["inputs"] == ["encrypt"]
     assert steps["extract"]["component"] is None  # dteg://kafka-extractor is not installed
     assert steps["transform"]["component"] == "dbt"
-    assert steps["mask"]["config"] == {"columns": ["email", "phone"]}
+    # The masked columns are encrypted instead; the key comes from DTEG_ENCRYPTION_KEY.
+    assert steps["encrypt"]["config"] == {"columns": ["email", "phone"], "key_id": "k1"}
+    assert steps["encrypt"]["generated_from"] == "pipeline.security.encryption"
     assert plan["schedule"] == "0 12 * * *"
 
 
@@ -68,14 +74,14 @@ def test_run_refuses_and_lists_unresolved_components() -> None:
         "    code = 0\n"
         "print('BEAM' if 'apache_beam' in sys.modules else 'NOBEAM', code)\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "DTEG_ENCRYPTION_KEY"}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env=env)
     assert proc.stdout.strip().splitlines()[-1] == "NOBEAM 2", proc.stderr
     err = proc.stderr
     assert "error: this pipeline cannot run yet:" in err
     blockers = err.split("error: this pipeline cannot run yet:", 1)[1]
     assert "component `dteg://kafka-extractor`" in blockers
     assert "component `dteg://salesforce-loader`" in blockers
-    assert f"{SEED}:15: `security.encryption` is set" in blockers
-    assert "running dbt after the load is not available" in blockers
+    assert f"{SEED}:15: `security.encryption` needs a key" in blockers
     assert "Traceback" not in err

@@ -1,0 +1,1 @@
+"""Keys, ciphers and access rules behind dteg's security stages (no Beam here)."""

@@ -1,0 +1,214 @@
+"""The ``encrypt`` and ``decrypt`` stages: AES-256-GCM per value, self-describing output.
+
+``encrypt`` replaces each value of the named columns with ``dteg:v1:<key id>:<base64>`` (see
+``dteg.security.cipher``), encrypting with the first key of the keyring. ``decrypt`` reads
+``dteg:v1:`` values and ``dteg:tok:`` tokens back with whichever key of its keyring the value
+names, and casts the text back to a declared type (``types:``). A value that cannot be
+decrypted — wrong key, altered, malformed — fails the run with the column's name
+(``on_error: fail``, the default) or goes to the dead-letter output (``on_error: quarantine``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from dteg.engine.contracts import BatchTransform, RunContext, StageResult
+from dteg.engine.records import dead_letters, row_json
+from dteg.engine.types import UnknownType, parse_type
+from dteg.errors import ConnectorError, RunError
+from dteg.security.keys import (
+    DEFAULT_KEY_ID,
+    KEY_ID_PATTERN,
+    KeyConfig,
+    Keyring,
+    keyring_configs,
+)
+
+
+class KeyedConfig(BaseModel):
+    """The key fields shared by ``encrypt``, ``decrypt`` and ``mask`` (tokenize)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: SecretStr | None = Field(
+        default=None, description="Key text (use ${env:…} or ${file:…}); without `key` or "
+        "`keys`, the DTEG_ENCRYPTION_KEY environment variable is read at run time")
+    key_id: str = Field(default=DEFAULT_KEY_ID, pattern=KEY_ID_PATTERN,
+                        description="The id written into each value encrypted with `key`")
+    keys: list[KeyConfig] | None = Field(
+        default=None, description="A keyring instead of `key`: the first key encrypts, every "
+        "key decrypts (rotation); each from key, env, file, vault (KV v2) or transit")
+
+    def keyring_configs(self) -> list[KeyConfig]:
+        return keyring_configs(self.key, self.key_id, self.keys)
+
+
+def _columns_not_empty(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("name at least one column")
+    return value
+
+
+class EncryptConfig(KeyedConfig):
+    columns: list[str] = Field(description="Columns to encrypt")
+    missing: Literal["error", "ignore"] = Field(
+        default="error", description="What to do when a column is not in the data")
+
+    _columns = field_validator("columns")(_columns_not_empty)
+
+
+class DecryptConfig(KeyedConfig):
+    columns: list[str] = Field(description="Columns to decrypt (dteg:v1: values or tokens)")
+    types: dict[str, str] = Field(
+        default_factory=dict, description="column → type to cast the decrypted text to "
+        "(e.g. int, decimal(12,2), date); others stay text")
+    on_error: Literal["fail", "quarantine"] = Field(
+        default="fail", description="A value that cannot be decrypted fails the run, or goes "
+        "to the dead-letter output")
+    missing: Literal["error", "ignore"] = "error"
+
+    _columns = field_validator("columns")(_columns_not_empty)
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
+        for column, name in value.items():
+            try:
+                parse_type(name)
+            except UnknownType as exc:
+                raise ValueError(f"column `{column}`: {exc}") from None
+        return value
+
+
+def as_text(column: pa.Array) -> list[str | None]:
+    """A column's values as text, the form that is encrypted."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column.to_pylist()
+    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+        return [None if v is None else v.hex() for v in column.to_pylist()]
+    return pc.cast(column, pa.string()).to_pylist()
+
+
+class _Keyed(BatchTransform):
+    def __init__(self, config: KeyedConfig, ctx: RunContext, columns: list[str],
+                 missing: str) -> None:
+        self.ctx = ctx
+        self.columns = columns
+        self.missing = missing
+        self._configs = config.keyring_configs()
+        self._ring: Keyring | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_ring": None}  # ciphers are built on each worker
+
+    def setup(self) -> None:
+        _ = self.ring  # resolve keys once per worker, before the first batch
+
+    @property
+    def ring(self) -> Keyring:
+        if self._ring is None:
+            self._ring = Keyring.load(self._configs, base_dir=self.ctx.base_dir)
+        return self._ring
+
+    def _present(self, batch: pa.RecordBatch, verb: str) -> list[str]:
+        absent = [c for c in self.columns if c not in batch.schema.names]
+        if absent and self.missing == "error":
+            raise ConnectorError(
+                f"cannot {verb} column(s) {absent}: the data has no such column "
+                f"(columns: {batch.schema.names})", step=self.ctx.step,
+                hint="Fix the names (they are case-sensitive), or set `missing: ignore`.")
+        return [c for c in self.columns if c in batch.schema.names]
+
+
+class Encrypt(_Keyed):
+    """Replaces each value of ``columns`` with its ``dteg:v1:`` ciphertext (nulls stay null)."""
+
+    def __init__(self, config: EncryptConfig, ctx: RunContext) -> None:
+        super().__init__(config, ctx, config.columns, config.missing)
+
+    def apply(self, batch: pa.RecordBatch) -> StageResult:
+        from dteg.security.cipher import encrypt_texts
+
+        key = self.ring.encrypting
+        for name in self._present(batch, "encrypt"):
+            index = batch.schema.get_field_index(name)
+            sealed = pa.array(encrypt_texts(key, as_text(batch.column(index))), pa.string())
+            batch = batch.set_column(index, pa.field(name, pa.string()), sealed)
+        return StageResult(kept=batch)
+
+
+class Decrypt(_Keyed):
+    """Reads ``dteg:v1:`` values and ``dteg:tok:`` tokens back to text (or ``types:``)."""
+
+    def __init__(self, config: DecryptConfig, ctx: RunContext) -> None:
+        super().__init__(config, ctx, config.columns, config.missing)
+        self.types = {c: parse_type(t) for c, t in config.types.items()}
+        self.on_error = config.on_error
+
+    def apply(self, batch: pa.RecordBatch) -> StageResult:
+        from dteg.security.cipher import decrypt_texts
+
+        bad: dict[int, tuple[str, str]] = {}
+        plain: dict[str, pa.Array] = {}
+        for name in self._present(batch, "decrypt"):
+            column = batch.column(name)
+            if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+                raise ConnectorError(
+                    f"column `{name}` is {column.type}, not text, so it holds no encrypted "
+                    "values", step=self.ctx.step,
+                    hint="Decrypt only columns an `encrypt` step (or tokenize) wrote.")
+            result = decrypt_texts(self.ring, column.to_pylist())
+            if result.failures and self.on_error == "fail":
+                first, reason = next(iter(result.failures.items()))
+                raise RunError(
+                    f"step `{self.ctx.step}`: {len(result.failures)} value(s) of column "
+                    f"`{name}` could not be decrypted; the first (row {first + 1} of this "
+                    f"batch): {reason}",
+                    hint="Check that the keyring holds the key the values were encrypted with "
+                    "(their key id is after `dteg:v1:`), or set `on_error: quarantine` to "
+                    "dead-letter such rows.")
+            for index, reason in result.failures.items():
+                bad.setdefault(index, (name, reason))
+            plain[name] = self._typed(name, pa.array(result.values, pa.string()))
+        for name, values in plain.items():
+            index = batch.schema.get_field_index(name)
+            batch = batch.set_column(index, pa.field(name, values.type), values)
+        if not bad:
+            return StageResult(kept=batch)
+        failed = pa.array([i in bad for i in range(batch.num_rows)], pa.bool_())
+        rows = batch.filter(failed).to_pylist()
+        labels = [bad[i] for i in sorted(bad)]
+        rejected = dead_letters(
+            pipeline=self.ctx.pipeline, step=self.ctx.step,
+            reasons=[f"`{col}` could not be decrypted: {why}" for col, why in labels],
+            rules=["decrypt"] * len(labels), columns=[col for col, _ in labels],
+            records=[row_json(r, self.ctx.mask_row) for r in rows])
+        return StageResult(kept=batch.filter(pc.invert(failed)), rejected=rejected)
+
+    def _typed(self, name: str, values: pa.Array) -> pa.Array:
+        target = self.types.get(name)
+        if target is None:
+            return values
+        try:
+            return pc.cast(values, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            # Arrow's message quotes the value: plaintext, so it is left out.
+            raise RunError(
+                f"step `{self.ctx.step}`: decrypted values of `{name}` cannot be read as "
+                f"{target}",
+                hint=f"Fix `types: {{{name}: …}}` to the column's type before encryption.",
+            ) from None
+
+
+def create_encrypt(config: EncryptConfig, ctx: RunContext) -> Encrypt:
+    """The registry's factory for ``encrypt`` steps."""
+    return Encrypt(config, ctx)
+
+
+def create_decrypt(config: DecryptConfig, ctx: RunContext) -> Decrypt:
+    """The registry's factory for ``decrypt`` steps."""
+    return Decrypt(config, ctx)
