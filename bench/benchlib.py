@@ -20,10 +20,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-VENV_BIN = REPO / ".venv" / "bin"
+# The venv whose dteg is measured. `make bench` uses .venv-bench: dteg as `pip install dteg`
+# gives it (no cloud extras: Beam imports its GCP/AWS modules whenever they are installed,
+# which adds ~0.7 s to every start-up). DTEG_BENCH_VENV overrides.
+VENV_BIN = Path(os.environ.get("DTEG_BENCH_VENV", REPO / ".venv")) / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 DTEG = str(VENV_BIN / "dteg")
 DATA_DIR = BENCH_DIR / "data"
@@ -50,6 +57,7 @@ class Measurement:
     """One subprocess run."""
 
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
     tree_peak_rss_mb: float
     processes_seen: int
@@ -64,11 +72,17 @@ class VariantResult:
     name: str
     runs: list[Measurement] = field(default_factory=list)
     rows_written: int | None = None
+    dead_letters: int | None = None
+    output: Path | None = None
     error: str | None = None
 
     @property
     def seconds(self) -> float:
         return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return statistics.median(r.cpu_seconds for r in self.runs)
 
     @property
     def peak_rss_mb(self) -> float:
@@ -129,6 +143,7 @@ def measure(
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Measurement(
         seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
         tree_peak_rss_mb=peak_tree[0] / 1024,
         processes_seen=peak_tree[1],
@@ -187,6 +202,19 @@ def parquet_rows(path: Path) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
+def parquet_id_email(path: Path) -> pa.Table:
+    """The output's (id, email) columns sorted by id, for comparing variants' contents."""
+    import pyarrow.parquet as pq
+
+    files = [path] if path.is_file() else sorted(
+        p for p in path.parent.glob(path.name + "*")
+        if p.is_file() and not p.name.endswith(".jsonl")
+    )
+    table = pq.ParquetDataset(files).read(columns=["id", "email"]) if len(files) > 1 else (
+        pq.read_table(files[0], columns=["id", "email"]))
+    return table.sort_by("id").combine_chunks()
+
+
 def dteg_available() -> str | None:
     """None if ``dteg run`` looks usable, else the reason it is not."""
     if not Path(DTEG).exists():
@@ -196,6 +224,19 @@ def dteg_available() -> str | None:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
         return f"`dteg run --help` exited {proc.returncode}: {tail[0]}"
     return None
+
+
+def workdir(bench: str) -> Path:
+    """A fresh scratch directory for one invocation (the pid keeps concurrent runs apart)."""
+    path = OUT_DIR / f"{bench}-{os.getpid()}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def machine_note() -> str:
+    """CPU count and load average, printed with results: a busy machine skews timings."""
+    one, five, _ = os.getloadavg()
+    return f"machine: {os.cpu_count()} CPUs, load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def fmt_rate(rows: int | None, seconds: float) -> str:

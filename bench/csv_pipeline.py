@@ -28,24 +28,31 @@ import sys
 from pathlib import Path
 
 import benchlib
-from benchlib import BENCH_DIR, DTEG, OUT_DIR, PYTHON, VariantResult
+from benchlib import BENCH_DIR, DTEG, PYTHON, VariantResult
 
 PIPELINE = BENCH_DIR / "pipelines" / "csv_validate_mask_parquet.yaml"
+DTEG_STATE = PIPELINE.parent / ".dteg"  # where dteg puts dead letters for this pipeline
 MASK_KEY = "bench-hmac-key-2026"
 VARIANTS = ("dteg", "beam_yaml", "pyarrow")
 TARGET_VS_BEAM_YAML = 3.0  # dteg speed-up over Beam YAML, at least
 TARGET_VS_PYARROW = 1.5  # dteg time / pyarrow time, at most
 
 
-def variant_command(name: str, input_path: Path, output: Path) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that run variant ``name``."""
+def variant_command(
+    name: str, input_path: Path, output: Path, run_id: str
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run variant ``name``.
+
+    dteg gets ``--run-id`` only so that its dead-letter file can be found (and moved out of
+    bench/pipelines/) even when other dteg runs of the same pipeline happen at the same time.
+    """
     env = dict(os.environ)
     env["BENCH_MASK_KEY"] = MASK_KEY
     env["BENCH_INPUT"] = str(input_path)
     env["BENCH_OUTPUT"] = str(output)
     env.pop("PYTHONPATH", None)
     if name == "dteg":
-        return [DTEG, "run", str(PIPELINE)], env
+        return [DTEG, "run", str(PIPELINE), "--run-id", run_id], env
     io_args = ["--input", str(input_path), "--output", str(output)]
     if name == "beam_yaml":
         env["PYTHONPATH"] = str(benchlib.ensure_beam_yaml_deps())
@@ -53,6 +60,28 @@ def variant_command(name: str, input_path: Path, output: Path) -> tuple[list[str
     if name == "pyarrow":
         return [PYTHON, str(BENCH_DIR / "baselines" / "pyarrow_csv.py"), *io_args], env
     raise ValueError(f"unknown variant {name!r}")
+
+
+def _collect_dteg_dead_letters(run_id: str, dest: Path) -> int | None:
+    """Move the dead-letter file of dteg run ``run_id`` into ``dest``; return its line count.
+
+    dteg writes it beside the pipeline, ``<pipeline dir>/.dteg/dead_letter/<pipeline>/<run
+    id>.jsonl``; moving it keeps bench/pipelines/ clean. Directories left empty are removed.
+    """
+    found = sorted(DTEG_STATE.glob(f"dead_letter/*/{run_id}*.jsonl"))
+    if not found:
+        return None
+    lines = 0
+    for p in found:
+        with open(p, "rb") as f:
+            lines += sum(1 for _ in f)
+        shutil.move(p, dest / p.name)
+        for parent in (p.parent, p.parent.parent, DTEG_STATE):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+    return lines
 
 
 def run_variant(
@@ -70,9 +99,17 @@ def run_variant(
     for i in range(repeat):
         shutil.rmtree(vdir, ignore_errors=True)
         vdir.mkdir(parents=True)
-        cmd, env = variant_command(name, input_path, output)
+        run_id = f"bench-{os.getpid()}-{rows}-{i}"
+        cmd, env = variant_command(name, input_path, output, run_id)
         m = benchlib.measure(cmd, env, workdir / f"{name}_{rows}_{i}.log", cwd=vdir)
         result.runs.append(m)
+        if name == "dteg":
+            result.dead_letters = _collect_dteg_dead_letters(run_id, vdir)
+        elif name == "pyarrow":
+            rejected = Path(str(output) + ".rejected.jsonl")
+            if rejected.exists():
+                with open(rejected, "rb") as f:
+                    result.dead_letters = sum(1 for _ in f)
         status = "ok" if m.returncode == 0 else f"FAILED (exit {m.returncode})"
         print(f"  {name:<10} run {i + 1}/{repeat}: {m.seconds:7.2f} s, "
               f"{m.peak_rss_mb:7.0f} MB  {status}", file=sys.stderr)
@@ -81,9 +118,23 @@ def run_variant(
             return result
     try:
         result.rows_written = benchlib.parquet_rows(output)
+        result.output = output
     except (FileNotFoundError, OSError) as exn:
         result.error = f"could not read output: {exn}"
     return result
+
+
+def same_contents(results: list[VariantResult]) -> str | None:
+    """None if every variant wrote the same (id, hashed email) pairs, else what differs."""
+    tables = {r.name: benchlib.parquet_id_email(r.output) for r in results if r.output}
+    if len(tables) < 2:
+        return None
+    (first, ref), *others = tables.items()
+    for name, table in others:
+        # Compare values column by column: schemas differ in nullability and metadata.
+        if not all(table.column(c).equals(ref.column(c)) for c in ("id", "email")):
+            return f"{name} and {first} wrote different (id, email) values"
+    return None
 
 
 def print_report(results: list[VariantResult], rows: int, expected_valid: int) -> bool:
@@ -91,21 +142,25 @@ def print_report(results: list[VariantResult], rows: int, expected_valid: int) -
     ok = True
     print(f"\nCSV → validate → mask → Parquet, {rows:,} input rows, "
           f"{expected_valid:,} expected valid")
-    print(f"{'variant':<10} {'seconds':>8} {'rows/s':>11} {'peak RSS MB':>12} "
-          f"{'rows written':>13}")
+    print(f"{'variant':<10} {'seconds':>8} {'CPU s':>7} {'rows/s':>11} {'peak RSS MB':>12} "
+          f"{'rows written':>13} {'dead letters':>13}")
     by_name = {r.name: r for r in results}
     for r in results:
         if not r.runs or r.error:
-            print(f"{r.name:<10} {'-':>8} {'-':>11} {'-':>12} {'-':>13}  ERROR: "
+            print(f"{r.name:<10} {'-':>8} {'-':>7} {'-':>11} {'-':>12} {'-':>13}  ERROR: "
                   f"{(r.error or '').splitlines()[0]}")
             ok = False
             continue
-        print(f"{r.name:<10} {r.seconds:>8.2f} {benchlib.fmt_rate(rows, r.seconds):>11} "
-              f"{r.peak_rss_mb:>12.0f} {r.rows_written:>13,}")
+        dead = "-" if r.dead_letters is None else f"{r.dead_letters:,}"
+        print(f"{r.name:<10} {r.seconds:>8.2f} {r.cpu_seconds:>7.2f} "
+              f"{benchlib.fmt_rate(rows, r.seconds):>11} "
+              f"{r.peak_rss_mb:>12.0f} {r.rows_written:>13,} {dead:>13}")
         if r.processes_seen > 1:
             print(f"{'':<10} ({r.processes_seen} processes; summed RSS peak "
                   f"{r.tree_peak_rss_mb:.0f} MB)")
-    print("(rows/s = input rows / wall seconds, start-up included; peak RSS = largest process)")
+    print("(seconds = wall, median of runs, start-up included; CPU s = user + sys; rows/s = input"
+          " rows / wall s;\n peak RSS = largest process, max of runs; Beam YAML's Filter drops"
+          " rows, it has no dead letters)")
 
     written = {r.name: r.rows_written for r in results if r.rows_written is not None}
     if len(set(written.values())) > 1:
@@ -115,6 +170,16 @@ def print_report(results: list[VariantResult], rows: int, expected_valid: int) -
         if n != expected_valid:
             ok = False
             print(f"WARNING: {name} wrote {n:,} rows, expected {expected_valid:,}")
+    if len(set(written.values())) == 1 and len(written) > 1:
+        diff = same_contents(results)
+        ok = ok and diff is None
+        print(f"\nWARNING: {diff}" if diff else
+              "(content check: every variant wrote the same id → hashed email pairs)")
+    for r in results:
+        if r.dead_letters is not None and r.dead_letters != rows - expected_valid:
+            ok = False
+            print(f"WARNING: {r.name} dead-lettered {r.dead_letters:,} rows, expected "
+                  f"{rows - expected_valid:,}")
 
     d, b, p = (by_name.get(n) for n in VARIANTS)
     print()
@@ -153,10 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variants: {sorted(unknown)}")
 
     input_path, meta = benchlib.ensure_input(args.rows)
-    workdir = OUT_DIR / "csv_pipeline"
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = benchlib.workdir("csv_pipeline")
+    print(benchlib.machine_note(), file=sys.stderr)
     results = [run_variant(n, input_path, args.rows, args.repeat, workdir) for n in names]
     ok = print_report(results, args.rows, meta["expected_valid"])
+    print(benchlib.machine_note())
     if args.keep:
         print(f"\noutputs and logs kept in {workdir}")
     else:

@@ -16,7 +16,6 @@ import shutil
 import sys
 
 import benchlib
-from benchlib import OUT_DIR
 from csv_pipeline import VARIANTS, run_variant
 
 FLAT_RATIO = 1.5  # peak RSS at 10×N over peak RSS at N, at most, to call it flat
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [args.rows, args.rows * args.factor]
     inputs = {n: benchlib.ensure_input(n) for n in sizes}
-    workdir = OUT_DIR / "memory_flat"
+    workdir = benchlib.workdir("memory_flat")
     ok = True
     print(f"\nPeak RSS as input grows {args.factor}× (CSV → validate → mask → Parquet)")
     print(f"{'variant':<10} {'rows':>11} {'CSV MB':>8} {'seconds':>8} {'peak RSS MB':>12} "
@@ -66,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<10} peak RSS ratio {args.factor}×N / N = {ratio:.2f} "
                   f"({verdict}; threshold ≤ {FLAT_RATIO:g})")
             ok = ok and (name != "dteg" or ratio <= FLAT_RATIO)
+    print(benchlib.machine_note())
     if args.keep:
         print(f"\noutputs and logs kept in {workdir}")
     else:

@@ -4,7 +4,8 @@ What a competent engineer writes without a framework: stream the CSV with
 ``pyarrow.csv.open_csv``, filter each batch column-wise with ``pyarrow.compute`` (id and email
 not null, email full-matching the pattern; RE2 and Python ``re`` agree on it), hash the kept
 emails with ``hmac`` (pyarrow.compute has no SHA-256), append to one ``ParquetWriter``. Rejected
-rows go to a dead-letter JSONL beside the output, as dteg does, so both do the same work.
+rows go to a dead-letter JSONL beside the output (their email hashed too), as dteg does, so
+both do the same work.
 
     BENCH_MASK_KEY=k python bench/baselines/pyarrow_csv.py --input in.csv --output out.parquet
 """
@@ -50,6 +51,8 @@ def run(input_path: str, output_path: str, key: bytes) -> int:
             ok = pc.fill_null(ok, False)
             bad = batch.filter(pc.invert(ok))
             for row in bad.to_pylist():
+                if row["email"] is not None:  # dead letters are masked too
+                    row["email"] = hmac.digest(key, row["email"].encode("utf-8"), "sha256").hex()
                 rejected.write(json.dumps(row, default=str) + "\n")
             kept = batch.filter(ok)
             hashed = pa.array(

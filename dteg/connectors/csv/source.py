@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import CastPlan, infer_types
 from dteg.connectors.csv import lines as linemap
 from dteg.connectors.csv.config import SourceConfig
+from dteg.connectors.prefetch import prefetch
 from dteg.engine.contracts import BatchReader, Rejected, RunContext
 from dteg.engine.records import dead_letters
 from dteg.errors import ConnectorError
@@ -46,7 +48,8 @@ class CsvReader(BatchReader):
     # -- planning ---------------------------------------------------------------------------
 
     def splits(self) -> list[Any]:
-        files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty)
+        files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
+                          options=self.config.store_options(self.ctx.step))
         if not files:
             return []
         types = self._column_types(files)
@@ -96,7 +99,8 @@ class CsvReader(BatchReader):
 
     def _open(self, path: str) -> Any:
         try:
-            return fs.open_read(path, fs.compression_of(path, self.config.compression))
+            return fs.open_read(path, fs.compression_of(path, self.config.compression),
+                                options=self.config.store_options(self.ctx.step))
         except FileNotFoundError:
             raise ConnectorError(f"{path} disappeared before it could be read",
                                  step=self.ctx.step) from None
@@ -219,6 +223,10 @@ class CsvReader(BatchReader):
             yield data[: cut + 1]
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
+        # Read and parse the next block while the stages downstream work on this one.
+        return prefetch(self._read(split))
+
+    def _read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         plan = CastPlan(split.types, null_values=self.config.null_values)
         with self._open(split.path) as stream, fs.reading(split.path, self.ctx.step):
             names, consumed, rest = self._header(stream, split.path)
@@ -237,9 +245,52 @@ class CsvReader(BatchReader):
                 yield from self._convert_block(block, names, split, plan, line_no)
                 line_no += block.count(b"\n")
 
+    def _typed_block(self, block: bytes, names: list[str], split: _Split) -> pa.Table | None:
+        """Fast path: parse straight into the target types on pyarrow's threads. Returns None
+        when anything in the block needs the careful path (a malformed row, a value that does
+        not convert, a blank line, bad bytes); that path then finds and reports it exactly."""
+        invalid: list[bool] = []
+
+        def on_invalid(_row: Any) -> str:
+            invalid.append(True)
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(block),
+                read_options=pacsv.ReadOptions(column_names=names, use_threads=True,
+                                               encoding=self.config.encoding,
+                                               block_size=2 << 20),
+                parse_options=self._parse_options(on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: split.types.get(n, pa.string()) for n in names},
+                    strings_can_be_null=True, quoted_strings_can_be_null=False,
+                    null_values=self.config.null_values or [""],
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+            return None
+        if invalid or table.num_rows != block.count(b"\n"):
+            return None
+        # The careful path reads "nan"/"NaN" as null (pyarrow's CSV default); so does this one.
+        for index, field in enumerate(table.schema):
+            if pa.types.is_floating(field.type):
+                column = table.column(index)
+                if pc.any(pc.is_nan(column)).as_py():
+                    table = table.set_column(index, field, pc.if_else(
+                        pc.is_nan(column), pa.scalar(None, field.type), column))
+        # pyarrow parsed in 2 MB chunks (for its threads); stages and sinks pay per batch, so
+        # hand on large batches.
+        return table.combine_chunks()
+
     def _convert_block(self, block: bytes, names: list[str], split: _Split, plan: CastPlan,
                        first_line: int, *, exact: bool = True,
                        ) -> Iterator[pa.RecordBatch | Rejected]:
+        if exact and not self.config.multiline:
+            typed = self._typed_block(block, names, split)
+            if typed is not None:
+                yield from self._with_filename(typed, split)
+                return
         try:
             table, bad = self._read_block(block, names, split.path)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
