@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from dteg.connectors.load_strategy import LoadStrategy
+from dteg.connectors.object_store import ObjectStoreSettings
 from dteg.engine.types import UnknownType, parse_type
 
 Compression = Literal["auto", "none", "gzip", "zstd", "bz2"]
 
 
-class FileSourceConfig(BaseModel):
+class FileSourceConfig(ObjectStoreSettings):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     path: str | list[str] = Field(
@@ -45,13 +47,21 @@ class FileSourceConfig(BaseModel):
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
-class FileSinkConfig(BaseModel):
+class FileSinkConfig(ObjectStoreSettings, LoadStrategy):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(
         description="A file (out/orders.parquet: one file) or a folder (out/orders/: part "
-        "files); relative paths are taken from the pipeline file's folder"
+        "files); relative paths are taken from the pipeline file's folder. A folder may hold "
+        "partition templates: {date} {year} {month} {day} {hour} (the run's start, UTC), "
+        "{run_id}, or {column} (the row's value; that column is left out of the files), "
+        "e.g. s3://bucket/orders/dt={date}/"
     )
+    max_file_rows: int | None = Field(
+        default=None, ge=1, description="Start a new part file after this many rows")
+    max_file_bytes: int | None = Field(
+        default=None, ge=1024, description="Start a new part file once one reaches this size "
+        "(checked after each batch, so files end slightly above it)")
     mode: Literal["replace", "append", "error"] = Field(
         default="replace",
         description="replace: swap in the new output atomically; append: add part files to a "
@@ -77,4 +87,12 @@ class FileSinkConfig(BaseModel):
             raise ValueError(
                 f"`mode: append` needs a folder, but `{self.path}` names one file; write to a "
                 f"folder (`path: {folder}/`) to add a part file per run, or use `mode: replace`")
+        if "{" in self.path and self.file_extensions and self.is_single_file():
+            raise ValueError(
+                f"partition templates need a folder, but `{self.path}` names one file; end the "
+                "path with `/`, e.g. `path: s3://bucket/orders/dt={date}/`")
+        if self.strategy == "stream" and self.mode != "append":
+            raise ValueError(
+                "`strategy: stream` publishes a file per micro-batch, so it needs "
+                "`mode: append` (and a folder path)")
         return self

@@ -1,9 +1,17 @@
 """The two-phase writer every file format shares: parts are written into a hidden staging
 folder next to the target, and ``commit`` publishes them at once, so a reader never sees half
-a run and a failed run leaves the old output in place."""
+a run and a failed run leaves the old output in place.
+
+URL targets (``s3://``) are written to a local spool file first and uploaded whole when the
+file is finished (retried with backoff; a retry overwrites the same staging key), then
+``commit`` copies each staged object to its final key (again idempotent) and, for
+``mode: replace``, deletes the old objects only after every new one is in place. Each object
+appears whole or not at all; during the copy a reader may see some of the run's new files
+(and, with ``replace``, old ones next to them) — object stores have no folder rename."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -13,9 +21,13 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from dteg.connectors import filesystem as fs
+from dteg.connectors import partitions
 from dteg.connectors.file_config import FileSinkConfig
+from dteg.connectors.object_store import StoreOptions
 from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConnectorError
+
+log = logging.getLogger("dteg.file_sink")
 
 
 class FormatWriter(Protocol):
@@ -30,9 +42,14 @@ ReadPart = Callable[[str], Iterator[pa.RecordBatch]]
 
 
 class _FilePart(PartWriter):
+    """One file. ``spool``: write it there (locally) and upload it to ``path`` on close."""
+
     def __init__(self, path: str, compression: str, open_format: OpenFormat,
-                 external_compression: bool, step: str) -> None:
+                 external_compression: bool, step: str, *, spool: str | None = None,
+                 options: StoreOptions | None = None) -> None:
         self.path = path
+        self.spool = spool
+        self.options = options
         self.compression = compression
         self._open_format = open_format
         self._external = external_compression
@@ -45,12 +62,21 @@ class _FilePart(PartWriter):
     def write(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
             self._schema = batch.schema
-            self._stream = fs.open_write(self.path, self.compression if self._external else "none")
+            self._stream = fs.open_write(self.spool or self.path,
+                                         self.compression if self._external else "none")
             self._writer = self._open_format(self._stream, batch.schema, self.compression)
         elif batch.schema != self._schema:
             batch = conform(batch, self._schema, step=self._step)
         self._writer.write(batch)
         self._rows += batch.num_rows
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def size(self) -> int:
+        """Bytes written so far (what the format has flushed)."""
+        return fs.size_of(self.spool or self.path) if self._writer is not None else 0
 
     def close(self) -> PartResult | None:
         if self._writer is None:
@@ -59,8 +85,78 @@ class _FilePart(PartWriter):
         if self._stream is not None and not getattr(self._stream, "closed", True):
             self._stream.close()
         assert self._schema is not None
-        return PartResult(self.path, self._rows, fs.size_of(self.path),
+        size = self.size()
+        if self.spool is not None:
+            fs.publish(self.spool, self.path, self.options)
+            os.remove(self.spool)
+        return PartResult(self.path, self._rows, size,
                           extra={"schema": self._schema.to_string(show_schema_metadata=False)})
+
+
+class _Parts(PartWriter):
+    """What one worker writes: a file per partition, rolled over at the size targets."""
+
+    def __init__(self, sink: FileSink, part_id: str) -> None:
+        self.sink = sink
+        self.part_id = part_id
+        self.current: dict[str, _FilePart] = {}
+        self.sequence: dict[str, int] = {}
+        self.done: list[tuple[str, PartResult]] = []
+        self.run = partitions.run_values(sink.ctx.run_id)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        for rel, rows in self.sink.layout.split(batch, self.run, step=self.sink.ctx.step):
+            self._write(rel, rows)
+
+    def _write(self, rel: str, rows: pa.RecordBatch) -> None:
+        max_rows = self.sink.max_file_rows
+        max_bytes = self.sink.config.max_file_bytes
+        offset = 0
+        while offset < rows.num_rows:
+            part = self.current.get(rel) or self._open(rel)
+            take = rows.num_rows - offset
+            if max_rows:
+                take = min(take, max_rows - part.rows)
+            part.write(rows.slice(offset, take))
+            offset += take
+            if (max_rows and part.rows >= max_rows) or (
+                    max_bytes and part.size() >= max_bytes):
+                self._finish(rel)
+
+    def _open(self, rel: str) -> _FilePart:
+        if len(self.current) >= 64:  # many partitions: keep the number of open files bounded
+            self._finish(next(iter(self.current)))
+        seq = self.sequence.get(rel, 0)
+        self.sequence[rel] = seq + 1
+        part = self.sink.file_part(rel, self.part_id if self.sink.single_file
+                                   else f"{self.part_id}_{seq:04d}")
+        self.current[rel] = part
+        return part
+
+    def _finish(self, rel: str) -> None:
+        result = self.current.pop(rel).close()
+        if result is not None:
+            self.done.append((rel, result))
+
+    def close(self) -> PartResult | None:
+        for rel in list(self.current):
+            self._finish(rel)
+        if not self.done:
+            return None
+        files = [{"path": r.location, "rows": r.rows, "bytes": r.bytes, "rel": rel,
+                  "schema": r.extra.get("schema")} for rel, r in self.done]
+        first = self.done[0][1]
+        return PartResult(first.location, sum(f["rows"] for f in files),  # type: ignore[misc]
+                          sum(f["bytes"] for f in files),  # type: ignore[misc]
+                          extra={"schema": first.extra.get("schema"), "files": files})
+
+
+def _files(parts: list[PartResult]) -> list[dict[str, Any]]:
+    """Every file the parts wrote, in a stable order."""
+    files = [f for p in parts for f in p.extra.get("files", [
+        {"path": p.location, "rows": p.rows, "bytes": p.bytes, "rel": "",
+         "schema": p.extra.get("schema")}])]
+    return sorted(files, key=lambda f: (f["rel"], f["path"]))
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, *, step: str) -> pa.RecordBatch:
@@ -102,6 +198,7 @@ class FileSink(BatchWriter):
         self.read_part = read_part
         self.external = external_compression
         self.target = ctx.resolve_path(config.path)
+        self.options = config.store_options(ctx.step)
         bare = fs.strip_compression_suffix(self.target.rstrip("/"))
         self.single_file = not config.path.endswith("/") and bare.lower().endswith(extensions)
         if self.single_file and config.mode == "append":
@@ -114,84 +211,167 @@ class FileSink(BatchWriter):
                                              config.compression)
         if not self.external and self.compression == "auto":
             self.compression = "none"
-        parent, name = os.path.split(self.target.rstrip("/"))
-        self.staging = fs.join(parent or ".", f".{name}.dteg-tmp-{ctx.run_id}")
+        # The folder that holds every partition; staging is a hidden sibling of it, so no
+        # reader of the folder (or of a partition) sees staged files.
+        self.layout = partitions.parse(self.target)
+        self.max_file_rows = None if self.single_file else config.max_file_rows
+        self.remote = fs.is_url(self.target)
+        root = self.layout.root.rstrip("/")
+        parent, name = (root.rsplit("/", 1) if self.remote and root.count("/") > 2
+                        else (root, "") if self.remote else os.path.split(root))
+        self.staging = fs.join(parent or ".", f".{name}.dteg-tmp-{ctx.run_id}" if name
+                               else f".dteg-tmp-{ctx.run_id}")
+        # URL targets: files are written here first, then uploaded whole.
+        self.spool_dir = os.path.join(ctx.state_dir, "staging", ctx.run_id, ctx.step)
 
     def _part_name(self, part_id: str) -> str:
         suffix = {"gzip": ".gz", "zstd": ".zst", "bz2": ".bz2"}.get(self.compression, "") \
             if self.external else ""
         return f"part-{self.ctx.run_id}-{part_id}{self.extensions[0]}{suffix}"
 
+    def file_part(self, rel: str, part_id: str) -> _FilePart:
+        """A file of this run in the staging folder (under partition folder ``rel``)."""
+        name = self._part_name(part_id)
+        path = fs.join(fs.join(self.staging, rel) if rel else self.staging, name)
+        spool = None
+        if self.remote:
+            os.makedirs(self.spool_dir, exist_ok=True)
+            spool = os.path.join(self.spool_dir, f"{rel.replace('/', '~')}~{name}")
+        return _FilePart(path, self.compression, self.open_format, self.external,
+                         self.ctx.step, spool=spool, options=self.options)
+
     def open_part(self, part_id: str) -> PartWriter:
-        path = fs.join(self.staging, self._part_name(part_id))
-        return _FilePart(path, self.compression, self.open_format, self.external, self.ctx.step)
+        return _Parts(self, part_id)
 
     def commit(self, parts: list[PartResult]) -> CommitResult:
         rows = sum(p.rows for p in parts)
-        if self.config.mode == "error" and fs.exists(self.target):
+        target = self.layout.root if self.layout.partitioned else self.target
+        if self.config.mode == "error" and fs.exists(target, self.options):
             self.abort(parts)
             raise ConnectorError(
-                f"{self.target} already exists and `mode: error` is set", step=self.ctx.step,
+                f"{target} already exists and `mode: error` is set", step=self.ctx.step,
                 hint="Remove it, or use `mode: replace`.",
             )
+        files = _files(parts)
         try:
             if self.single_file:
-                self._commit_file(parts)
+                self._commit_file(files)
             else:
-                self._commit_folder(parts)
+                self._commit_folder(files)
         finally:
-            fs.delete_tree(self.staging)
-        return CommitResult(rows=rows, target=self.target,
-                            detail=f"{len(parts)} part(s)" if not self.single_file else "")
+            if self.config.strategy == "batch":
+                self._clean_staging()
+            else:  # other micro-batches may still be writing into the staging folder
+                self._clean_files(files)
+        return CommitResult(rows=rows, target=target,
+                            detail=f"{len(files)} file(s)" if not self.single_file else "")
 
-    def _commit_file(self, parts: list[PartResult]) -> None:
-        if not parts:
+    def _clean_staging(self) -> None:
+        """Best effort: a failure here must not hide the run's own error, nor fail a commit
+        that has published everything (staged files are hidden from readers anyway)."""
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        try:
+            fs.delete_tree(self.staging, self.options)
+        except Exception as exc:
+            log.warning("step `%s`: could not delete the staging folder %s (%s); it is "
+                        "hidden from readers and can be deleted by hand", self.ctx.step,
+                        self.staging, exc)
+
+    def _clean_files(self, files: list[dict[str, Any]]) -> None:
+        if self.remote:
+            for f in files:
+                fs.delete_file(f["path"], self.options)
+            return
+        for folder in sorted({os.path.dirname(f["path"]) for f in files}, reverse=True):
+            while folder.startswith(self.staging):
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
+                folder = os.path.dirname(folder)
+
+    def _commit_file(self, files: list[dict[str, Any]]) -> None:
+        if not files:
             # No rows this run: `replace` must not leave the last run's rows looking current
             # (a folder target is emptied the same way).
-            if self.config.mode == "replace" and fs.exists(self.target):
-                fs.delete_file(self.target)
+            if self.config.mode == "replace" and fs.exists(self.target, self.options):
+                fs.delete_file(self.target, self.options)
             return
-        if len(parts) == 1:
-            fs.rename(parts[0].location, self.target)
+        if len(files) == 1:
+            fs.publish(files[0]["path"], self.target, self.options)
             return
-        merged = fs.join(self.staging, f"merged-{uuid.uuid4().hex}{self.extensions[0]}")
-        if self.header_lines is not None and len({p.extra.get("schema") for p in parts}) == 1:
-            self._concatenate(parts, merged)
-            fs.rename(merged, self.target)
-            return
-        writer = _FilePart(merged, self.compression, self.open_format, self.external,
-                           self.ctx.step)
-        for part in parts:
-            for batch in self.read_part(part.location):
-                writer.write(batch)
-        writer.close()
-        fs.rename(merged, self.target)
+        # Several parts (several workers) make one file: merged locally, then published.
+        work = self.spool_dir if self.remote else self.staging
+        os.makedirs(work, exist_ok=True)
+        sources = [self._local_copy(f["path"], work) for f in files]
+        merged = os.path.join(work, f"merged-{uuid.uuid4().hex}{self.extensions[0]}")
+        if self.header_lines is not None and len({f.get("schema") for f in files}) == 1:
+            self._concatenate(sources, merged)
+        else:
+            writer = _FilePart(merged, self.compression, self.open_format, self.external,
+                               self.ctx.step)
+            for source in sources:
+                for batch in self.read_part(source):
+                    writer.write(batch)
+            writer.close()
+        fs.publish(merged, self.target, self.options)
 
-    def _concatenate(self, parts: list[PartResult], merged: str) -> None:
+    def _local_copy(self, path: str, work: str) -> str:
+        if not fs.is_s3(path):
+            return path
+        copy = os.path.join(work, f"in-{uuid.uuid4().hex}-{os.path.basename(path)}")
+        fs.object_store.download(path, copy, self.options)
+        return copy
+
+    def _concatenate(self, sources: list[str], merged: str) -> None:
         with fs.open_write(merged, self.compression) as out:
-            for index, part in enumerate(parts):
-                with fs.open_read(part.location, self.compression) as stream:
+            for index, source in enumerate(sources):
+                with fs.open_read(source, self.compression) as stream:
                     if index:
                         for _ in range(self.header_lines or 0):
                             stream.readline()
                     shutil.copyfileobj(stream, out, 1 << 20)
 
-    def _commit_folder(self, parts: list[PartResult]) -> None:
-        if self.config.mode == "replace" and not fs.is_url(self.target):
+    def _commit_folder(self, files: list[dict[str, Any]]) -> None:
+        root = self.layout.root if self.layout.partitioned else self.target
+        if (self.config.mode == "replace" and not self.remote
+                and not self.layout.partitioned and self.config.strategy == "batch"):
+            # Local folder: swap it whole (one rename), then drop the old one.
             old = f"{self.target.rstrip('/')}.dteg-old-{self.ctx.run_id}"
             fresh = self.staging
-            if not parts:
+            if not files:
                 os.makedirs(fresh, exist_ok=True)
             if os.path.exists(self.target.rstrip("/")):
                 os.replace(self.target.rstrip("/"), old)
             os.replace(fresh, self.target.rstrip("/"))
             fs.delete_tree(old)
             return
-        for part in parts:
-            fs.rename(part.location, fs.join(self.target, os.path.basename(part.location)))
+        # Publish every new file, then (replace) delete the old ones of each folder written:
+        # a reader never finds a folder without its data. Retrying a publish overwrites the
+        # same key, so nothing is doubled.
+        published: dict[str, set[str]] = {}
+        for f in files:
+            folder = fs.join(root, f["rel"]) if f["rel"] else root
+            dst = fs.join(folder, os.path.basename(f["path"]))
+            fs.publish(f["path"], dst, self.options)
+            published.setdefault(folder, set()).add(dst)
+        if self.config.mode != "replace":
+            return
+        if not self.layout.partitioned:
+            published.setdefault(root, set())  # no rows: the folder is emptied
+        for folder, new in published.items():
+            stale = [p for p in fs.list_folder(folder, self.options) if p not in new]
+            if stale and fs.is_s3(folder):
+                fs.object_store.delete(stale, self.options)
+            else:
+                for path in stale:
+                    fs.delete_file(path, self.options)
 
     def abort(self, parts: list[PartResult]) -> None:
-        fs.delete_tree(self.staging)
+        if self.config.strategy == "batch":
+            self._clean_staging()
+        else:
+            self._clean_files(_files(parts))
 
     def describe(self) -> str:
         return self.target

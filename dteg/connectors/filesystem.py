@@ -1,5 +1,8 @@
-"""File access for the file connectors: local paths natively (fast), URLs through Beam's
-FileSystems (s3://, gs://, … once their filesystem is installed and configured)."""
+"""File access for the file connectors: local paths natively (fast), ``s3://`` through
+``dteg.connectors.object_store`` (boto3, with bounded retries), other URLs through Beam's
+FileSystems (gs://, … once their filesystem is installed and configured).
+
+Functions that touch a URL take ``options`` (the step's object-store settings)."""
 
 from __future__ import annotations
 
@@ -9,11 +12,14 @@ import gzip
 import io
 import os
 import shutil
+import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from dteg.connectors import object_store
+from dteg.connectors.object_store import StoreOptions
 from dteg.errors import ConnectorError
 
 _BY_SUFFIX = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
@@ -21,6 +27,10 @@ _BY_SUFFIX = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd", "
 
 def is_url(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
+
+
+def is_s3(path: str) -> bool:
+    return path.startswith(("s3://", "s3a://"))
 
 
 def local(path: str) -> str:
@@ -44,12 +54,18 @@ def strip_compression_suffix(path: str) -> str:
 
 
 def expand(patterns: list[str], *, step: str, allow_empty: bool,
-           example: str = "*.csv") -> list[str]:
+           example: str = "*.csv", options: StoreOptions | None = None) -> list[str]:
     """Every file matching the patterns, sorted, without duplicates. ``example`` is the glob
     suggested when a pattern names a folder."""
     found: list[str] = []
     for pattern in patterns:
-        if is_url(pattern):
+        if is_s3(pattern):
+            matched = sorted(object_store.glob(pattern, options))
+            if not matched and pattern.endswith("/"):
+                raise ConnectorError(
+                    f"{pattern} is a folder", step=step,
+                    hint=f"Name the files in it with a glob, e.g. `{pattern}{example}`.")
+        elif is_url(pattern):
             from apache_beam.io.filesystems import FileSystems
 
             try:
@@ -79,9 +95,20 @@ def expand(patterns: list[str], *, step: str, allow_empty: bool,
     return found
 
 
-def open_read(path: str, compression: str, *, binary_seekable: bool = False) -> IO[bytes]:
+def open_read(path: str, compression: str, *, binary_seekable: bool = False,
+              options: StoreOptions | None = None) -> IO[bytes]:
     """Open for reading, decompressing on the fly. ``binary_seekable`` skips decompression
-    (for Parquet/Avro, whose compression is internal)."""
+    (for Parquet/Avro, whose compression is internal). ``s3://`` objects are downloaded to a
+    temporary file first (retried as a whole; Parquet needs random access anyway)."""
+    if is_s3(path):
+        fd, spooled = tempfile.mkstemp(prefix="dteg-s3-")
+        os.close(fd)
+        try:
+            object_store.download(path, spooled, options)
+            # Unlinked once open: the open file keeps the data until it is closed.
+            return open_read(spooled, compression, binary_seekable=binary_seekable)
+        finally:
+            os.unlink(spooled)
     if is_url(path):
         from apache_beam.io.filesystem import CompressionTypes
         from apache_beam.io.filesystems import FileSystems
@@ -215,7 +242,9 @@ def open_write(path: str, compression: str) -> Any:
     raise ValueError(compression)
 
 
-def exists(path: str) -> bool:
+def exists(path: str, options: StoreOptions | None = None) -> bool:
+    if is_s3(path):
+        return object_store.exists(path, options)
     if is_url(path):
         from apache_beam.io.filesystems import FileSystems
 
@@ -223,7 +252,11 @@ def exists(path: str) -> bool:
     return os.path.exists(local(path))
 
 
-def rename(src: str, dst: str) -> None:
+def rename(src: str, dst: str, options: StoreOptions | None = None) -> None:
+    if is_s3(src):
+        object_store.copy(src, dst, options)
+        object_store.delete([src], options)
+        return
     if is_url(src):
         from apache_beam.io.filesystems import FileSystems
 
@@ -235,7 +268,10 @@ def rename(src: str, dst: str) -> None:
     os.replace(local(src), local(dst))
 
 
-def delete_tree(path: str) -> None:
+def delete_tree(path: str, options: StoreOptions | None = None) -> None:
+    if is_s3(path):
+        object_store.delete_prefix(path, options)
+        return
     if is_url(path):
         from apache_beam.io.filesystems import FileSystems
 
@@ -245,7 +281,10 @@ def delete_tree(path: str) -> None:
     shutil.rmtree(local(path), ignore_errors=True)
 
 
-def delete_file(path: str) -> None:
+def delete_file(path: str, options: StoreOptions | None = None) -> None:
+    if is_s3(path):
+        object_store.delete([path], options)
+        return
     if is_url(path):
         from apache_beam.io.filesystems import FileSystems
 
@@ -254,7 +293,9 @@ def delete_file(path: str) -> None:
     os.remove(local(path))
 
 
-def size_of(path: str) -> int:
+def size_of(path: str, options: StoreOptions | None = None) -> int:
+    if is_s3(path):
+        return object_store.size(path, options)
     if is_url(path):
         return 0
     try:
@@ -267,3 +308,37 @@ def join(folder: str, name: str) -> str:
     if is_url(folder):
         return folder.rstrip("/") + "/" + name
     return os.path.join(local(folder), name)
+
+
+def publish(src: str, dst: str, options: StoreOptions | None = None) -> None:
+    """Put a finished local or staged file at ``dst``: a rename for local paths (atomic), an
+    upload (local → URL) or a server-side copy (URL → URL) otherwise. Retrying it overwrites
+    the same key, so it never duplicates; the source stays until the staging is deleted."""
+    if not is_url(dst):
+        rename(src, dst)
+    elif is_s3(dst) and not is_url(src):
+        object_store.upload(local(src), dst, options)
+    elif is_s3(dst):
+        object_store.copy(src, dst, options)
+    else:
+        from apache_beam.io.filesystems import FileSystems
+
+        if FileSystems.exists(dst):
+            FileSystems.delete([dst])
+        FileSystems.copy([src], [dst])
+
+
+def list_folder(folder: str, options: StoreOptions | None = None) -> list[str]:
+    """Files directly in a folder (none if it does not exist)."""
+    if is_s3(folder):
+        return object_store.list_folder(folder, options)
+    if is_url(folder):
+        from apache_beam.io.filesystems import FileSystems
+
+        result = FileSystems.match([folder.rstrip("/") + "/*"])[0]
+        return sorted(m.path for m in result.metadata_list)
+    path = local(folder)
+    if not os.path.isdir(path):
+        return []
+    return sorted(os.path.join(path, n) for n in os.listdir(path)
+                  if os.path.isfile(os.path.join(path, n)))

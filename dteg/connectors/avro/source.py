@@ -28,11 +28,13 @@ class AvroReader(BatchReader):
 
     def splits(self) -> list[Any]:
         return fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
-                         example="*.avro")
+                         example="*.avro",
+                         options=self.config.store_options(self.ctx.step))
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         path = str(split)
-        with fs.open_read(path, "none", binary_seekable=True) as stream:
+        with fs.open_read(path, "none", binary_seekable=True,
+                          options=self.config.store_options(self.ctx.step)) as stream:
             try:
                 reader = fastavro.reader(stream)
             except (ValueError, EOFError, OSError, fastavro.read.SchemaResolutionError) as exc:

@@ -39,7 +39,8 @@ class JsonlReader(BatchReader):
 
     def splits(self) -> list[Any]:
         files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
-                          example="*.jsonl")
+                          example="*.jsonl",
+                          options=self.config.store_options(self.ctx.step))
         if not files:
             return []
         schema, json_columns = self._schema(files[0])
@@ -84,7 +85,9 @@ class JsonlReader(BatchReader):
 
     def _objects(self, path: str) -> Iterator[tuple[int, Any, str]]:
         compression = fs.compression_of(path, self.config.compression)
-        with fs.open_read(path, compression) as stream, fs.reading(path, self.ctx.step):
+        options = self.config.store_options(self.ctx.step)
+        with fs.open_read(path, compression, options=options) as stream, \
+                fs.reading(path, self.ctx.step):
             for number, raw in enumerate(stream, start=1):
                 try:
                     line = raw.decode(self.config.encoding).strip()

@@ -26,11 +26,13 @@ class ParquetReader(BatchReader):
 
     def splits(self) -> list[Any]:
         return fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
-                         example="*.parquet")
+                         example="*.parquet",
+                         options=self.config.store_options(self.ctx.step))
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         path = str(split)
-        with fs.open_read(path, "none", binary_seekable=True) as stream:
+        with fs.open_read(path, "none", binary_seekable=True,
+                          options=self.config.store_options(self.ctx.step)) as stream:
             try:
                 pf = pq.ParquetFile(stream)
             except (pa.ArrowInvalid, OSError) as exc:
