@@ -30,7 +30,7 @@ REPO = BENCH_DIR.parent
 # The venv whose dteg is measured. `make bench` uses .venv-bench: dteg as `pip install dteg`
 # gives it (no cloud extras: Beam imports its GCP/AWS modules whenever they are installed,
 # which adds ~0.7 s to every start-up). DTEG_BENCH_VENV overrides.
-VENV_BIN = Path(os.environ.get("DTEG_BENCH_VENV", REPO / ".venv")) / "bin"
+VENV_BIN = Path(os.environ.get("DTEG_BENCH_VENV", REPO / ".venv")).resolve() / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 DTEG = str(VENV_BIN / "dteg")
 DATA_DIR = BENCH_DIR / "data"

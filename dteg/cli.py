@@ -370,7 +370,8 @@ def stream(
     for warning in spec.warnings:
         _warn(warning)
     from dteg.engine.compiler import new_run_id
-    from dteg.streaming.launcher import StreamOptions, execute_stream, render, stream_report
+    from dteg.streaming.launcher import StreamOptions
+    from dteg.streaming.summary import execute_stream, render, stream_report
 
     options = StreamOptions(
         max_records=max_records, max_seconds=max_seconds,

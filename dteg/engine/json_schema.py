@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from dteg.engine.registry import Kind, Registry, default_registry
-from dteg.engine.spec import OWN_KINDS, SINK_KINDS, SOURCE_KINDS, STEP_KINDS, PipelineFile
+from dteg.engine.spec import (
+    CONFIG_TYPE_KINDS,
+    OWN_KINDS,
+    SINK_KINDS,
+    SOURCE_KINDS,
+    STEP_KINDS,
+    PipelineFile,
+)
 
 
 def _kind_of(step_kind: str) -> Kind:
@@ -41,6 +48,8 @@ def pipeline_json_schema(registry: Registry | None = None) -> dict[str, Any]:
             if step_kind in OWN_KINDS:
                 # `- mask: {columns: …}` names its type by its kind: `type:` may be left out.
                 condition = {"properties": {"type": {"enum": [*names, None]}}}
+            if step_kind in CONFIG_TYPE_KINDS:
+                condition = {}  # `type:` is the window's own kind (fixed, sliding, session)
             conditions.append({
                 "if": condition,
                 "then": {"properties": {"config": {"$ref": f"#/$defs/{name}"}}},

@@ -16,6 +16,7 @@ from dteg.engine.spec import PipelineSpec, StepSpec
 from dteg.engine.state import commit_pending_state, prepare_run, warn_partial_commits
 from dteg.errors import ConfigError, DtegError
 from dteg.governance.drift import SchemaDrift, compare, write_alert
+from dteg.streaming.bounded import prepare_offsets
 
 
 def _duckdb_databases(spec: PipelineSpec, step: StepSpec) -> list[Path]:
@@ -112,8 +113,11 @@ def execute(spec: PipelineSpec, run_id: str, *, runner: str = "direct",
         # Incremental state (dteg.engine.state): fix this run's cursor bounds before it
         # starts, save the new cursors once every sink has committed.
         spec = prepare_run(spec, run_id)
+        # Kafka sources: fix the offsets now, commit them to the group after the sinks.
+        spec, commit_offsets = prepare_offsets(spec, run_id)
         report = _launch(spec, run_id, settings, debug)
         commit_pending_state(spec, run_id)
+        commit_offsets()
         report.schemas = read_schemas(run_dir)
         run_post_load_steps(spec, run_id, report)
         report.drift = detect_drift(spec, store, run_id, report.schemas)

@@ -87,6 +87,14 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
             "pip install 'dteg[mysql]')", ("mariadb",)),
     *_files("kafka", "kafka", "Kafka topics (at-least-once; `dteg stream` runs until stopped; "
             "pip install 'dteg[kafka]')"),
+    ComponentInfo("snowflake", "sink", "dteg.connectors.snowflake.config:SinkConfig",
+                  "dteg.connectors.snowflake.sink:create",
+                  "Load Snowflake tables: staged Parquet + COPY INTO, append/replace/merge, "
+                  "batch or stream (pip install 'dteg[snowflake]')"),
+    ComponentInfo("bigquery", "sink", "dteg.connectors.bigquery.config:SinkConfig",
+                  "dteg.connectors.bigquery.sink:create",
+                  "Load BigQuery tables: load jobs (batch) or streaming inserts (stream), "
+                  "append/replace/merge (pip install 'dteg[bigquery]')"),
     ComponentInfo("validate", "transform", "dteg.transforms.validate:ValidateConfig",
                   "dteg.transforms.validate:create",
                   "Check rules; failing rows go to the dead-letter output"),

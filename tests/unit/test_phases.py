@@ -232,10 +232,10 @@ MARKET = """
       name: p
       components:
         marketplace:
-          - name: kafka-extractor
-            source: dteg://streaming/kafka
+          - name: twitter-extractor
+            source: dteg://social/twitter
       steps:
-        - extract: {type: "dteg://kafka-extractor", config: {topic: t}}
+        - extract: {type: "dteg://twitter-extractor", config: {topic: t}}
         - load: {type: duckdb, config: {table: t}}
 """
 
@@ -258,20 +258,20 @@ def test_resolve_warns_about_components_not_installed() -> None:
     assert spec.step("extract").component is None
     assert spec.step("load").component == "duckdb"
     (warning,) = spec.warnings
-    assert warning.startswith("step `extract` (p.yaml:8): component `dteg://kafka-extractor` "
-                              "(declared in components as dteg://streaming/kafka) is not "
-                              "installed")
-    assert "`dteg install marketplace://kafka-extractor`" in warning
+    assert warning.startswith("step `extract` (p.yaml:8): component "
+                              "`dteg://twitter-extractor` (declared in components as "
+                              "dteg://social/twitter) is not installed")
+    assert "`dteg install marketplace://twitter-extractor`" in warning
     assert "or use a built-in source type: " in warning and "csv" in warning
     assert run_blockers(spec) == [warning]
 
 
 def test_resolve_finds_an_installed_dteg_component() -> None:
-    kafka = ComponentInfo("kafka", "source", "some.module:Config", "some.module:create",
-                          origin="dteg-kafka")
-    registry = Registry((*BUILT_INS, kafka))
+    twitter = ComponentInfo("twitter", "source", "some.module:Config", "some.module:create",
+                            origin="dteg-twitter")
+    registry = Registry((*BUILT_INS, twitter))
     spec = resolve_types(normalize_steps(shape(MARKET)), registry)
-    assert spec.step("extract").component == "kafka"
+    assert spec.step("extract").component == "twitter"
     assert spec.warnings == ()
     assert run_blockers(spec) == []
 

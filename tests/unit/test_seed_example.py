@@ -34,9 +34,8 @@ def test_validate_accepts_it_with_warnings(cli, monkeypatch) -> None:
     assert f"ok: {SEED} is valid (5 steps: extract, validate, encrypt, load, transform)" \
         in result.out
     err = result.err
-    assert f"step `extract` ({SEED}:28): component `dteg://kafka-extractor` (declared in " \
-        "components as dteg://streaming/kafka) is not installed" in err
-    assert "`dteg install marketplace://kafka-extractor`" in err
+    # dteg://streaming/kafka is the built-in Kafka source; the Salesforce loader is not built in.
+    assert "kafka-extractor" not in err
     assert f"step `load` ({SEED}:33): component `dteg://salesforce-loader`" in err
     assert "`dteg install marketplace://salesforce-loader`" in err
     assert f"{SEED}:15: `security.encryption` needs a key, but none is set: export " \
@@ -54,7 +53,7 @@ def test_plan_shows_policy_steps_in_order(cli) -> None:
     assert steps["validate"]["inputs"] == ["extract"]
     assert steps["encrypt"]["inputs"] == ["validate"]
     assert steps["load"]["inputs"] == ["encrypt"]
-    assert steps["extract"]["component"] is None  # dteg://kafka-extractor is not installed
+    assert steps["extract"]["component"] == "kafka"  # dteg://kafka-extractor: built in
     assert steps["transform"]["component"] == "dbt"
     # The masked columns are encrypted instead; the key comes from DTEG_ENCRYPTION_KEY.
     assert steps["encrypt"]["config"] == {"columns": ["email", "phone"], "key_id": "k1"}
@@ -81,7 +80,7 @@ def test_run_refuses_and_lists_unresolved_components() -> None:
     err = proc.stderr
     assert "error: this pipeline cannot run yet:" in err
     blockers = err.split("error: this pipeline cannot run yet:", 1)[1]
-    assert "component `dteg://kafka-extractor`" in blockers
+    assert "kafka-extractor" not in blockers  # resolves to the built-in Kafka source
     assert "component `dteg://salesforce-loader`" in blockers
     assert f"{SEED}:15: `security.encryption` needs a key" in blockers
     assert "Traceback" not in err

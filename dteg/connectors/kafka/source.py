@@ -1,0 +1,210 @@
+"""Read Kafka topics as Arrow batches: each split is one partition's offset range [start, end),
+fixed before the run (``dteg.connectors.kafka.offsets``). The reader assigns the partition,
+seeks to ``start``, reads up to ``end`` and stops; it never commits (the launcher does, once
+every sink has committed the rows)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dteg.connectors.kafka.client import describe_error
+from dteg.connectors.kafka.config import SourceConfig
+from dteg.connectors.kafka.decode import WITHHELD, Decoded, make_decoder
+from dteg.connectors.kafka.offsets import OffsetPlanner, PartitionRange, default_group
+from dteg.connectors.kafka.ranges import POOL, ReadStalled
+from dteg.engine.contracts import BatchReader, Rejected, RunContext
+from dteg.engine.records import dead_letters, row_json
+from dteg.errors import ConnectorError
+
+# Run-time options a launcher sets in ``RunContext.overrides`` for this source:
+PLAN_FILE = "plan_file"  # JSON {step: [[topic, partition, start, end], …]}: read exactly that
+PLAN = "ranges"  # the same list inline (travels with the graph to remote workers)
+TIMESTAMPS_DIR = "timestamps_dir"  # leave each split's Kafka timestamps there (latency)
+
+
+@dataclass(frozen=True)
+class ReadSplit:
+    """Ranges one reader consumes together (a Beam element, so picklable)."""
+
+    ranges: tuple[PartitionRange, ...]
+
+    def label(self) -> str:
+        return ", ".join(r.label() for r in self.ranges)
+
+
+def group_ranges(ranges: list[PartitionRange], readers: int) -> list[ReadSplit]:
+    """Deal the ranges to at most ``readers`` splits, largest first to the lightest."""
+    groups: list[list[PartitionRange]] = [[] for _ in range(max(min(readers, len(ranges)), 1))]
+    for r in sorted(ranges, key=lambda r: -r.size):
+        min(groups, key=lambda g: sum(x.size for x in g)).append(r)
+    return [ReadSplit(tuple(g)) for g in groups if g]
+
+
+class KafkaReader(BatchReader):
+    def __init__(self, config: SourceConfig, ctx: RunContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.group = config.group_id or default_group(ctx.pipeline, ctx.step)
+        self.decoder = make_decoder(config, ctx.base_dir)
+        self.prefix = config.metadata_prefix
+
+    # --- planning -----------------------------------------------------------------------
+
+    def planner(self) -> OffsetPlanner:
+        return OffsetPlanner(self.config, group=self.group, step=self.ctx.step)
+
+    def splits(self) -> list[Any]:
+        plan_file = self.ctx.overrides.get(PLAN_FILE)
+        if PLAN in self.ctx.overrides:
+            ranges = [PartitionRange.from_json(r) for r in self.ctx.overrides[PLAN]]
+        elif plan_file:
+            planned = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+            ranges = [PartitionRange.from_json(r) for r in planned.get(self.ctx.step, [])]
+        else:
+            # Library use without a launcher: read what is there now; nothing is committed.
+            planner = self.planner()
+            try:
+                planner.connect()
+                planner.resolve_until(bounded=True)
+                ranges = planner.plan(None).ranges
+            finally:
+                planner.close()
+        return group_ranges([r for r in ranges if r.size > 0], self.config.readers)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
+        group: ReadSplit = split
+        if not group.ranges:
+            return
+        settings = {**self.config.client_settings(), "group.id": self.group}
+        timestamps: list[int] = []
+
+        def failed(error: Any) -> None:
+            if error.fatal() or not error.retriable():
+                raise self._failed(group, error.str())
+
+        try:
+            with POOL.reader(settings, self.config.read_ahead) as reader:
+                for messages in reader.read(group.ranges, batch=self.config.batch_rows,
+                                            timeout=self.config.read_timeout,
+                                            on_error=failed):
+                    values = [m.value() for m in messages]
+                    times = [m.timestamp()[1] for m in messages]
+                    timestamps.extend(times)
+                    yield from self._decode(messages, values, times)
+        except ReadStalled as exc:
+            raise self._failed(group, f"no message for {self.config.read_timeout:.0f} s at "
+                                      f"{exc}") from None
+        except ConnectorError:
+            raise
+        except Exception as exc:  # KafkaException from assign/consume
+            if type(exc).__name__ != "KafkaException":
+                raise
+            raise self._failed(group, describe_error(exc)) from None
+        folder = self.ctx.overrides.get(TIMESTAMPS_DIR)
+        if folder and timestamps:
+            _save_timestamps(Path(folder), self.ctx.step, group.ranges[0], timestamps)
+
+    def _failed(self, group: ReadSplit, why: str) -> ConnectorError:
+        return ConnectorError(
+            f"reading {group.label()} from {self.config.bootstrap_servers} failed: {why}",
+            step=self.ctx.step, retriable=True,
+            hint="Is the broker running? `dteg stream` retries the micro-batch by itself.")
+
+    # --- decoding -----------------------------------------------------------------------
+
+    def _decode(self, messages: list[Any], values: list[bytes | None], times: list[int],
+                ) -> Iterator[pa.RecordBatch | Rejected]:
+        decoded = self.decoder.decode(values)
+        if decoded.bad:
+            yield Rejected(self._dead(messages, decoded))
+        if decoded.table is None or not decoded.kept:
+            return
+        if len(decoded.kept) != len(messages):
+            messages = [messages[i] for i in decoded.kept]
+            times = [times[i] for i in decoded.kept]
+        table = self._with_metadata(decoded.table, messages, times)
+        yield from table.combine_chunks().to_batches(max_chunksize=self.config.batch_rows)
+
+    def _dead(self, messages: list[Any], decoded: Decoded) -> pa.RecordBatch:
+        reasons, records, sources = [], [], []
+        for index, reason in decoded.bad:
+            message = messages[index]
+            reasons.append(reason)
+            records.append(self._raw(message.value()))
+            sources.append(f"{message.topic()}/{message.partition()}@{message.offset()}")
+        return dead_letters(pipeline=self.ctx.pipeline, step=self.ctx.step, reasons=reasons,
+                            records=records, sources=sources)
+
+    def _raw(self, value: bytes | None) -> str:
+        if value is None:
+            return ""
+        if self.ctx.mask_row is None:
+            return value.decode("utf-8", "replace") if self.config.format != "avro" \
+                else value.hex()
+        try:
+            obj = json.loads(value)
+        except (ValueError, UnicodeDecodeError):
+            return WITHHELD
+        return row_json(obj, self.ctx.mask_row) if isinstance(obj, dict) else WITHHELD
+
+    def _with_metadata(self, table: pa.Table, messages: list[Any], times: list[int]
+                       ) -> pa.Table:
+        for name in self.config.metadata:
+            column = self.prefix + name
+            if column in table.column_names:
+                raise ConnectorError(
+                    f"metadata column `{column}` clashes with a field of the messages",
+                    step=self.ctx.step, hint="Set another `metadata_prefix:`.")
+            array = (pa.array(times, pa.timestamp("ms", tz="UTC")) if name == "timestamp"
+                     else _metadata(name, messages, self.config))
+            table = table.append_column(column, array)
+        return table
+
+    def describe(self) -> str:
+        return f"kafka://{self.config.bootstrap_servers}/{','.join(self.config.topics())}"
+
+
+def _metadata(name: str, messages: list[Any], config: SourceConfig) -> pa.Array:
+    if name == "partition":
+        return pa.array([m.partition() for m in messages], pa.int32())
+    if name == "offset":
+        return pa.array([m.offset() for m in messages], pa.int64())
+    if name == "timestamp":
+        return pa.array([m.timestamp()[1] for m in messages], pa.timestamp("ms", tz="UTC"))
+    if name == "topic":
+        return pa.array([m.topic() for m in messages], pa.string())
+    if name == "key":
+        keys = [m.key() for m in messages]
+        if config.key_format == "bytes":
+            return pa.array(keys, pa.binary())
+        return pa.array([None if k is None else k.decode("utf-8", "replace") for k in keys],
+                        pa.string())
+    assert name == "headers"
+    return pa.array(
+        [None if not m.headers() else
+         [(k, None if v is None else v.decode("utf-8", "replace")) for k, v in m.headers()]
+         for m in messages], pa.map_(pa.string(), pa.string()))
+
+
+def _save_timestamps(folder: Path, step: str, rng: PartitionRange, values: list[int]) -> None:
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{step}.{rng.topic}.{rng.partition}.{rng.start}"
+    tmp = folder / f".{name}.{uuid.uuid4().hex}.npy"
+    np.save(tmp, np.asarray(values, dtype=np.int64))
+    os.replace(tmp, folder / f"{name}.npy")
+
+
+def create(config: SourceConfig, ctx: RunContext) -> KafkaReader:
+    return KafkaReader(config, ctx)

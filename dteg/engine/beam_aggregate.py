@@ -1,0 +1,122 @@
+"""The ``aggregate`` step in Beam: partials per batch (where the rows are), one merge at the
+end. In a bounded run every window is emitted at the end; in a stream (``dteg stream``) the
+windows the watermark has passed are emitted and the open ones are left for the launcher to
+keep in the stream's checkpoint (``dteg.streaming.checkpoint``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+
+from dteg.engine.beam_io import counter
+from dteg.engine.contracts import RunContext
+from dteg.engine.spec import PipelineSpec, StepSpec
+from dteg.streaming import checkpoint
+from dteg.transforms.aggregate import AggregateConfig, Aggregator
+from dteg.transforms.window import WindowConfig
+
+
+def window_step(spec: PipelineSpec, step: StepSpec) -> StepSpec | None:
+    """The nearest ``window`` step upstream of ``step`` (following first inputs)."""
+    current = step
+    while current.inputs:
+        current = spec.step(current.inputs[0])
+        if current.component == "window":
+            return current
+        if current.component == "aggregate":
+            return None  # windows of an earlier aggregation are its own
+    return None
+
+
+class _Spec:
+    """Picklable parts that build the step's Aggregator on a worker."""
+
+    def __init__(self, config: dict[str, Any], window: StepSpec | None, ctx: RunContext) -> None:
+        self.config = config
+        self.window_config = dict(window.config) if window else None
+        self.window_name = window.name if window else None
+        self.ctx = ctx
+
+    def build(self) -> Aggregator:
+        window = WindowConfig.model_validate(self.window_config) if self.window_config else None
+        return Aggregator(AggregateConfig.model_validate(self.config), window, self.ctx.step)
+
+
+class _Partial(beam.DoFn):
+    def __init__(self, spec: _Spec) -> None:
+        self.spec = spec
+        self.rows_in = counter(spec.ctx.step, "in")
+
+    def setup(self) -> None:
+        self.aggregator = self.spec.build()
+
+    def process(self, batch: pa.RecordBatch) -> Iterator[pa.Table]:
+        self.rows_in.inc(batch.num_rows)
+        if batch.num_rows:
+            yield self.aggregator.partial(batch)
+
+
+class _Emit(beam.DoFn):
+    def __init__(self, spec: _Spec) -> None:
+        self.spec = spec
+        self.rows_out = counter(spec.ctx.step, "out")
+
+    def process(self, partials: list[pa.Table]) -> Iterator[pa.RecordBatch]:
+        aggregator = self.spec.build()
+        ctx = self.spec.ctx
+        folder = ctx.overrides.get(checkpoint.CHECKPOINT_DIR)
+        pending = ctx.overrides.get(checkpoint.PENDING_DIR)
+        if folder is None or aggregator.window is None:
+            closed = aggregator.merge(partials)  # bounded: the end closes every window
+        else:
+            closed = self._stream(aggregator, partials, Path(folder), Path(str(pending)))
+        if closed is None or not closed.num_rows:
+            return
+        table = aggregator.output(closed)
+        self.rows_out.inc(table.num_rows)
+        yield from table.combine_chunks().to_batches()
+
+    def _stream(self, aggregator: Aggregator, partials: list[pa.Table], folder: Path,
+                pending: Path) -> pa.Table | None:
+        assert aggregator.window is not None
+        window = self.spec.window_name
+        assert window is not None
+        saved = checkpoint.load(folder)
+        previous = checkpoint.read_state(folder, saved, self.spec.ctx.step)
+        merged = aggregator.merge([previous, *partials] if previous is not None else partials)
+        seen = [v for v in (saved.max_event.get(window), aggregator.max_event(merged))
+                if v is not None]
+        max_event = max(seen) if seen else None
+        watermark = saved.watermarks.get(window)
+        if max_event is not None:
+            candidate = max_event - aggregator.window.lateness_us
+            watermark = candidate if watermark is None else max(watermark, candidate)
+        closed, still_open = aggregator.split(merged, watermark if watermark is not None
+                                              else -(2 ** 62))
+        step = self.spec.ctx.step
+        if still_open is not None and still_open.num_rows:
+            checkpoint.write_table(pending / f"{step}.arrow", still_open)
+        checkpoint.write_json(pending / f"{step}.json", {
+            "window_step": window, "watermark": watermark, "max_event": max_event})
+        return closed
+
+
+class Aggregate(beam.PTransform):
+    """``rows`` in, one row per group (and window) out."""
+
+    def __init__(self, config: dict[str, Any], window: StepSpec | None,
+                 ctx: RunContext) -> None:
+        super().__init__()
+        self.spec = _Spec(config, window, ctx)
+
+    def expand(self, pcoll: Any) -> Any:
+        return (
+            pcoll
+            | "Partial" >> beam.ParDo(_Partial(self.spec))
+            | "Gather" >> beam.combiners.ToList()
+            | "Emit" >> beam.ParDo(_Emit(self.spec))
+        )

@@ -1,0 +1,435 @@
+"""``dteg stream``: run a pipeline as a series of micro-batches until it is stopped.
+
+Each micro-batch: plan the offsets to read (``dteg.connectors.kafka.offsets``), run the
+pipeline's Beam graph over exactly those offsets (``MicroBatchRunner``), and once every sink
+has committed, save the window state (``dteg.streaming.checkpoint``) and commit the offsets to
+the consumer group. So a crash anywhere re-reads at most the micro-batch in flight
+(at-least-once), and a crash after the sinks committed but before the offsets did is settled
+on the next start without re-reading (the sinks' commit markers say it is done).
+
+SIGINT/SIGTERM let the micro-batch in flight finish and commit, then the stream exits 0; a
+second SIGINT stops at once. Retriable errors (broker down, timeouts) are retried with
+backoff; anything else stops the stream with exit code 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dteg.connectors.kafka.config import SourceConfig
+from dteg.connectors.kafka.offsets import TP, OffsetPlanner, Plan, default_group
+from dteg.engine.compiler import DEAD_LETTER_STEP
+from dteg.engine.registry import default_registry
+from dteg.engine.report import RunReport, StepCounts
+from dteg.engine.spec import PipelineSpec
+from dteg.errors import ConfigError, ConnectorError, DtegError
+from dteg.streaming import checkpoint, checks
+from dteg.streaming.console import LiveLine, StopSignals
+from dteg.streaming.metrics import StreamMetrics
+
+BACKOFF_MAX = 10.0
+IDLE_WAIT = 0.1
+# A test hook, like dteg.engine.state's: SIGKILL right after every sink of a micro-batch
+# committed and before its offsets are committed (the window the crash tests exercise).
+FAULT_ENV = "DTEG_FAULT"
+
+
+@dataclass
+class StreamOptions:
+    max_records: int | None = None
+    max_seconds: float | None = None
+    metrics_port: int | None = None
+    live: bool = False
+    debug: bool = False
+    retry_for: float = 3600.0  # give up after this long without a successful micro-batch
+
+
+@dataclass
+class StreamResult:
+    report: RunReport
+    batches: int
+    stopped_by: str
+    positions: dict[str, dict[str, int]]
+    latency_p50: float | None
+    latency_p99: float | None
+    retries: int
+    active_seconds: float = 0.0  # first micro-batch start → last micro-batch end
+    notes: list[str] = field(default_factory=list)
+
+
+def _tp_key(tp: TP) -> str:
+    return f"{tp[0]}/{tp[1]}"
+
+
+def _tp_parse(key: str) -> TP:
+    topic, _, partition = key.rpartition("/")
+    return topic, int(partition)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def find_error(exc: BaseException) -> DtegError | None:
+    """The DtegError behind ``exc`` (Beam wraps errors raised inside a stage)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DtegError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+class Stream:
+    def __init__(self, spec: PipelineSpec, run_id: str, options: StreamOptions,
+                 say: Callable[[str], None], warn: Callable[[str], None]) -> None:
+        checks.check(spec)
+        self.run_id = run_id
+        self.options = options
+        self.say = say
+        self.warn = warn
+        self.folder = spec.state_dir / "streams" / spec.name
+        self.run_dir = spec.state_dir / "runs" / run_id
+        self.spec = checks.stream_spec(spec, folder=self.folder, run_dir=self.run_dir)
+        self.stateful = checks.has_windows(spec)
+        self.metrics = StreamMetrics(spec.name)
+        self.planners: dict[str, OffsetPlanner] = {}
+        self.configs: dict[str, SourceConfig] = {}
+        self.committed: dict[str, dict[TP, int]] = {}
+        self.totals: dict[str, StepCounts] = {}
+        self.checkpoint = checkpoint.Checkpoint()
+        self.notes: list[str] = []
+        self.runner: Any = None
+        self.batches = 0
+
+    # --- set-up -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        lock = self.folder / "lock.json"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if lock.exists():
+            try:
+                owner = json.loads(lock.read_text("utf-8"))
+            except ValueError:
+                owner = {}
+            pid = int(owner.get("pid", 0))
+            if pid and pid != os.getpid() and _alive(pid):
+                raise ConfigError(
+                    f"another `dteg stream` (pid {pid}, run {owner.get('run_id')}) is running "
+                    f"{self.spec.name} from {self.spec.base_dir}",
+                    hint=f"Stop it first (kill -TERM {pid}); two streams would read the same "
+                    "offsets.")
+        checkpoint.write_json(lock, {"pid": os.getpid(), "run_id": self.run_id})
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+    def _connect(self) -> None:
+        registry = default_registry()
+        for step in self.spec.sources():
+            info = registry.find("source", step.component or step.type)
+            assert info is not None
+            config = info.config_model().model_validate(step.config)
+            assert isinstance(config, SourceConfig)
+            group = config.group_id or default_group(self.spec.name, step.name)
+            planner = OffsetPlanner(config, group=group, step=step.name)
+            planner.connect()  # bounded retries, then a clear error (exit 1)
+            self.planners[step.name] = planner
+            self.configs[step.name] = config
+            self.committed[step.name] = dict(planner.positions)
+        if self.stateful:
+            self.checkpoint = checkpoint.load(self.folder)
+            for name, offsets in self.checkpoint.offsets.items():
+                if name in self.planners:
+                    # The windows' state holds rows up to these offsets: read on from there.
+                    self.planners[name].override_positions(
+                        {_tp_parse(k): v for k, v in offsets.items()})
+        for planner in self.planners.values():
+            planner.resolve_until(bounded=False)
+
+    def _clean_dead_runs(self) -> None:
+        """Folders and staged parts of earlier streams of this pipeline whose process died."""
+        from dteg.engine.compiler import DtegPipeline
+
+        runs = self.spec.state_dir / "runs"
+        for folder in sorted(runs.glob("stream-*")) if runs.is_dir() else []:
+            marker = folder / "stream.json"
+            try:
+                owner = json.loads(marker.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if owner.get("pipeline") != self.spec.name or _alive(int(owner.get("pid", 0))):
+                continue
+            composite = DtegPipeline(self.spec, folder.name)
+            for step in self.spec.steps:
+                if step.is_sink:
+                    info = composite._info(step)
+                    model = info.config_model().model_validate(step.config)
+                    with contextlib.suppress(Exception):
+                        info.load_factory()(model, composite.context(step.name)).abort([])
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _settle(self) -> None:
+        """The previous process died with a micro-batch in flight (``pending.json``)."""
+        path = self.folder / checkpoint.PENDING
+        if not path.exists():
+            return
+        data = json.loads(path.read_text("utf-8"))
+        run_dir = Path(data["run_dir"])
+        committed = {p.stem for p in (run_dir / "commits").glob("*.json")}
+        sinks = set(data["sinks"])
+        if sinks <= committed:
+            for step, offsets in data["offsets"].items():
+                if step in self.planners:
+                    self.planners[step].advance({_tp_parse(k): v for k, v in offsets.items()})
+            if self.stateful:
+                self.checkpoint = checkpoint.save(self.folder, self.checkpoint,
+                                                  run_dir / "pending", self._positions())
+            self._commit_offsets()
+            note = (f"the previous stream ({data.get('run_id')}) was stopped after every sink "
+                    "committed its last micro-batch and before the offsets were committed; "
+                    "they were committed now, so that micro-batch is not read again")
+        elif committed & sinks:
+            appended = sorted(committed & sinks)
+            note = (f"the previous stream ({data.get('run_id')}) was stopped while its last "
+                    f"micro-batch was committing ({', '.join(appended)} had committed); that "
+                    "micro-batch is read again, so those sinks may hold its rows twice "
+                    "(merge sinks stay exact)")
+        else:
+            note = ""
+        if note:
+            self.notes.append(note)
+            self.warn(note)
+        path.unlink(missing_ok=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def _positions(self) -> dict[str, dict[str, int]]:
+        return {step: {_tp_key(tp): pos for tp, pos in sorted(p.positions.items())}
+                for step, p in self.planners.items()}
+
+    def _commit_offsets(self) -> None:
+        for step, planner in self.planners.items():
+            changed = {tp: pos for tp, pos in planner.positions.items()
+                       if self.committed[step].get(tp) != pos}
+            if changed:
+                planner.commit(changed)
+                self.committed[step].update(changed)
+
+    def _uncommitted(self) -> bool:
+        return any(self.committed[s].get(tp) != pos for s, p in self.planners.items()
+                   for tp, pos in p.positions.items())
+
+    def _plan(self, remaining: int | None) -> dict[str, Plan]:
+        plans: dict[str, Plan] = {}
+        for step, planner in self.planners.items():
+            budget = self.configs[step].batch.max_records
+            if remaining is not None:
+                budget = min(budget, remaining)
+            plan = planner.plan(budget)
+            plans[step] = plan
+            self.metrics.set_lag(step, planner.lag(plan.high))
+            if remaining is not None:
+                remaining -= plan.records
+        return plans
+
+    def _ready(self, plans: dict[str, Plan], last_start: float, remaining: int | None) -> bool:
+        """Run now (a full micro-batch is waiting, or the time bound has passed), or wait."""
+        waiting = sum(p.records for p in plans.values())
+        if not waiting:
+            return False
+        if remaining is not None and waiting >= remaining:
+            return True
+        for step, plan in plans.items():
+            if plan.records >= self.configs[step].batch.max_records:
+                return True
+        bound = min(c.batch.max_seconds for c in self.configs.values())
+        return time.monotonic() - last_start >= bound
+
+    def _micro_batch(self, plans: dict[str, Plan]) -> None:
+        from dteg.engine import progress
+
+        checkpoint.write_json(self.folder / "plan.json", {
+            step: [r.to_json() for r in plan.ranges] for step, plan in plans.items()})
+        for sub in ("commits", "pending", "timestamps"):
+            shutil.rmtree(self.run_dir / sub, ignore_errors=True)
+        after = self._positions()  # where each partition stands once this batch commits
+        for step, plan in plans.items():
+            after[step].update({_tp_key((r.topic, r.partition)): r.end for r in plan.ranges})
+        sinks = [s.name for s in self.spec.steps if s.is_sink] + [DEAD_LETTER_STEP]
+        checkpoint.write_json(self.folder / checkpoint.PENDING, {
+            "run_id": self.run_id, "run_dir": str(self.run_dir), "sinks": sinks,
+            "offsets": after})
+        progress.rows_read.reset()
+        started = time.monotonic()
+        try:
+            counts = self.runner.run()
+        except Exception:
+            self._warn_partial(sinks)
+            raise
+        seconds = time.monotonic() - started
+        # Every sink committed: this is the point of no return.
+        for step, plan in plans.items():
+            self.planners[step].advance(plan.ends())
+        if self.stateful:
+            self.checkpoint = checkpoint.save(self.folder, self.checkpoint,
+                                              self.run_dir / "pending", self._positions())
+        if os.environ.get(FAULT_ENV) == "kill_before_offset_commit":
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.batches += 1
+        try:
+            self._commit_offsets()
+        except ConnectorError as exc:
+            self.warn(f"{exc.render()} (retrying after the next micro-batch)")
+        else:
+            (self.folder / checkpoint.PENDING).unlink(missing_ok=True)
+        self._count(counts, seconds, time.time())
+
+    def _warn_partial(self, sinks: list[str]) -> None:
+        """A micro-batch failed after some of its sinks committed: it is read again."""
+        committed = sorted({p.stem for p in (self.run_dir / "commits").glob("*.json")}
+                           & set(sinks))
+        if committed:
+            self.warn(f"the failed micro-batch had already been committed by "
+                      f"{', '.join(committed)}; it is read again, so those sinks may hold its "
+                      "rows twice (merge sinks stay exact)")
+
+    def _count(self, counts: dict[str, StepCounts], seconds: float, committed_at: float
+               ) -> None:
+        """Totals, and end-to-end latency: ``committed_at`` (sinks and offsets committed)
+        minus each message's Kafka timestamp."""
+        import numpy as np
+
+        for name, c in counts.items():
+            total = self.totals.setdefault(name, StepCounts(name, c.kind))
+            for attr in ("rows_in", "rows_out", "dead_letter", "filtered", "loaded"):
+                setattr(total, attr, getattr(total, attr) + getattr(c, attr))
+        read = sum(c.rows_out + c.dead_letter for c in counts.values() if c.kind == "extract")
+        loaded = {c.name: c.loaded for c in counts.values() if c.kind == "load"}
+        dead = sum(c.dead_letter for c in counts.values() if c.name != DEAD_LETTER_STEP)
+        stamps = [np.load(f) for f in sorted((self.run_dir / "timestamps").glob("*.npy"))]
+        latencies = (committed_at * 1000 - np.concatenate(stamps)) / 1000 if stamps \
+            else np.zeros(0)
+        self.metrics.batch_done(read, loaded, dead, seconds, latencies)
+
+    def _loop(self, stop: StopSignals) -> str:
+        options = self.options
+        began = time.monotonic()
+        last_start = 0.0
+        backoff = 1.0
+        failing_since: float | None = None
+        while True:
+            if stop.reason:
+                return f"signal {stop.reason}"
+            if options.max_seconds is not None and time.monotonic() - began >= \
+                    options.max_seconds:
+                return f"--max-seconds {options.max_seconds:g}"
+            remaining = None
+            if options.max_records is not None:
+                remaining = options.max_records - self.metrics.records_in
+                if remaining <= 0:
+                    return f"--max-records {options.max_records}"
+            try:
+                if self._uncommitted() and not (self.folder / checkpoint.PENDING).exists():
+                    self._commit_offsets()
+                plans = self._plan(remaining)
+                if all(p.finished for p in plans.values()):
+                    return "until (every partition reached its end offset)"
+                if not self._ready(plans, last_start, remaining):
+                    stop.wait(IDLE_WAIT)
+                    continue
+                last_start = time.monotonic()
+                self._micro_batch(plans)
+                if self._uncommitted():
+                    self._commit_offsets()
+                    (self.folder / checkpoint.PENDING).unlink(missing_ok=True)
+            except Exception as exc:
+                err = find_error(exc)
+                if not (isinstance(err, ConnectorError) and err.retriable):
+                    raise
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > options.retry_for:
+                    raise
+                self.metrics.retries += 1
+                self.warn(f"{self.spec.redactor(err.render())} — retrying in {backoff:.0f} s")
+                if stop.wait(backoff):
+                    continue
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            failing_since = None
+            backoff = 1.0
+
+    # --- whole run ----------------------------------------------------------------------
+
+    def run(self) -> StreamResult:
+        from dteg.streaming.executor import MicroBatchRunner
+
+        with self._lock(), StopSignals(self.warn) as stop:
+            try:
+                self._connect()
+                self._settle()  # before the dead runs' folders (its commit markers) go
+                self._clean_dead_runs()
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                checkpoint.write_json(self.run_dir / "stream.json",
+                                      {"pid": os.getpid(), "pipeline": self.spec.name})
+                self.runner = MicroBatchRunner(self.spec, self.run_id,
+                                               debug=self.options.debug)
+                if self.options.metrics_port is not None:
+                    self.metrics.serve(self.options.metrics_port)
+                with LiveLine(self.metrics, enabled=self.options.live):
+                    stopped_by = self._loop(stop)
+            finally:
+                self.metrics.close()
+                for planner in self.planners.values():
+                    planner.close()
+                from dteg.connectors.kafka.ranges import POOL
+
+                POOL.close()
+        return self._result(stopped_by)
+
+    def _result(self, stopped_by: str) -> StreamResult:
+        from dteg.engine.compiler import dead_letter_target
+
+        spec = self.spec
+        steps = [self.totals.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps]
+        stored = self.totals.get(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "")).loaded
+        targets = {name: w.describe() for name, w in self.runner.writers().items()} \
+            if self.runner else {}
+        composite_ctx = self.runner.composite.context(DEAD_LETTER_STEP) if self.runner else None
+        dl = dead_letter_target(spec, self.run_id, default_registry())
+        report = RunReport(
+            pipeline=spec.name, run_id=self.run_id, runner="direct (stream)",
+            seconds=time.monotonic() - self.metrics.started, steps=steps,
+            dead_letter_target=dl.describe(composite_ctx) if composite_ctx else "",
+            dead_lettered_stored=stored, targets=targets)
+        latency = self.metrics.latency
+        return StreamResult(report=report, batches=self.batches, stopped_by=stopped_by,
+                            positions=self._positions(), latency_p50=latency.percentile(50),
+                            latency_p99=latency.percentile(99),
+                            retries=self.metrics.retries,
+                            active_seconds=self.metrics.active_seconds, notes=self.notes)
