@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dteg.errors import ConfigError, DtegError, RunError
+from dteg.errors import ConfigError, DtegError, RunError, find_error
 
 app = typer.Typer(
     name="dteg", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -272,16 +272,7 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Run a bounded pipeline to completion and print what landed."""
-    from dteg.engine.phases import compile_spec, run_blockers
-
-    global _current_spec
-    spec = compile_spec(pipeline)
-    _current_spec = spec
-    blockers = run_blockers(spec)
-    if blockers:
-        raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
-    for warning in spec.warnings:
-        _warn(warning)
+    spec = _runnable(pipeline)
     if runner not in RUNNERS:
         raise ConfigError(f"unknown runner `{runner}`", hint=f"Use one of: {', '.join(RUNNERS)}.")
     from dteg.engine.compiler import new_run_id
@@ -311,6 +302,21 @@ def run(
                                encoding="utf-8")
     if not quiet:
         _say(spec.redactor(report.render(spec)))
+
+
+def _runnable(pipeline: Path) -> Any:
+    """Compile for running: blockers stop here (exit 2), warnings are shown."""
+    from dteg.engine.phases import compile_spec, run_blockers
+
+    global _current_spec
+    spec = compile_spec(pipeline)
+    _current_spec = spec
+    blockers = run_blockers(spec)
+    if blockers:
+        raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
+    for warning in spec.warnings:
+        _warn(warning)
+    return spec
 
 
 def _run_on_dataflow(spec: Any, run_id: str, settings: Any) -> None:
@@ -359,16 +365,7 @@ def stream(
 ) -> None:
     """Run a pipeline with unbounded sources (Kafka) until SIGINT/SIGTERM, in micro-batches;
     each one's offsets are committed once every sink has committed its rows."""
-    from dteg.engine.phases import compile_spec, run_blockers
-
-    global _current_spec
-    spec = compile_spec(pipeline)
-    _current_spec = spec
-    blockers = run_blockers(spec)
-    if blockers:
-        raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
-    for warning in spec.warnings:
-        _warn(warning)
+    spec = _runnable(pipeline)
     from dteg.engine.compiler import new_run_id
     from dteg.streaming.launcher import StreamOptions
     from dteg.streaming.summary import execute_stream, render, stream_report
@@ -408,16 +405,7 @@ def backfill(
     from dteg.engine.backfill import run_backfill
     from dteg.engine.compiler import new_run_id
     from dteg.engine.lifecycle import execute
-    from dteg.engine.phases import compile_spec, run_blockers
-
-    global _current_spec
-    spec = compile_spec(pipeline)
-    _current_spec = spec
-    blockers = run_blockers(spec)
-    if blockers:
-        raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
-    for warning in spec.warnings:
-        _warn(warning)
+    spec = _runnable(pipeline)
     ran, skipped = run_backfill(
         spec, start, end, step, restart=restart, new_run_id=new_run_id, say=_say,
         execute=lambda s, rid: execute(s, rid, debug=debug))
@@ -480,18 +468,6 @@ def _render(err: DtegError) -> str:
     return text
 
 
-def find_dteg_error(exc: BaseException) -> DtegError | None:
-    """The DtegError behind ``exc`` (Beam wraps errors raised inside a stage)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, DtegError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def _describe_unexpected(exc: BaseException) -> DtegError:
     text = str(exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
@@ -525,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
         cause: BaseException = exc
         if kind == "Abort" and exc.__cause__ is not None:
             cause = exc.__cause__
-        err = find_dteg_error(cause) or _describe_unexpected(cause)
+        err = find_error(cause) or _describe_unexpected(cause)
         if debug:
             traceback.print_exc()
         typer.echo(f"error: {_render(err)}", err=True)

@@ -125,3 +125,15 @@ class SpecErrors(SpecError):
     def render(self) -> str:
         listing = "\n".join(f"- {e.render()}" for e in self.errors)
         return f"{len(self.errors)} problems found:\n{listing}"
+
+
+def find_error(exc: BaseException) -> DtegError | None:
+    """The DtegError behind ``exc`` (Beam wraps errors raised inside a stage)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DtegError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -31,7 +31,7 @@ from dteg.engine.compiler import DEAD_LETTER_STEP
 from dteg.engine.registry import default_registry
 from dteg.engine.report import RunReport, StepCounts
 from dteg.engine.spec import PipelineSpec
-from dteg.errors import ConfigError, ConnectorError, DtegError
+from dteg.errors import ConfigError, ConnectorError, find_error
 from dteg.streaming import checkpoint, checks
 from dteg.streaming.console import LiveLine, StopSignals
 from dteg.streaming.metrics import StreamMetrics
@@ -89,16 +89,6 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def find_error(exc: BaseException) -> DtegError | None:
-    """The DtegError behind ``exc`` (Beam wraps errors raised inside a stage)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, DtegError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 class Stream:
