@@ -315,13 +315,15 @@ class Validate(BatchTransform):
             indices = pc.indices_nonzero(quarantine).to_pylist()
             rows = bad_rows.to_pylist()
             labels = [reasons[i] for i in indices]
+            # Mask each row once; its reason shows the failing column's masked value.
+            masked = rows if self.ctx.mask_row is None else [self.ctx.mask_row(r) for r in rows]
             rejected = dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
-                reasons=[describe(rule, col or "", _short(self._masked(col, row.get(col))))
-                         for (rule, _, col), row in zip(labels, rows, strict=True)],
+                reasons=[describe(rule, col or "", _short(_shown(m.get(col)) if col else None))
+                         for (rule, _, col), m in zip(labels, masked, strict=True)],
                 rules=[label for _, label, _ in labels],
                 columns=[col for _, _, col in labels],
-                records=[row_json(row, self.ctx.mask_row) for row in rows],
+                records=[row_json(m) for m in masked],
             )
         kept = batch.filter(pc.invert(decided))
         return StageResult(kept=kept, rejected=rejected, filtered=pc.sum(drop).as_py() or 0,
@@ -329,6 +331,10 @@ class Validate(BatchTransform):
 
     def _masked(self, column: str | None, value: Any) -> Any:
         return masked_value(self.ctx, column, value)
+
+
+def _shown(masked: Any) -> Any:
+    return "<encrypted>" if isinstance(masked, str) and masked.startswith("dteg:v1:") else masked
 
 
 def masked_value(ctx: RunContext, column: str | None, value: Any) -> Any:
