@@ -19,7 +19,7 @@ from dteg.governance.drift import SchemaDrift, compare, write_alert
 from dteg.streaming.bounded import prepare_offsets
 
 
-def _duckdb_databases(spec: PipelineSpec, step: StepSpec) -> list[Path]:
+def duckdb_databases(spec: PipelineSpec, step: StepSpec) -> list[Path]:
     databases = []
     for name in step.inputs:
         load = spec.step(name)
@@ -40,7 +40,7 @@ def run_post_load_steps(spec: PipelineSpec, run_id: str, report: RunReport) -> N
         ctx = RunContext(pipeline=spec.name, step=step.name, base_dir=spec.base_dir,
                          run_id=run_id)
         outcome = run_dbt(DbtConfig.model_validate(step.config), ctx,
-                          duckdb_databases=_duckdb_databases(spec, step))
+                          duckdb_databases=duckdb_databases(spec, step))
         report.post_load.append(outcome)
 
 

@@ -5,7 +5,6 @@ Checked before anything starts (each message names the step and its line):
 * no sink would lose earlier micro-batches' rows (``mode: replace`` or ``error``);
 * a ``window`` step feeds an ``aggregate`` step and an ``aggregate`` has a window before it
   (otherwise nothing would ever be emitted);
-* no dbt step (dbt in streams, on an interval or per window, is not available yet).
 """
 
 from __future__ import annotations
@@ -43,9 +42,6 @@ def problems(spec: PipelineSpec, registry: Registry | None = None) -> list[str]:
             found.append(f"{step.where()}: `mode: {_mode(step, registry)}` would replace the "
                          "rows of every earlier micro-batch; use `mode: append` (a folder for "
                          "files) or `mode: merge`")
-        if step.runs_after_load:
-            found.append(f"{step.where()}: dbt steps do not run in streams yet; run dbt on a "
-                         "schedule against the tables the stream loads")
         if step.component == "window" and not any(
                 c.component == "aggregate" for c in spec.consumers(step.name)):
             found.append(f"{step.where()}: in a stream a window step must feed an `aggregate` "

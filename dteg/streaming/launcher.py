@@ -34,6 +34,7 @@ from dteg.engine.spec import PipelineSpec
 from dteg.errors import ConfigError, ConnectorError, find_error
 from dteg.streaming import checkpoint, checks
 from dteg.streaming.console import LiveLine, StopSignals
+from dteg.streaming.dbt_schedule import DbtSchedule
 from dteg.streaming.metrics import StreamMetrics
 
 BACKOFF_MAX = 10.0
@@ -112,6 +113,7 @@ class Stream:
         self.notes: list[str] = []
         self.runner: Any = None
         self.batches = 0
+        self.dbt = DbtSchedule(self.spec, run_id, say, warn)
 
     # --- set-up -------------------------------------------------------------------------
 
@@ -298,6 +300,7 @@ class Stream:
         else:
             (self.folder / checkpoint.PENDING).unlink(missing_ok=True)
         self._count(counts, seconds, time.time())
+        self.dbt.after_batch()
 
     def _warn_partial(self, sinks: list[str]) -> None:
         """A micro-batch failed after some of its sinks committed: it is read again."""
@@ -393,6 +396,7 @@ class Stream:
                     self.metrics.serve(self.options.metrics_port)
                 with LiveLine(self.metrics, enabled=self.options.live):
                     stopped_by = self._loop(stop)
+                self.dbt.at_stop()
             finally:
                 self.metrics.close()
                 for planner in self.planners.values():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dteg.engine.contracts import RunContext
 from dteg.errors import ConfigError, RunError
@@ -37,6 +37,26 @@ class DbtConfig(BaseModel):
     target: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
     full_refresh: bool = False
+    every: str | float | None = Field(
+        default=None, description="In `dteg stream`: run dbt at most this often (15m, 1h, …; "
+        "default 15m), after a micro-batch has committed")
+    after_batches: int | None = Field(
+        default=None, ge=1, description="In `dteg stream`: run dbt after this many committed "
+        "micro-batches instead of on a time interval")
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, value: str | float | None) -> str | float | None:
+        if value is not None:
+            from dteg.transforms.window import parse_duration
+
+            parse_duration(value)
+        return value
+
+    def interval_seconds(self) -> float:
+        from dteg.transforms.window import US, parse_duration
+
+        return parse_duration(self.every if self.every is not None else "15m") / US
 
 
 @dataclass

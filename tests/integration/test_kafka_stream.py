@@ -369,3 +369,38 @@ pipeline:
     assert "max_invalid_ratio" in out or "invalid" in out
     assert not (tmp_path / "q.duckdb").exists()
     assert all(v < 0 for v in committed(kafka_bootstrap, group, topic).values())
+
+
+DBT_PROJECT = {
+    "dbt_project.yml": "name: stream\nversion: '1.0'\nprofile: stream\n"
+                       "models:\n  stream:\n    +materialized: table\n",
+    "models/sources.yml": "version: 2\nsources:\n  - name: stream\n    schema: main\n"
+                          "    tables: [{name: kafka_orders}]\n"
+                          "models:\n  - name: orders_per_country\n    columns:\n"
+                          "      - name: country\n        data_tests: [not_null, unique]\n",
+    "models/orders_per_country.sql": "select country, count(*) as orders\n"
+                                     "from {{ source('stream', 'kafka_orders') }}\n"
+                                     "group by country\n",
+}
+
+
+def test_dbt_runs_in_a_stream_after_committed_micro_batches(
+        kafka_bootstrap: str, workdir: Path, dteg, monkeypatch) -> None:  # noqa: F811
+    topic = create_topic(kafka_bootstrap, unique("orders"), partitions=1)
+    monkeypatch.setenv("DTEG_KAFKA_TOPIC", topic)
+    monkeypatch.setenv("DTEG_KAFKA_GROUP", unique("group"))
+    for name, text in DBT_PROJECT.items():
+        path = workdir / "dbt_stream" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    pipeline = workdir / "kafka_dbt.yaml"
+    pipeline.write_text((workdir / "kafka_to_duckdb.yaml").read_text() + (
+        "    - transform:\n        type: dbt\n        project_dir: dbt_stream\n"
+        "        tests: true\n        after_batches: 1\n"))
+    produce(kafka_bootstrap, topic, _orders(0, 300))
+    code, _report, out = dteg("stream", str(pipeline), "--max-records", "300")
+    assert code == 0, out
+    assert "transform: dbt build: 3 passed, 0 failed" in out  # the model and its 2 tests
+    rows = dict(_rows(workdir / ".dteg" / "warehouse.duckdb",
+                      "SELECT country, orders FROM orders_per_country"))
+    assert rows == {"kr": 100, "jp": 100, "us": 100}
