@@ -151,7 +151,7 @@ class LineageEmitter:
                  drift_facet: dict[str, Any] | None) -> None:
         from openlineage.client.event_v2 import RunEvent, RunState
 
-        inputs, outputs = self._datasets(report, schemas, quality)
+        inputs, outputs = self._datasets(report, schemas, assertions_by_source(self.spec, quality))
         extra = {"dteg_schemaDrift": _custom_run_facet(drift_facet)} if drift_facet else None
         for outcome in report.post_load:
             self._emit_dbt(outcome)
@@ -190,6 +190,29 @@ class LineageEmitter:
             self._emit(RunEvent(eventType=state, eventTime=_now(), producer=PRODUCER,
                                 run=self._run(child, parent), job=job,
                                 inputs=inputs, outputs=outputs))
+
+
+def assertions_by_source(spec: PipelineSpec, quality: dict[str, Any]
+                         ) -> dict[str, list[dict[str, Any]]]:
+    """The quality report's rule results, attached to the source each validate step checks."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entry in quality.get("steps", []):
+        try:
+            step = spec.step(entry["step"])
+        except KeyError:
+            continue
+        frontier, sources = list(step.inputs), []
+        while frontier:
+            upstream = spec.step(frontier.pop())
+            if upstream.is_source:
+                sources.append(upstream.name)
+            frontier.extend(upstream.inputs)
+        for rule in entry.get("rules", []):
+            for column in rule.get("columns") or [None]:
+                for source in sources:
+                    found.setdefault(source, []).append(
+                        {"rule": rule["rule"], "failed": rule["failed"], "column": column})
+    return found
 
 
 @attr.define

@@ -122,6 +122,10 @@ def test_lineage_events_reach_an_http_receiver_in_order(workdir: Path, run_pipel
     assert source["name"].endswith("data/customers.csv")
     assert [f["name"] for f in source["facets"]["schema"]["fields"]][:3] == [
         "id", "name", "email"]
+    assertions = source["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert {(a["assertion"], a["column"], a["success"]) for a in assertions} == {
+        ("null_check", "id", False), ("null_check", "email", False),
+        ("format_check", "email", False)}
     sink = complete["outputs"][0]
     assert sink["namespace"].startswith("duckdb://") and sink["name"] == "customers"
     assert sink["outputFacets"]["outputStatistics"]["rowCount"] == 8
