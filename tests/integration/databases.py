@@ -7,7 +7,6 @@ Without a server the tests are skipped, except under CI=true, where that is a fa
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import uuid
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.integration.service_guard import service_unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,10 +30,7 @@ def _start(service: str) -> dict[str, str]:
                              text=True, timeout=60).stdout
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
-        message = f"{service} could not be started: {str(detail).strip()[-800:]}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
+        service_unavailable(f"{service} could not be started: {str(detail).strip()[-800:]}")
     env = {}
     for line in out.splitlines():
         if line.startswith("export "):
