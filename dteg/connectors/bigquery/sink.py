@@ -35,6 +35,7 @@ from dteg.connectors import retry
 from dteg.connectors.bigquery.config import SinkConfig
 from dteg.connectors.bigquery.dialect import bq_type, q, schema_fields
 from dteg.connectors.file_sink import conform
+from dteg.connectors.merge_order import with_merge_order
 from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConfigError, ConnectorError
 
@@ -80,10 +81,8 @@ class _Part(PartWriter):
             assert self.schema is not None
             batch = conform(batch, self.schema, step=self.sink.ctx.step)
         if self.sink.merging:
-            batch = batch.append_column(PART_COL, pa.array([self.opened] * batch.num_rows,
-                                                           pa.int64()))
-            batch = batch.append_column(ROW_COL, pa.array(
-                range(self.rows, self.rows + batch.num_rows), pa.int64()))
+            batch = with_merge_order(batch, part=self.opened, first_row=self.rows,
+                                     part_column=PART_COL, row_column=ROW_COL)
         self.writer.write_batch(batch)
         self.rows += batch.num_rows
 

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from dteg.connectors import retry, schema_evolution
 from dteg.connectors.file_sink import conform
+from dteg.connectors.merge_order import with_merge_order
 from dteg.connectors.snowflake import dialect
 from dteg.connectors.snowflake.config import SinkConfig
 from dteg.connectors.snowflake.dialect import q
@@ -81,10 +82,8 @@ class _Part(PartWriter):
             assert self.schema is not None
             batch = conform(batch, self.schema, step=self.sink.ctx.step)
         if self.sink.config.mode == "merge":
-            batch = batch.append_column(PART_COL, pa.array([self.opened] * batch.num_rows,
-                                                           pa.int64()))
-            batch = batch.append_column(ROW_COL, pa.array(
-                range(self.rows, self.rows + batch.num_rows), pa.int64()))
+            batch = with_merge_order(batch, part=self.opened, first_row=self.rows,
+                                     part_column=PART_COL, row_column=ROW_COL)
         self.writer.write_batch(batch)
         self.rows += batch.num_rows
 
