@@ -13,7 +13,7 @@ Library use::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dteg.engine.spec import PipelineSpec
 from dteg.errors import ConfigError, ConnectorError, DtegError, RunError, SpecError
@@ -40,7 +40,3 @@ def to_beam(spec: PipelineSpec, run_id: str | None = None) -> DtegPipeline:
     from dteg.engine.compiler import to_beam as _to_beam
 
     return _to_beam(spec, run_id)
-
-
-def __getattr__(name: str) -> Any:
-    raise AttributeError(f"module 'dteg' has no attribute {name!r}")

@@ -65,21 +65,3 @@ def dead_letters(
         ],
         schema=DEAD_LETTER_SCHEMA,
     )
-
-
-def take_rows(batch: pa.RecordBatch, mask: pa.Array) -> pa.RecordBatch:
-    """Rows of ``batch`` where the boolean ``mask`` is true."""
-    return batch.filter(mask)
-
-
-def rows_as_dicts(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-    return batch.to_pylist()
-
-
-def concat_batches(batches: Sequence[pa.RecordBatch]) -> pa.RecordBatch | None:
-    batches = [b for b in batches if b is not None and b.num_rows]
-    if not batches:
-        return None
-    if len(batches) == 1:
-        return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]

@@ -42,7 +42,3 @@ def parse_type(name: str) -> pa.DataType:
         f"unknown column type `{name}`.{hint} Known types: {', '.join(sorted(set(_SIMPLE)))}, "
         "decimal(p,s)."
     )
-
-
-def type_name(t: pa.DataType) -> str:
-    return str(t)
