@@ -225,8 +225,15 @@ def test_sigterm_drains_commits_and_metrics_are_served(kafka_bootstrap: str,  # 
                   tmp_path / "term.log")
     try:
         _wait_committed(kafka_bootstrap, group, topic, 3000, proc)
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                         timeout=10).read().decode()
+        # The offsets are committed a moment before the micro-batch's counts are published.
+        deadline = time.monotonic() + 15
+        while True:
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                             timeout=10).read().decode()
+            if 'records_in_total{pipeline="crash_test"} 3000.0' in metrics or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     finally:
