@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dteg.engine.spec import PipelineSpec
 from dteg.errors import ConfigError, ConnectorError, DtegError, RunError, SpecError
+from dteg.spec.models import PipelineSpec
 
 if TYPE_CHECKING:
-    from dteg.engine.compiler import DtegPipeline
+    from dteg.beam.compiler import DtegPipeline
 
 __version__ = "0.1.0"
 __all__ = [
@@ -30,13 +30,13 @@ __all__ = [
 
 def load(path: str | Path, *, environ: dict[str, str] | None = None) -> PipelineSpec:
     """Load and check a pipeline file (every compile phase; no Beam import)."""
-    from dteg.engine.phases import compile_spec
+    from dteg.spec.phases import compile_spec
 
     return compile_spec(path, environ=environ)
 
 
 def to_beam(spec: PipelineSpec, run_id: str | None = None) -> DtegPipeline:
     """The pipeline as a Beam ``PTransform`` to apply to a pipeline's root."""
-    from dteg.engine.compiler import to_beam as _to_beam
+    from dteg.beam.compiler import to_beam as _to_beam
 
     return _to_beam(spec, run_id)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dteg.engine.types import parse_type
+from dteg.components.types import parse_type
 
 # Text that means "no value" in a typed (non-text) column, as pyarrow's CSV reader has it.
 DEFAULT_NULL_TOKENS = (

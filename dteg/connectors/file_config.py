@@ -7,9 +7,9 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from dteg.components.types import UnknownType, parse_type
 from dteg.connectors.load_strategy import LoadStrategy
 from dteg.connectors.object_store import ObjectStoreSettings
-from dteg.engine.types import UnknownType, parse_type
 
 Compression = Literal["auto", "none", "gzip", "zstd", "bz2"]
 

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.connectors import filesystem as fs
 from dteg.connectors import partitions
 from dteg.connectors.file_config import FileSinkConfig
 from dteg.connectors.object_store import StoreOptions
-from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConnectorError
 
 log = logging.getLogger("dteg.file_sink")

@@ -4,7 +4,7 @@ reaches ``batch.rows``, ``batch.bytes`` or ``batch.seconds``, or when the runner
 bundle). Streams need micro-batches: an unbounded run has no end to wait for. A bounded run
 may use them too, to make rows visible while it runs (then it is not all or nothing).
 
-The engine reads these settings (``dteg.engine.beam_io.WriteSink``); a sink only has to make
+The engine reads these settings (``dteg.beam.io.WriteSink``); a sink only has to make
 each ``commit`` of a micro-batch safe to retry."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from dteg.engine.spec import PipelineSpec, StepSpec
+from dteg.spec.models import PipelineSpec, StepSpec
 
 FILE_CONNECTORS = {"csv", "jsonl", "parquet", "avro"}
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from dteg.engine.spec import PipelineSpec
 from dteg.errors import ConfigError
+from dteg.spec.models import PipelineSpec
 
 
 def sources_yaml(spec: PipelineSpec) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 import attr
 from openlineage.client.facet_v2 import RunFacet
 
-from dteg.engine.report import RunReport
-from dteg.engine.spec import PipelineSpec
 from dteg.governance.datasets import dataset_of
+from dteg.run.report import RunReport
+from dteg.spec.models import PipelineSpec
 
 PRODUCER = "https://github.com/dteg/dteg"
 

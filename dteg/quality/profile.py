@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dteg.engine.contracts import BatchReader, Rejected, RunContext
+from dteg.components.contracts import BatchReader, Rejected, RunContext
 from dteg.errors import ConfigError
-from dteg.quality.pii import classify_column
+from dteg.security.pii import classify_column
 
 DEFAULT_ROWS = 10_000
 _COMPRESSION = (".gz", ".gzip", ".zst", ".zstd", ".bz2")
@@ -178,7 +178,7 @@ def read_sample(reader: BatchReader, rows: int) -> tuple[pa.Table, int]:
 
 
 def _build(name: str, config: dict[str, Any], ctx: RunContext, rows: int) -> BatchReader:
-    from dteg.engine.registry import default_registry
+    from dteg.components.registry import default_registry
 
     info = default_registry().find("source", name)
     if info is None:
@@ -217,7 +217,7 @@ def profile_file(path: Path, rows: int = DEFAULT_ROWS) -> list[Profile]:
 
 def profile_pipeline(path: Path, rows: int = DEFAULT_ROWS) -> list[Profile]:
     """One profile per extract step of the pipeline at ``path``."""
-    from dteg.engine.phases import compile_spec
+    from dteg.spec.phases import compile_spec
 
     spec = compile_spec(path)
     profiles = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dteg.engine.spec import PipelineSpec
+from dteg.spec.models import PipelineSpec
 
 
 @dataclass

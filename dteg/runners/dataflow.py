@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dteg.engine.secrets import MASK
-from dteg.engine.spec import PipelineSpec
 from dteg.errors import ConfigError, ConnectorError
 from dteg.runners.settings import RunnerSettings
+from dteg.spec.models import PipelineSpec
+from dteg.spec.secrets import MASK
 
 _GCS_PATH = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/.*)?$")
 _REQUIRED = {"project": "--project", "region": "--region", "temp_location": "--temp-location"}
@@ -61,7 +61,7 @@ def _pipeline(spec: PipelineSpec, run_id: str, options: dict[str, Any]) -> tuple
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from dteg.engine.compiler import DtegPipeline
+    from dteg.beam.compiler import DtegPipeline
 
     runner = _runner()
     try:

@@ -14,10 +14,10 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from dteg.engine.compiler import DEAD_LETTER_STEP, DtegPipeline, dead_letter_target
-from dteg.engine.report import RunReport, StepCounts
-from dteg.engine.spec import PipelineSpec
+from dteg.beam.compiler import DEAD_LETTER_STEP, DtegPipeline, dead_letter_target
 from dteg.quality.report import dteg_counters, quality_report
+from dteg.run.report import RunReport, StepCounts
+from dteg.spec.models import PipelineSpec
 
 _FIELDS = {"in": "rows_in", "out": "rows_out", "dead_letter": "dead_letter",
            "filtered": "filtered", "loaded": "loaded"}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dteg.engine.report import RunReport
-from dteg.engine.spec import PipelineSpec
+from dteg.run.report import RunReport
 from dteg.runners.jobserver import job_server_jar
 from dteg.runners.settings import RunnerSettings
+from dteg.spec.models import PipelineSpec
 
 
 def run(spec: PipelineSpec, run_id: str, settings: RunnerSettings, *,

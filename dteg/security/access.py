@@ -1,7 +1,7 @@
 """``access_level: restricted``: never load a column that looks like unmasked personal data.
 
 The data is unknown at compile time, so the compiler puts a ``RestrictedGuard`` in front of
-every load of a restricted pipeline. It samples each batch (``dteg.quality.pii``) and fails the
+every load of a restricted pipeline. It samples each batch (``dteg.security.pii``) and fails the
 run — before the load commits anything — when a column looks like personal data and no mask
 or encrypt step covers it. The message names the columns and the block that fixes it.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dteg.engine.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.errors import RunError
 
 
@@ -38,7 +38,7 @@ class RestrictedGuard(BatchTransform):
         self.covered = set(covered)
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:
-        from dteg.quality.pii import classify_batch
+        from dteg.security.pii import classify_batch
 
         found = {c: m for c, m in classify_batch(batch).items() if c not in self.covered}
         if found:

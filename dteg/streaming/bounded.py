@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dteg.engine.spec import PipelineSpec
+from dteg.spec.models import PipelineSpec
 
 
 def prepare_offsets(spec: PipelineSpec, run_id: str) -> tuple[PipelineSpec, Callable[[], None]]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dteg.engine.registry import Registry, default_registry
-from dteg.engine.spec import DeadLetterSpec, PipelineSpec, StepSpec
+from dteg.components.registry import Registry, default_registry
 from dteg.errors import ConfigError
+from dteg.spec.models import DeadLetterSpec, PipelineSpec, StepSpec
 
 STREAM_SOURCES = ("kafka",)
 
@@ -30,7 +30,7 @@ def _mode(step: StepSpec, registry: Registry) -> str | None:
 
 def problems(spec: PipelineSpec, registry: Registry | None = None) -> list[str]:
     """Everything that stops this pipeline from running as a stream."""
-    from dteg.engine.beam_aggregate import window_step
+    from dteg.beam.aggregate import window_step
 
     registry = registry or default_registry()
     found: list[str] = []
@@ -70,7 +70,7 @@ def stream_spec(spec: PipelineSpec, *, folder: Path, run_dir: Path) -> PipelineS
     """The spec a stream runs: dead letters appended to a folder (one part per micro-batch
     that has any), and the run-time files each step reads."""
     from dteg.connectors.kafka.source import PLAN_FILE, TIMESTAMPS_DIR
-    from dteg.streaming.checkpoint import CHECKPOINT_DIR, PENDING_DIR
+    from dteg.transforms.checkpoint import CHECKPOINT_DIR, PENDING_DIR
 
     body = spec.body
     if body.dead_letter is None:

@@ -59,7 +59,7 @@ class LiveLine:
         return self
 
     def _loop(self) -> None:
-        from dteg.engine import progress
+        from dteg.beam import progress
 
         m = self.metrics
         while not self._stop.wait(0.5):

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dteg.engine.contracts import RunContext
-from dteg.engine.spec import PipelineSpec, StepSpec
+from dteg.components.contracts import RunContext
 from dteg.errors import DtegError
+from dteg.spec.models import PipelineSpec, StepSpec
 
 
 @dataclass
@@ -56,7 +56,7 @@ class DbtSchedule:
                 self._run(due)
 
     def _run(self, due: _Due) -> None:
-        from dteg.engine.lifecycle import duckdb_databases
+        from dteg.run.lifecycle import duckdb_databases
         from dteg.transforms.dbt import DbtConfig, run_dbt
 
         ctx = RunContext(pipeline=self.spec.name, step=due.step.name,

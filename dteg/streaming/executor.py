@@ -17,10 +17,10 @@ from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions
 from apache_beam.runners.pipeline_utils import group_by_key_input_visitor
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from dteg.engine.compiler import DtegPipeline
-from dteg.engine.report import StepCounts
-from dteg.engine.spec import PipelineSpec
+from dteg.beam.compiler import DtegPipeline
+from dteg.run.report import StepCounts
 from dteg.runners.direct import collect_counts
+from dteg.spec.models import PipelineSpec
 
 
 class MicroBatchRunner:

@@ -2,7 +2,7 @@
 
 Each micro-batch: plan the offsets to read (``dteg.connectors.kafka.offsets``), run the
 pipeline's Beam graph over exactly those offsets (``MicroBatchRunner``), and once every sink
-has committed, save the window state (``dteg.streaming.checkpoint``) and commit the offsets to
+has committed, save the window state (``dteg.transforms.checkpoint``) and commit the offsets to
 the consumer group. So a crash anywhere re-reads at most the micro-batch in flight
 (at-least-once), and a crash after the sinks committed but before the offsets did is settled
 on the next start without re-reading (the sinks' commit markers say it is done).
@@ -25,21 +25,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dteg.beam.compiler import DEAD_LETTER_STEP
+from dteg.components.registry import default_registry
 from dteg.connectors.kafka.config import SourceConfig
 from dteg.connectors.kafka.offsets import TP, OffsetPlanner, Plan, default_group
-from dteg.engine.compiler import DEAD_LETTER_STEP
-from dteg.engine.registry import default_registry
-from dteg.engine.report import RunReport, StepCounts
-from dteg.engine.spec import PipelineSpec
 from dteg.errors import ConfigError, ConnectorError, find_error
-from dteg.streaming import checkpoint, checks
+from dteg.run.report import RunReport, StepCounts
+from dteg.spec.models import PipelineSpec
+from dteg.streaming import checks
 from dteg.streaming.console import LiveLine, StopSignals
 from dteg.streaming.dbt_schedule import DbtSchedule
 from dteg.streaming.metrics import StreamMetrics
+from dteg.transforms import checkpoint
 
 BACKOFF_MAX = 10.0
 IDLE_WAIT = 0.1
-# A test hook, like dteg.engine.state's: SIGKILL right after every sink of a micro-batch
+# A test hook, like dteg.run.state's: SIGKILL right after every sink of a micro-batch
 # committed and before its offsets are committed (the window the crash tests exercise).
 FAULT_ENV = "DTEG_FAULT"
 
@@ -164,7 +165,7 @@ class Stream:
 
     def _clean_dead_runs(self) -> None:
         """Folders and staged parts of earlier streams of this pipeline whose process died."""
-        from dteg.engine.compiler import DtegPipeline
+        from dteg.beam.compiler import DtegPipeline
 
         runs = self.spec.state_dir / "runs"
         for folder in sorted(runs.glob("stream-*")) if runs.is_dir() else []:
@@ -263,7 +264,7 @@ class Stream:
         return time.monotonic() - last_start >= bound
 
     def _micro_batch(self, plans: dict[str, Plan]) -> None:
-        from dteg.engine import progress
+        from dteg.beam import progress
 
         checkpoint.write_json(self.folder / "plan.json", {
             step: [r.to_json() for r in plan.ranges] for step, plan in plans.items()})
@@ -407,7 +408,7 @@ class Stream:
         return self._result(stopped_by)
 
     def _result(self, stopped_by: str) -> StreamResult:
-        from dteg.engine.compiler import dead_letter_target
+        from dteg.beam.compiler import dead_letter_target
 
         spec = self.spec
         steps = [self.totals.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps]

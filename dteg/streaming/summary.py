@@ -6,10 +6,10 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from dteg.engine.spec import PipelineSpec
 from dteg.errors import DtegError
-from dteg.streaming import checkpoint
+from dteg.spec.models import PipelineSpec
 from dteg.streaming.launcher import Stream, StreamOptions, StreamResult
+from dteg.transforms import checkpoint
 
 
 def stream_report(result: StreamResult) -> dict[str, Any]:
@@ -37,9 +37,9 @@ def render(result: StreamResult, spec: PipelineSpec) -> str:
 def execute_stream(spec: PipelineSpec, run_id: str, options: StreamOptions,
                    say: Callable[[str], None], warn: Callable[[str], None]) -> StreamResult:
     """Record the stream as one run (run record, lineage) around ``Stream.run``."""
-    from dteg.engine.lifecycle import read_schemas, report_dict
-    from dteg.engine.runs import RunStore
     from dteg.governance.lineage import LineageEmitter
+    from dteg.run.lifecycle import read_schemas, report_dict
+    from dteg.run.records import RunStore
 
     stream = Stream(spec, run_id, options, say, warn)
     store = RunStore.for_folder(spec.base_dir)

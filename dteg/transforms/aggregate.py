@@ -9,7 +9,7 @@ Works in two steps so that it can run on batches and across micro-batches: each 
 reduced to *partials* (count, sum, min, max per group and window), partials are merged
 (sums of sums, …), and a window's row is emitted once the watermark passes its end — at the
 end of a bounded run every window is emitted. Pure pyarrow; the Beam part is
-``dteg.engine.beam_aggregate``.
+``dteg.beam.aggregate``.
 """
 
 from __future__ import annotations
@@ -262,5 +262,5 @@ def _session_ids(table: pa.Table, group: list[str], starts: list[int], gap: int)
 
 
 def create(config: AggregateConfig, ctx: Any) -> Aggregator:
-    """The aggregation logic; the compiler runs it through ``dteg.engine.beam_aggregate``."""
+    """The aggregation logic; the compiler runs it through ``dteg.beam.aggregate``."""
     return Aggregator(config, None, ctx.step)

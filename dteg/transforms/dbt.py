@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dteg.engine.contracts import RunContext
+from dteg.components.contracts import RunContext
 from dteg.errors import ConfigError, RunError
 
 

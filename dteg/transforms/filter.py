@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from dteg.engine.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.transforms.sql import BatchSql
 
 

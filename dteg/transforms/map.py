@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dteg.engine.contracts import BatchTransform, RunContext, StageResult
-from dteg.engine.records import dead_letters, row_json
+from dteg.components.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.records import dead_letters, row_json
 from dteg.transforms.sql import BatchSql, quote
 
 

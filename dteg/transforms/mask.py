@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from dteg.engine.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.errors import ConnectorError
 from dteg.security.keys import DEFAULT_KEY_ID, KEY_ID_PATTERN, LocalKey, parse_key_text
 

@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dteg.engine.contracts import RunContext, StageResult
-from dteg.engine.records import dead_letters, row_json
+from dteg.components.contracts import RunContext, StageResult
+from dteg.components.records import dead_letters, row_json
 from dteg.errors import ConnectorError, RunError
 from dteg.transforms.validate import OnFailure, Rule, describe, masked_value, rule_counter
 

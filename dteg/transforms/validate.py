@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dteg.engine.contracts import BatchTransform, RunContext, StageResult
-from dteg.engine.records import dead_letters, row_json
-from dteg.engine.types import UnknownType, parse_type
+from dteg.components.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.records import dead_letters, row_json
+from dteg.components.types import UnknownType, parse_type
 from dteg.errors import ConnectorError, RunError
 
 OnFailure = Literal["quarantine", "drop", "fail"]

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dteg.engine.contracts import BatchTransform, RunContext, StageResult
-from dteg.engine.records import dead_letters, row_json
+from dteg.components.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.records import dead_letters, row_json
 from dteg.errors import ConnectorError
 
 START, END = "window_start", "window_end"
@@ -197,7 +197,7 @@ class WindowAssign(BatchTransform):
     def setup(self) -> None:
         # In a stream, rows are checked against the watermark the last micro-batch left in
         # the checkpoint (read at run time: the same Beam graph runs every micro-batch).
-        from dteg.streaming import checkpoint
+        from dteg.transforms import checkpoint
 
         folder = self.ctx.overrides.get(checkpoint.CHECKPOINT_DIR)
         if folder:

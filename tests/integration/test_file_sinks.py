@@ -15,11 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from dteg.components.contracts import RunContext
 from dteg.connectors.csv.config import SinkConfig as CsvSinkConfig
 from dteg.connectors.csv.sink import create as csv_sink
 from dteg.connectors.jsonl.config import SinkConfig as JsonlSinkConfig
 from dteg.connectors.jsonl.sink import create as jsonl_sink
-from dteg.engine.contracts import RunContext
 from tests.integration.test_file_connectors import (
     extract,
     failed,

@@ -252,7 +252,7 @@ pipeline:
 
 
 def test_seed_component_id_resolves_to_the_kafka_source(tmp_path: Path) -> None:
-    from dteg.engine.phases import compile_spec
+    from dteg.spec.phases import compile_spec
 
     spec = compile_spec(text="""
 pipeline:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from dteg.engine.loader import load_yaml_text
-from dteg.engine.phases import check_file_shape
-from dteg.engine.spec import PipelineSpec
+from dteg.spec.loader import load_yaml_text
+from dteg.spec.models import PipelineSpec
+from dteg.spec.phases import check_file_shape
 
 REPO = Path(__file__).resolve().parents[2]
 BROKEN = Path(__file__).resolve().parent / "broken"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dteg.engine.spec import STEP_KINDS
+from dteg.spec.models import STEP_KINDS
 
 from ._helpers import REPO
 

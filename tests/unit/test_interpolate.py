@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dteg.engine.interpolate import interpolate, raw_step_name
-from dteg.engine.loader import load_yaml_text
 from dteg.errors import SpecError
+from dteg.spec.interpolate import interpolate, raw_step_name
+from dteg.spec.loader import load_yaml_text
 
 TEXT = """\
 pipeline:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dteg.engine.loader import load_yaml_file, load_yaml_text
 from dteg.errors import Location, SpecError
+from dteg.spec.loader import load_yaml_file, load_yaml_text
 
 DOC = textwrap.dedent("""\
     pipeline:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from dteg.engine.loader import load_yaml_text
-from dteg.engine.model_errors import located_errors
-from dteg.engine.phases import compile_spec
 from dteg.errors import ConnectorError, SpecError, SpecErrors
+from dteg.spec.loader import load_yaml_text
+from dteg.spec.model_errors import located_errors
+from dteg.spec.phases import compile_spec
 
 
 def _errors(text: str) -> list[SpecError]:

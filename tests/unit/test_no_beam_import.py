@@ -51,5 +51,5 @@ def test_importtime_of_validate_has_no_beam() -> None:
     )
     imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:")]
-    assert "dteg.engine.phases" in imported  # the probe really ran the command
+    assert "dteg.spec.phases" in imported  # the probe really ran the command
     assert not [m for m in imported if m.startswith("apache_beam")]

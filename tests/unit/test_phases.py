@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dteg.engine.phases import (
+from dteg.components.registry import BUILT_INS, ComponentInfo, Registry
+from dteg.errors import SpecError, SpecErrors
+from dteg.spec.models import PipelineSpec
+from dteg.spec.phases import (
     PHASES,
     check_configs,
     check_graph,
@@ -14,9 +17,6 @@ from dteg.engine.phases import (
     resolve_types,
     run_blockers,
 )
-from dteg.engine.registry import BUILT_INS, ComponentInfo, Registry
-from dteg.engine.spec import PipelineSpec
-from dteg.errors import SpecError, SpecErrors
 
 from ._helpers import shape
 

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from dteg.errors import RunError
-from dteg.quality.pii import classify_batch, classify_values, luhn_ok
 from dteg.quality.profile import profile_file, source_for_file
 from dteg.security.access import RestrictedGuard
+from dteg.security.pii import classify_batch, classify_values, luhn_ok
 from dteg.testing import context
 
 from ._helpers import REPO

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from dteg.engine.beam_quality import threshold_error
-from dteg.engine.contracts import RunContext
+from dteg.beam.quality import threshold_error
+from dteg.components.contracts import RunContext
 from dteg.errors import ConnectorError, RunError
 from dteg.testing import check_source, check_stage, context
 from dteg.transforms.unique import UniqueCheck

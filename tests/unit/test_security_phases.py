@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from dteg.engine.phases import compile_spec, insert_policy_steps, normalize_steps, run_blockers
 from dteg.errors import SpecError
+from dteg.spec.phases import compile_spec, insert_policy_steps, normalize_steps, run_blockers
 
 from ._helpers import shape
 

@@ -14,9 +14,9 @@ from dteg.connectors.postgres.config import SinkConfig, SourceConfig
 from dteg.connectors.postgres.dialect import column_type as pg_type
 from dteg.connectors.sql.config import url_of
 from dteg.connectors.sql.reader import partition_bounds
-from dteg.engine.backfill import parse_bound, parse_step, plan_partitions
-from dteg.engine.state import Bounds, decode_value, encode_value
 from dteg.errors import ConfigError, ConnectorError
+from dteg.run.backfill import parse_bound, parse_step, plan_partitions
+from dteg.run.state import Bounds, decode_value, encode_value
 
 INT32, INT64 = se.ColumnType("int", 32), se.ColumnType("int", 64)
 TEXT = se.ColumnType("text")
@@ -132,9 +132,9 @@ def test_throttle_and_splits_with_a_fake_database(tmp_path) -> None:
     import time
     from pathlib import Path
 
+    from dteg.components.contracts import RunContext
     from dteg.connectors.sql.dialect import SourceColumn
     from dteg.connectors.sql.reader import SqlReader
-    from dteg.engine.contracts import RunContext
 
     class Fake:
         product = "fake"

@@ -12,9 +12,10 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from dteg.engine.contracts import RunContext
-from dteg.engine.phases import compile_spec
-from dteg.streaming import checkpoint, checks
+from dteg.components.contracts import RunContext
+from dteg.spec.phases import compile_spec
+from dteg.streaming import checks
+from dteg.transforms import checkpoint
 from dteg.transforms.aggregate import AggregateConfig, Aggregator
 from dteg.transforms.window import WindowAssign, WindowConfig, parse_duration
 

@@ -8,11 +8,11 @@ from typing import Any
 import fastavro
 import pyarrow as pa
 
+from dteg.components.contracts import RunContext
 from dteg.connectors import filesystem as fs
 from dteg.connectors.avro.config import SinkConfig
 from dteg.connectors.avro.schema import from_arrow_schema, to_arrow_schema
 from dteg.connectors.file_sink import FileSink
-from dteg.engine.contracts import RunContext
 
 
 def create(config: SinkConfig, ctx: RunContext) -> FileSink:

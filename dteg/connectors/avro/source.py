@@ -9,13 +9,13 @@ from typing import Any
 import fastavro
 import pyarrow as pa
 
+from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.records import dead_letters, row_json
+from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
 from dteg.connectors.avro.config import SourceConfig
 from dteg.connectors.avro.schema import to_arrow_schema
 from dteg.connectors.casting import cast_declared
-from dteg.engine.contracts import BatchReader, Rejected, RunContext
-from dteg.engine.records import dead_letters, row_json
-from dteg.engine.types import parse_type
 from dteg.errors import ConnectorError
 
 

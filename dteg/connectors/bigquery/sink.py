@@ -31,12 +31,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.connectors import retry
 from dteg.connectors.bigquery.config import SinkConfig
 from dteg.connectors.bigquery.dialect import bq_type, q, schema_fields
 from dteg.connectors.file_sink import conform
 from dteg.connectors.merge_order import with_merge_order
-from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConfigError, ConnectorError
 
 log = logging.getLogger("dteg.bigquery")

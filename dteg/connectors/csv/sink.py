@@ -8,10 +8,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from dteg.components.contracts import RunContext
 from dteg.connectors import filesystem as fs
 from dteg.connectors.csv.config import SinkConfig
 from dteg.connectors.file_sink import FileSink
-from dteg.engine.contracts import RunContext
 
 
 def create(config: SinkConfig, ctx: RunContext) -> FileSink:

@@ -18,13 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.records import dead_letters
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import CastPlan, infer_types
 from dteg.connectors.csv import lines as linemap
 from dteg.connectors.csv.config import SourceConfig
 from dteg.connectors.prefetch import prefetch
-from dteg.engine.contracts import BatchReader, Rejected, RunContext
-from dteg.engine.records import dead_letters
 from dteg.errors import ConnectorError
 
 BLOCK_BYTES = 8 << 20
@@ -442,7 +442,7 @@ class CsvReader(BatchReader):
         yield from table.to_batches(max_chunksize=self.config.batch_rows)
 
     def _row_json(self, row: dict[str, Any]) -> str:
-        from dteg.engine.records import row_json
+        from dteg.components.records import row_json
 
         return row_json(row, self.ctx.mask_row)
 

@@ -12,11 +12,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.connectors import schema_evolution
 from dteg.connectors.duckdb.config import SinkConfig
 from dteg.connectors.file_sink import conform
 from dteg.connectors.schema_evolution import ColumnType
-from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConnectorError
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from dteg.components.contracts import BatchReader, Rejected, RunContext
 from dteg.connectors.duckdb.arrow import relation_reader
 from dteg.connectors.duckdb.config import SourceConfig
-from dteg.engine.contracts import BatchReader, Rejected, RunContext
 from dteg.errors import ConnectorError
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.components.contracts import RunContext
+from dteg.components.records import _json_default
 from dteg.connectors import filesystem as fs
 from dteg.connectors.file_sink import FileSink
 from dteg.connectors.jsonl.config import SinkConfig
-from dteg.engine.contracts import RunContext
-from dteg.engine.records import _json_default
 
 
 class _JsonlWriter:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dteg.engine.types import UnknownType, parse_type
+from dteg.components.types import UnknownType, parse_type
 
 Format = Literal["json", "avro", "string", "bytes"]
 Metadata = Literal["topic", "partition", "offset", "timestamp", "key", "headers"]

@@ -20,9 +20,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pj
 
+from dteg.components.types import parse_type
 from dteg.connectors.casting import CastPlan
 from dteg.connectors.kafka.config import SourceConfig
-from dteg.engine.types import parse_type
 from dteg.errors import ConfigError
 
 _ROW = re.compile(r"^JSON parse error: (.*) in row (\d+)$", re.S)

@@ -18,9 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.connectors.kafka.client import describe_error, kafka, with_logger
 from dteg.connectors.kafka.config import SinkConfig
-from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConnectorError
 
 _POLL_EVERY = 1_000

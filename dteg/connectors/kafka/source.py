@@ -15,13 +15,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.records import dead_letters, row_json
 from dteg.connectors.kafka.client import describe_error
 from dteg.connectors.kafka.config import SourceConfig
 from dteg.connectors.kafka.decode import WITHHELD, Decoded, make_decoder
 from dteg.connectors.kafka.offsets import OffsetPlanner, PartitionRange, default_group
 from dteg.connectors.kafka.ranges import POOL, ReadStalled
-from dteg.engine.contracts import BatchReader, Rejected, RunContext
-from dteg.engine.records import dead_letters, row_json
 from dteg.errors import ConnectorError
 
 # Run-time options a launcher sets in ``RunContext.overrides`` for this source:

@@ -3,10 +3,10 @@ transaction (DDL first: MySQL commits before each DDL statement)."""
 
 from __future__ import annotations
 
+from dteg.components.contracts import RunContext
 from dteg.connectors.mysql.config import SinkConfig
 from dteg.connectors.mysql.dialect import MySqlDialect
 from dteg.connectors.sql.writer import SqlWriter
-from dteg.engine.contracts import RunContext
 
 
 def create(config: SinkConfig, ctx: RunContext) -> SqlWriter:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dteg.components.contracts import RunContext
 from dteg.connectors.mysql.config import SourceConfig
 from dteg.connectors.mysql.dialect import MySqlDialect
 from dteg.connectors.sql.reader import SqlReader
-from dteg.engine.contracts import RunContext
 
 
 def create(config: SourceConfig, ctx: RunContext) -> SqlReader:

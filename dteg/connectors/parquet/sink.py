@@ -8,10 +8,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dteg.components.contracts import RunContext
 from dteg.connectors import filesystem as fs
 from dteg.connectors.file_sink import FileSink
 from dteg.connectors.parquet.config import SinkConfig
-from dteg.engine.contracts import RunContext
 
 
 def create(config: SinkConfig, ctx: RunContext) -> FileSink:

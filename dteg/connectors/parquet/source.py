@@ -8,12 +8,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.records import dead_letters, row_json
+from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import cast_declared
 from dteg.connectors.parquet.config import SourceConfig
-from dteg.engine.contracts import BatchReader, Rejected, RunContext
-from dteg.engine.records import dead_letters, row_json
-from dteg.engine.types import parse_type
 from dteg.errors import ConnectorError
 
 

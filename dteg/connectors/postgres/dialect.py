@@ -15,8 +15,8 @@ import pyarrow as pa
 from dteg.connectors.schema_evolution import ColumnType
 from dteg.connectors.sql.config import Endpoint, url_of
 from dteg.connectors.sql.dialect import Dialect, SourceColumn
-from dteg.engine.secrets import redact_url_passwords
 from dteg.errors import ConfigError, ConnectorError
+from dteg.spec.secrets import redact_url_passwords
 
 _PARAMS = re.compile(r"\((\d+)(?:,(\d+))?\)")
 _AUTH = ("password authentication failed", "no pg_hba.conf entry", "role \"",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dteg.components.contracts import RunContext
 from dteg.connectors.postgres.config import SinkConfig
 from dteg.connectors.postgres.dialect import PostgresDialect
 from dteg.connectors.sql.writer import SqlWriter
-from dteg.engine.contracts import RunContext
 
 
 def create(config: SinkConfig, ctx: RunContext) -> SqlWriter:

@@ -27,13 +27,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.connectors import retry, schema_evolution
 from dteg.connectors.file_sink import conform
 from dteg.connectors.merge_order import with_merge_order
 from dteg.connectors.snowflake import dialect
 from dteg.connectors.snowflake.config import SinkConfig
 from dteg.connectors.snowflake.dialect import q
-from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConfigError, ConnectorError
 
 log = logging.getLogger("dteg.snowflake")

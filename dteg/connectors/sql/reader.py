@@ -1,7 +1,7 @@
 """Read a table or a query from a SQL database as Arrow batches: incremental (a cursor column
 and saved state), split into key ranges (``partitions: N``) and optionally throttled.
 
-The launcher (``dteg.engine.state.prepare_run``) asks ``high_watermark`` before the run and
+The launcher (``dteg.run.state.prepare_run``) asks ``high_watermark`` before the run and
 hands this run's bounds back through ``ctx.overrides["bounds"]``; ``splits`` turns them
 into a WHERE clause and, with partitions, into N key ranges, each read by one query.
 """
@@ -18,11 +18,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.components.contracts import BatchReader, Rejected, RunContext
 from dteg.connectors.sql.config import SqlSourceConfig
 from dteg.connectors.sql.dialect import Dialect, SourceColumn
-from dteg.engine.contracts import BatchReader, Rejected, RunContext
-from dteg.engine.state import Bounds
 from dteg.errors import ConnectorError
+from dteg.run.state import Bounds
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.connectors import schema_evolution
 from dteg.connectors.schema_evolution import ColumnType, arrow_column_type
 from dteg.connectors.sql.config import SqlSinkConfig
 from dteg.connectors.sql.dialect import Dialect
-from dteg.engine.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.errors import ConnectorError
 
 ROW_COLUMN = "_dteg_row"

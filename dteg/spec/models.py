@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from dteg.engine.loader import Path_, SourceMap
-from dteg.engine.secrets import Redactor
 from dteg.errors import Location
+from dteg.spec.loader import Path_, SourceMap
+from dteg.spec.secrets import Redactor
 
 SOURCE_KINDS = ("extract",)
 SINK_KINDS = ("load",)
@@ -218,7 +218,7 @@ class PipelineSpec(BaseModel):
     references: dict[Path_, str] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     yaml_text: str = ""
-    # Set by the launcher for one run (dteg.engine.state): step → run-time options such as
+    # Set by the launcher for one run (dteg.run.state): step → run-time options such as
     # the incremental cursor bounds of this run or of a backfill partition.
     run_overrides: dict[str, Any] = Field(default_factory=dict)
 

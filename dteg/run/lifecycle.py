@@ -9,13 +9,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dteg.engine.contracts import RunContext
-from dteg.engine.report import RunReport
-from dteg.engine.runs import RunStore
-from dteg.engine.spec import PipelineSpec, StepSpec
-from dteg.engine.state import commit_pending_state, prepare_run, warn_partial_commits
+from dteg.components.contracts import RunContext
 from dteg.errors import ConfigError, DtegError
 from dteg.governance.drift import SchemaDrift, compare, write_alert
+from dteg.run.records import RunStore
+from dteg.run.report import RunReport
+from dteg.run.state import commit_pending_state, prepare_run, warn_partial_commits
+from dteg.spec.models import PipelineSpec, StepSpec
 from dteg.streaming.bounded import prepare_offsets
 
 
@@ -110,7 +110,7 @@ def execute(spec: PipelineSpec, run_id: str, *, runner: str = "direct",
     lineage.start()
     run_dir = spec.state_dir / "runs" / run_id
     try:
-        # Incremental state (dteg.engine.state): fix this run's cursor bounds before it
+        # Incremental state (dteg.run.state): fix this run's cursor bounds before it
         # starts, save the new cursors once every sink has committed.
         spec = prepare_run(spec, run_id)
         # Kafka sources: fix the offsets now, commit them to the group after the sinks.

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dteg.engine.spec import PipelineSpec
-from dteg.engine.state import (
+from dteg.errors import ConfigError
+from dteg.run.state import (
     BACKFILL_KEY,
     Bounds,
     decode_value,
@@ -25,7 +25,7 @@ from dteg.engine.state import (
     open_store,
     render_value,
 )
-from dteg.errors import ConfigError
+from dteg.spec.models import PipelineSpec
 
 _STEP = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -106,7 +106,7 @@ def backfill_id(spec: PipelineSpec, partitions: list[Partition]) -> str:
 
 def incremental_sources(spec: PipelineSpec) -> dict[str, str]:
     """step → cursor column, for every source with ``incremental:``."""
-    from dteg.engine.registry import default_registry
+    from dteg.components.registry import default_registry
 
     found = {}
     for step in spec.sources():

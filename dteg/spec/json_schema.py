@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dteg.engine.registry import Kind, Registry, default_registry
-from dteg.engine.spec import (
+from dteg.components.registry import Kind, Registry, default_registry
+from dteg.spec.models import (
     CONFIG_TYPE_KINDS,
     OWN_KINDS,
     SINK_KINDS,

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dteg.engine.loader import Path_, SourceMap
-from dteg.engine.secrets import Redactor, looks_secret
 from dteg.errors import SpecError
+from dteg.spec.loader import Path_, SourceMap
+from dteg.spec.secrets import Redactor, looks_secret
 
 _REFERENCE = re.compile(r"\$\{(?P<provider>[a-zA-Z_]+):(?P<body>[^}]*)\}")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dteg.engine.secrets import MASK, redact_url_passwords
-from dteg.engine.spec import PipelineSpec, StepSpec
+from dteg.spec.models import PipelineSpec, StepSpec
+from dteg.spec.secrets import MASK, redact_url_passwords
 
 FORMATS = ("text", "mermaid", "dot", "json")
 
@@ -16,7 +16,7 @@ def _secret_fields(step: StepSpec) -> set[str]:
     """Config keys the step's component types as ``SecretStr``."""
     if step.component is None:
         return set()
-    from dteg.engine.registry import default_registry
+    from dteg.components.registry import default_registry
 
     kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
     info = default_registry().find(kind, step.component)  # type: ignore[arg-type]

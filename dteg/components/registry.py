@@ -152,7 +152,7 @@ def _entry_point_components() -> list[ComponentInfo]:
             if not isinstance(info, ComponentInfo) or info.kind != kind:
                 raise ConfigError(
                     f"entry point `{ep.name}` in group `{group}` ({ep.value}) must name a "
-                    f"dteg.engine.registry.ComponentInfo of kind `{kind}`",
+                    f"dteg.components.registry.ComponentInfo of kind `{kind}`",
                     hint="Fix or uninstall the package that declares it.",
                 )
             origin = ep.dist.name if ep.dist else "entry point"

@@ -51,7 +51,7 @@ def _root(debug: DebugOpt = False) -> None:
 @app.command()
 def validate(pipeline: PipelineArg, debug: DebugOpt = False) -> None:
     """Check a pipeline file without running it (fast: does not import Beam)."""
-    from dteg.engine.phases import compile_spec, run_blockers
+    from dteg.spec.phases import compile_spec, run_blockers
 
     spec = compile_spec(pipeline)
     for warning in spec.warnings:
@@ -70,8 +70,8 @@ def plan(
     debug: DebugOpt = False,
 ) -> None:
     """Show the steps the pipeline will run, in order, with their config (no secrets)."""
-    from dteg.engine.phases import compile_spec
-    from dteg.engine.plan import FORMATS, render
+    from dteg.spec.phases import compile_spec
+    from dteg.spec.plan import FORMATS, render
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown plan format `{fmt}`", hint=f"Use one of: {', '.join(FORMATS)}.")
@@ -87,7 +87,7 @@ def schema(
                                                 help="Write to this file")] = None,
 ) -> None:
     """Print the JSON Schema of pipeline files (for editor autocompletion)."""
-    from dteg.engine.json_schema import pipeline_json_schema
+    from dteg.spec.json_schema import pipeline_json_schema
 
     text = json.dumps(pipeline_json_schema(), indent=2)
     if output:
@@ -100,7 +100,7 @@ def schema(
 @connectors_app.command("list")
 def connectors_list() -> None:
     """List every source, sink and transform type, built-in or installed."""
-    from dteg.engine.registry import default_registry
+    from dteg.components.registry import default_registry
 
     registry = default_registry()
     for kind in ("source", "sink", "transform"):
@@ -112,7 +112,7 @@ def connectors_list() -> None:
 
 
 def _run_store(where: Path) -> Any:
-    from dteg.engine.runs import RunStore
+    from dteg.run.records import RunStore
 
     folder = where if where.is_dir() else where.resolve().parent
     return RunStore.for_folder(folder)
@@ -126,7 +126,7 @@ def runs_list(
     """The latest runs, newest first (of one pipeline when a file is given)."""
     pipeline = None
     if where.is_file():
-        from dteg.engine.phases import compile_spec
+        from dteg.spec.phases import compile_spec
 
         pipeline = compile_spec(where).name
     records = _run_store(where).list(pipeline, limit)
@@ -162,8 +162,8 @@ def dbt_sources(
                                                 help="Write here (default: print)")] = None,
 ) -> None:
     """A dbt sources.yml for the DuckDB tables this pipeline loads (after a run)."""
-    from dteg.engine.phases import compile_spec
     from dteg.governance.dbt_sources import sources_yaml
+    from dteg.spec.phases import compile_spec
 
     text = sources_yaml(compile_spec(pipeline))
     if output:
@@ -204,7 +204,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.enabled:
-            from dteg.engine import progress
+            from dteg.beam import progress
 
             progress.rows_read.reset()
             self._started = time.perf_counter()
@@ -212,7 +212,7 @@ class _Progress:
         return self
 
     def _loop(self) -> None:
-        from dteg.engine import progress
+        from dteg.beam import progress
 
         while not self._stop.wait(0.5):
             rows = progress.rows_read.value
@@ -275,8 +275,8 @@ def run(
     spec = _runnable(pipeline)
     if runner not in RUNNERS:
         raise ConfigError(f"unknown runner `{runner}`", hint=f"Use one of: {', '.join(RUNNERS)}.")
-    from dteg.engine.compiler import new_run_id
-    from dteg.engine.lifecycle import execute
+    from dteg.beam.compiler import new_run_id
+    from dteg.run.lifecycle import execute
     from dteg.runners.settings import RunnerSettings
 
     settings = RunnerSettings(
@@ -296,7 +296,7 @@ def run(
     with _Progress(enabled=sys.stderr.isatty() and not quiet):
         report = execute(spec, rid, runner=runner, debug=debug, settings=settings)
     if report_json:
-        from dteg.engine.lifecycle import report_dict
+        from dteg.run.lifecycle import report_dict
 
         report_json.write_text(json.dumps(report_dict(report, spec), indent=2, default=str),
                                encoding="utf-8")
@@ -306,7 +306,7 @@ def run(
 
 def _runnable(pipeline: Path) -> Any:
     """Compile for running: blockers stop here (exit 2), warnings are shown."""
-    from dteg.engine.phases import compile_spec, run_blockers
+    from dteg.spec.phases import compile_spec, run_blockers
 
     global _current_spec
     spec = compile_spec(pipeline)
@@ -366,7 +366,7 @@ def stream(
     """Run a pipeline with unbounded sources (Kafka) until SIGINT/SIGTERM, in micro-batches;
     each one's offsets are committed once every sink has committed its rows."""
     spec = _runnable(pipeline)
-    from dteg.engine.compiler import new_run_id
+    from dteg.beam.compiler import new_run_id
     from dteg.streaming.launcher import StreamOptions
     from dteg.streaming.summary import execute_stream, render, stream_report
 
@@ -380,7 +380,7 @@ def stream(
         f"stream-{run_id or new_run_id()}"
     result = execute_stream(spec, rid, options, say=_say, warn=_warn)
     if report_json:
-        from dteg.engine.lifecycle import report_dict
+        from dteg.run.lifecycle import report_dict
 
         data = {**report_dict(result.report, spec), **stream_report(result)}
         report_json.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
@@ -402,9 +402,9 @@ def backfill(
 ) -> None:
     """Run the pipeline over [start, end) of its cursor, one partition at a time, in order;
     run it again after a crash to resume at the first unfinished partition."""
-    from dteg.engine.backfill import run_backfill
-    from dteg.engine.compiler import new_run_id
-    from dteg.engine.lifecycle import execute
+    from dteg.beam.compiler import new_run_id
+    from dteg.run.backfill import run_backfill
+    from dteg.run.lifecycle import execute
     spec = _runnable(pipeline)
     ran, skipped = run_backfill(
         spec, start, end, step, restart=restart, new_run_id=new_run_id, say=_say,
@@ -415,9 +415,9 @@ def backfill(
 @state_app.command("show")
 def state_show(pipeline: PipelineArg) -> None:
     """Saved cursors and finished backfill partitions."""
-    from dteg.engine.backfill import describe_entry
-    from dteg.engine.phases import compile_spec
-    from dteg.engine.state import open_store
+    from dteg.run.backfill import describe_entry
+    from dteg.run.state import open_store
+    from dteg.spec.phases import compile_spec
 
     spec = compile_spec(pipeline)
     store = open_store(spec)
@@ -436,8 +436,8 @@ def state_reset(
     step: Annotated[str | None, typer.Option(help="Only this extract step's cursor")] = None,
 ) -> None:
     """Forget saved cursors (the next run reads everything) and backfill progress."""
-    from dteg.engine.phases import compile_spec
-    from dteg.engine.state import cursor_key, open_store
+    from dteg.run.state import cursor_key, open_store
+    from dteg.spec.phases import compile_spec
 
     spec = compile_spec(pipeline)
     if step is not None and step not in {s.name for s in spec.sources()}:

@@ -1,7 +1,7 @@
 """The contracts a connector or stage implements. Plain Python and pyarrow, no Beam.
 
-The compiler wraps them in generic Beam transforms (``dteg.engine.beam_io``), so a connector
-author writes ordinary code that can be tested without Beam (see ``dteg.testing``):
+The compiler wraps them in generic Beam transforms (``dteg.beam.io``), so a connector
+author writes ordinary code that can be tested without Beam (see ``dteg.components.testkit``):
 
 * a source is a ``BatchReader``: ``splits()`` then ``read(split)`` yielding Arrow batches (and
   ``Rejected`` batches of dead letters);
@@ -52,7 +52,8 @@ class RunContext:
 
 @dataclass(frozen=True)
 class Rejected:
-    """Dead-letter rows (in ``dteg.engine.records.DEAD_LETTER_SCHEMA``) from a source or stage."""
+    """Dead-letter rows (``dteg.components.records.DEAD_LETTER_SCHEMA``) from a source or
+    stage."""
 
     batch: pa.RecordBatch
 

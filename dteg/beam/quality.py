@@ -19,8 +19,8 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from dteg.engine.beam_io import DEAD, STATS, counter
-from dteg.engine.contracts import RunContext
+from dteg.beam.io import DEAD, STATS, counter
+from dteg.components.contracts import RunContext
 from dteg.errors import RunError
 from dteg.transforms.unique import UniqueCheck
 from dteg.transforms.validate import ValidateConfig, rule_counter

@@ -1,7 +1,7 @@
 """The ``aggregate`` step in Beam: partials per batch (where the rows are), one merge at the
 end. In a bounded run every window is emitted at the end; in a stream (``dteg stream``) the
 windows the watermark has passed are emitted and the open ones are left for the launcher to
-keep in the stream's checkpoint (``dteg.streaming.checkpoint``)."""
+keep in the stream's checkpoint (``dteg.transforms.checkpoint``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from dteg.engine.beam_io import counter
-from dteg.engine.contracts import RunContext
-from dteg.engine.spec import PipelineSpec, StepSpec
-from dteg.streaming import checkpoint
+from dteg.beam.io import counter
+from dteg.components.contracts import RunContext
+from dteg.spec.models import PipelineSpec, StepSpec
+from dteg.transforms import checkpoint
 from dteg.transforms.aggregate import AggregateConfig, Aggregator
 from dteg.transforms.window import WindowConfig
 

@@ -14,11 +14,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dteg.engine.interpolate import interpolate
-from dteg.engine.loader import LoadedDocument, load_yaml_file, load_yaml_text
-from dteg.engine.model_errors import located_errors
-from dteg.engine.registry import Kind, Registry, default_registry
-from dteg.engine.spec import (
+from dteg.components.registry import Kind, Registry, default_registry
+from dteg.errors import SpecError, SpecErrors
+from dteg.security.keys import DEFAULT_KEY_ENV
+from dteg.spec.interpolate import interpolate
+from dteg.spec.loader import LoadedDocument, load_yaml_file, load_yaml_text
+from dteg.spec.model_errors import located_errors
+from dteg.spec.models import (
     CONFIG_TYPE_KINDS,
     OWN_KINDS,
     SINK_KINDS,
@@ -29,8 +31,6 @@ from dteg.engine.spec import (
     PipelineSpec,
     StepSpec,
 )
-from dteg.errors import SpecError, SpecErrors
-from dteg.security.keys import DEFAULT_KEY_ENV
 
 Phase = Callable[[PipelineSpec], PipelineSpec]
 _BODY_KEYS = {"type", "name", "input", "config"}

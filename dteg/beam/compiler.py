@@ -14,12 +14,12 @@ from typing import Any
 
 import apache_beam as beam
 
-from dteg.engine.beam_io import DEAD, STATS, ApplyStage, ReadSource, WriteSink
-from dteg.engine.beam_quality import CheckUnique, QualityGate, count_out, guard_load
-from dteg.engine.contracts import RunContext
-from dteg.engine.registry import ComponentInfo, Registry, default_registry
-from dteg.engine.spec import PipelineSpec, StepSpec
+from dteg.beam.io import DEAD, STATS, ApplyStage, ReadSource, WriteSink
+from dteg.beam.quality import CheckUnique, QualityGate, count_out, guard_load
+from dteg.components.contracts import RunContext
+from dteg.components.registry import ComponentInfo, Registry, default_registry
 from dteg.errors import ConfigError
+from dteg.spec.models import PipelineSpec, StepSpec
 
 DEAD_LETTER_STEP = "dead_letter"
 
@@ -177,7 +177,7 @@ class DtegPipeline(beam.PTransform):
                 rows[step.name] = self._validate(step, info, self._input(step, rows), ctx,
                                                  dead, stats)
             elif step.component == "aggregate":
-                from dteg.engine.beam_aggregate import Aggregate, window_step
+                from dteg.beam.aggregate import Aggregate, window_step
 
                 rows[step.name] = self._input(step, rows) | step.name >> Aggregate(
                     step.config, window_step(self.spec, step), ctx)

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from dteg.engine.loader import Path_, SourceMap
 from dteg.errors import SpecError
+from dteg.spec.loader import Path_, SourceMap
 
 _TYPE_WORDS = {
     "string_type": "text",

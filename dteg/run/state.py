@@ -1,14 +1,14 @@
 """Incremental state: where each source's cursor stands, and which backfill partitions are
 done. The cursor advances only after every sink of a run has committed.
 
-How a run uses it (``dteg.engine.lifecycle.execute`` calls the two hooks):
+How a run uses it (``dteg.run.lifecycle.execute`` calls the two hooks):
 
 1. ``prepare_run`` (launcher, before Beam): settles runs that were killed (below), then for
    each incremental source reads the saved cursor and takes the source's high watermark
    *now*, so the run reads ``saved < cursor <= high watermark`` and rows that arrive during
    the run wait for the next one. The bounds travel to the source in ``spec.run_overrides``;
    the new cursor is written to ``.dteg/runs/<run>/state/`` as *pending*.
-2. Sinks commit; ``dteg.engine.beam_io`` leaves a marker per committed sink in the run folder.
+2. Sinks commit; ``dteg.beam.io`` leaves a marker per committed sink in the run folder.
 3. ``commit_pending_state`` (launcher, after the run succeeded): pending → state store.
 
 A run killed between 2 and 3 leaves its folder behind. The next run of the pipeline finds
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dteg.engine.spec import PipelineSpec
 from dteg.errors import ConfigError
+from dteg.spec.models import PipelineSpec
 
 STATE_FOLDER = "state"
 COMMITS_FOLDER = "commits"
@@ -262,7 +262,7 @@ class PostgresStateStore(StateStore):
                              "starts_with(key, $2) RETURNING 1", (pipeline, prefix), fetch=True))
 
     def describe(self) -> str:
-        from dteg.engine.secrets import redact_url_passwords
+        from dteg.spec.secrets import redact_url_passwords
 
         return f"{redact_url_passwords(self.url)} table {self.table}"
 
@@ -297,13 +297,13 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def record_commit(run_dir: Path, step: str, rows: int) -> None:
-    """Called once a sink has committed (see ``dteg.engine.beam_io``)."""
+    """Called once a sink has committed (see ``dteg.beam.io``)."""
     write_json(run_dir / COMMITS_FOLDER / f"{step}.json", {"step": step, "rows": rows})
 
 
 def _sink_modes(spec: PipelineSpec) -> dict[str, str]:
-    from dteg.engine.compiler import DEAD_LETTER_STEP
-    from dteg.engine.registry import default_registry
+    from dteg.beam.compiler import DEAD_LETTER_STEP
+    from dteg.components.registry import default_registry
 
     modes: dict[str, str] = {DEAD_LETTER_STEP: "append"}
     registry = default_registry()
@@ -320,8 +320,8 @@ def _sink_modes(spec: PipelineSpec) -> dict[str, str]:
 
 def _incremental_readers(spec: PipelineSpec) -> list[tuple[str, Any]]:
     """(step, reader) for every source that keeps a cursor."""
-    from dteg.engine.contracts import RunContext
-    from dteg.engine.registry import default_registry
+    from dteg.components.contracts import RunContext
+    from dteg.components.registry import default_registry
 
     found = []
     for step in spec.sources():
@@ -397,7 +397,7 @@ def _notify(text: str) -> None:
 def settle_interrupted_runs(spec: PipelineSpec, store: StateStore, current: str) -> list[str]:
     """Runs of this pipeline whose process died before saving state (see the module doc).
     Returns the warnings it printed."""
-    from dteg.engine.runs import RunStore
+    from dteg.run.records import RunStore
 
     notes: list[str] = []
     runs = spec.state_dir / "runs"

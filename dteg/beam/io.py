@@ -1,4 +1,4 @@
-"""Generic Beam transforms around the plain contracts of ``dteg.engine.contracts``.
+"""Generic Beam transforms around the plain contracts of ``dteg.components.contracts``.
 
 Every source, stage and sink runs through one of three wrappers, so counting, dead-letter
 routing and the two-phase commit are written once:
@@ -22,10 +22,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from dteg.engine import progress
-from dteg.engine.contracts import PartResult, Rejected, RunContext
-from dteg.engine.registry import ComponentInfo
-from dteg.engine.state import record_commit
+from dteg.beam import progress
+from dteg.components.contracts import PartResult, Rejected, RunContext
+from dteg.components.registry import ComponentInfo
+from dteg.run.state import record_commit
 
 DEAD = "dead_letter"
 STATS = "stats"  # per-batch counts ({"rows": n, "invalid": k, "rule:<label>:failed": c})

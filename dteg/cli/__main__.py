@@ -1,0 +1,5 @@
+"""``python -m dteg.cli``."""
+
+from dteg.cli import main
+
+main()

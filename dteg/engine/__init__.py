@@ -1,1 +1,0 @@
-"""The compiler: YAML → spec (pure phases) → Beam graph."""
