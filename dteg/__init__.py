@@ -17,14 +17,21 @@ from typing import TYPE_CHECKING
 
 from dteg.errors import ConfigError, ConnectorError, DtegError, RunError, SpecError
 from dteg.spec.models import PipelineSpec
+from dteg.version import __version__
 
 if TYPE_CHECKING:
     from dteg.beam.compiler import DtegPipeline
 
-__version__ = "0.1.0"
 __all__ = [
-    "ConfigError", "ConnectorError", "DtegError", "PipelineSpec", "RunError", "SpecError",
-    "load", "to_beam",
+    "ConfigError",
+    "ConnectorError",
+    "DtegError",
+    "PipelineSpec",
+    "RunError",
+    "SpecError",
+    "__version__",
+    "load",
+    "to_beam",
 ]
 
 

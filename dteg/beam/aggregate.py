@@ -20,14 +20,19 @@ from dteg.transforms.aggregate import AggregateConfig, Aggregator
 from dteg.transforms.window import WindowConfig
 
 
+def is_window(step: StepSpec) -> bool:
+    """A stateful row stage (event-time windows); aggregates group what it assigns."""
+    return step.capabilities.stateful and step.capabilities.role == "row"
+
+
 def window_step(spec: PipelineSpec, step: StepSpec) -> StepSpec | None:
-    """The nearest ``window`` step upstream of ``step`` (following first inputs)."""
+    """The nearest window step upstream of ``step`` (following first inputs)."""
     current = step
     while current.inputs:
         current = spec.step(current.inputs[0])
-        if current.component == "window":
+        if is_window(current):
             return current
-        if current.component == "aggregate":
+        if current.capabilities.role == "aggregate":
             return None  # windows of an earlier aggregation are its own
     return None
 
@@ -35,15 +40,18 @@ def window_step(spec: PipelineSpec, step: StepSpec) -> StepSpec | None:
 class _Spec:
     """Picklable parts that build the step's Aggregator on a worker."""
 
-    def __init__(self, config: dict[str, Any], window: StepSpec | None, ctx: RunContext) -> None:
-        self.config = config
-        self.window_config = dict(window.config) if window else None
+    def __init__(self, settings: AggregateConfig, window: StepSpec | None,
+                 ctx: RunContext) -> None:
+        self.settings = settings
+        self.window_settings = window.validated() if window else None
         self.window_name = window.name if window else None
         self.ctx = ctx
 
     def build(self) -> Aggregator:
-        window = WindowConfig.model_validate(self.window_config) if self.window_config else None
-        return Aggregator(AggregateConfig.model_validate(self.config), window, self.ctx.step)
+        window = self.window_settings
+        assert window is None or isinstance(window, WindowConfig), \
+            "an aggregate's window step must have window settings"
+        return Aggregator(self.settings, window, self.ctx.step)
 
 
 class _Partial(beam.DoFn):
@@ -68,12 +76,12 @@ class _Emit(beam.DoFn):
     def process(self, partials: list[pa.Table]) -> Iterator[pa.RecordBatch]:
         aggregator = self.spec.build()
         ctx = self.spec.ctx
-        folder = ctx.overrides.get(checkpoint.CHECKPOINT_DIR)
-        pending = ctx.overrides.get(checkpoint.PENDING_DIR)
-        if folder is None or aggregator.window is None:
+        folder = ctx.plan.checkpoint_dir
+        pending = ctx.plan.pending_state_dir
+        if folder is None or pending is None or aggregator.window is None:
             closed = aggregator.merge(partials)  # bounded: the end closes every window
         else:
-            closed = self._stream(aggregator, partials, Path(folder), Path(str(pending)))
+            closed = self._stream(aggregator, partials, folder, pending)
         if closed is None or not closed.num_rows:
             return
         table = aggregator.output(closed)
@@ -108,10 +116,10 @@ class _Emit(beam.DoFn):
 class Aggregate(beam.PTransform):
     """``rows`` in, one row per group (and window) out."""
 
-    def __init__(self, config: dict[str, Any], window: StepSpec | None,
+    def __init__(self, settings: AggregateConfig, window: StepSpec | None,
                  ctx: RunContext) -> None:
         super().__init__()
-        self.spec = _Spec(config, window, ctx)
+        self.spec = _Spec(settings, window, ctx)
 
     def expand(self, pcoll: Any) -> Any:
         return (

@@ -6,9 +6,6 @@ does exactly that on the runner it chose.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +14,12 @@ import apache_beam as beam
 from dteg.beam.io import DEAD, STATS, ApplyStage, ReadSource, WriteSink
 from dteg.beam.quality import CheckUnique, QualityGate, count_out, guard_load
 from dteg.components.contracts import RunContext
+from dteg.components.plan import RunPlan, new_run_id
+from dteg.components.records import DEAD_LETTER_STEP
 from dteg.components.registry import ComponentInfo, Registry, default_registry
+from dteg.components.settings import masked_columns
 from dteg.errors import ConfigError
 from dteg.spec.models import PipelineSpec, StepSpec
-
-DEAD_LETTER_STEP = "dead_letter"
-
-
-def new_run_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 @dataclass(frozen=True)
@@ -96,59 +90,69 @@ def _upstream(spec: PipelineSpec, name: str) -> set[str]:
     return seen
 
 
-def masker_for(
-    spec: PipelineSpec, step: StepSpec
-) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
-    """Mask a dead-letter row of ``step`` like the mask (and encrypt) steps it has not passed
-    yet."""
-    from dteg.transforms.encrypt import EncryptConfig
-    from dteg.transforms.mask import MaskConfig, RowMasker
+class StageMasks:
+    """Masks a dead-letter row like the masking steps it has not passed yet (each step's own
+    ``mask_row``, in pipeline order). Picklable: stages are built on first use per worker."""
 
-    later = _downstream(spec, step.name) | ({step.name} if step.type == "mask" else set())
-    configs = [MaskConfig.model_validate(s.config) for s in spec.steps
-               if s.component == "mask" and s.name in later and s.name != step.name]
-    if step.component == "mask":
-        configs.append(MaskConfig.model_validate(step.config))
-    encrypt = [EncryptConfig.model_validate(s.config) for s in spec.steps
-               if s.component == "encrypt" and s.name in later and s.name != step.name]
-    if not (configs or encrypt):
-        return None
-    return RowMasker(configs, encrypt, base_dir=spec.base_dir)
+    def __init__(self, stages: list[tuple[ComponentInfo, Any, RunContext]]) -> None:
+        self.stages = stages
+        self._built: list[Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_built": None}
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        if self._built is None:
+            self._built = [info.build(settings, ctx) for info, settings, ctx in self.stages]
+        for stage in self._built:
+            row = stage.mask_row(row)
+        return row
 
 
 def covered_columns(spec: PipelineSpec, load: str) -> set[str]:
-    """Columns that a mask or encrypt step masks on the way to ``load``."""
-    from dteg.transforms.encrypt import EncryptConfig
-    from dteg.transforms.mask import MaskConfig
-
+    """Columns that a masking step masks or encrypts on the way to ``load``."""
     covered: set[str] = set()
     for name in _upstream(spec, load):
-        step = spec.step(name)
-        if step.component == "mask":
-            covered |= set(MaskConfig.model_validate(step.config).plan())
-        elif step.component == "encrypt":
-            covered |= set(EncryptConfig.model_validate(step.config).columns)
+        covered |= masked_columns(spec.step(name).settings)
     return covered
 
 
 class DtegPipeline(beam.PTransform):
-    """The whole pipeline as one composite transform (applied to a pipeline's root)."""
+    """The whole pipeline as one composite transform (applied to a pipeline's root).
 
-    def __init__(self, spec: PipelineSpec, run_id: str | None = None,
+    Steps are placed by what their components can do (``Capabilities.role``), never by name:
+    sources become ``ReadSource``, row stages ``ApplyStage``, validate-role stages add their
+    run-wide checks and quality gate, aggregate-role stages group across batches, sinks
+    ``WriteSink``; post-load steps (dbt) are left to the launcher."""
+
+    def __init__(self, spec: PipelineSpec, plan: RunPlan | str | None = None,
                  registry: Registry | None = None) -> None:
         super().__init__(label=spec.name)
         self.spec = spec
-        self.run_id = run_id or new_run_id()
+        if plan is None or isinstance(plan, str):
+            plan = RunPlan(run_id=plan or new_run_id())
+        self.plan = plan
+        self.run_id = plan.run_id
         self.registry = registry or default_registry()
 
     def context(self, step_name: str, step: StepSpec | None = None) -> RunContext:
         return RunContext(
             pipeline=self.spec.name, step=step_name, base_dir=self.spec.base_dir,
-            run_id=self.run_id, mask_row=masker_for(self.spec, step) if step else None,
-            overrides=dict(self.spec.run_overrides.get(step_name, {})),
+            run_id=self.run_id, mask_row=self.masker_for(step) if step else None,
+            plan=self.plan.for_step(step_name),
         )
 
-    def _info(self, step: StepSpec) -> ComponentInfo:
+    def masker_for(self, step: StepSpec) -> StageMasks | None:
+        """Masks ``step``'s dead letters like the masking steps downstream of it (and
+        ``step`` itself when it masks: a row it rejects has not been masked yet)."""
+        later = _downstream(self.spec, step.name) | {step.name}
+        stages = [(self.info(s), s.validated(),
+                   RunContext(pipeline=self.spec.name, step=s.name,
+                              base_dir=self.spec.base_dir, run_id=self.run_id))
+                  for s in _order(self.spec) if s.capabilities.masks and s.name in later]
+        return StageMasks(stages) if stages else None
+
+    def info(self, step: StepSpec) -> ComponentInfo:
         kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
         info = self.registry.find(kind, step.component or step.type)  # type: ignore[arg-type]
         if info is None:
@@ -156,33 +160,44 @@ class DtegPipeline(beam.PTransform):
                               f"`{step.type}`", hint="Run `dteg validate` for details.")
         return info
 
+    def writer(self, step: StepSpec) -> Any:
+        """A sink's writer, built in the launcher (cheap: no connection is opened)."""
+        return self.info(step).build(step.validated(), self.context(step.name))
+
+    def dead_letter_writer(self) -> Any:
+        target = dead_letter_target(self.spec, self.run_id, self.registry)
+        settings = target.info.config_model().model_validate(target.config)
+        return target.info.build(settings, self.context(DEAD_LETTER_STEP))
+
     def expand(self, pbegin):
         rows: dict[str, Any] = {}
         dead: list[Any] = []
         stats: dict[str, tuple[Any, list[Any]]] = {}
         committed: dict[str, Any] = {}
-        # dbt runs in the launcher once the loads have committed.
+        # Post-load steps (dbt) run in the launcher once the loads have committed.
         ordered = [s for s in _order(self.spec) if not s.runs_after_load]
         # Sinks last, so each commit can wait for every quality gate of the run.
         for step in ordered:
             if step.is_sink:
                 continue
-            info = self._info(step)
+            info = self.info(step)
             ctx = self.context(step.name, step)
+            settings = step.validated()
+            role = step.capabilities.role
             if step.is_source:
-                out = pbegin | step.name >> ReadSource(info, step.config, ctx)
+                out = pbegin | step.name >> ReadSource(info, settings, ctx)
                 rows[step.name] = out.rows
                 dead.append(out.dead_letter)
-            elif step.component == "validate":
+            elif role == "validate":
                 rows[step.name] = self._validate(step, info, self._input(step, rows), ctx,
                                                  dead, stats)
-            elif step.component == "aggregate":
+            elif role == "aggregate":
                 from dteg.beam.aggregate import Aggregate, window_step
 
                 rows[step.name] = self._input(step, rows) | step.name >> Aggregate(
-                    step.config, window_step(self.spec, step), ctx)
+                    settings, window_step(self.spec, step), ctx)
             else:
-                out = self._input(step, rows) | step.name >> ApplyStage(info, step.config, ctx)
+                out = self._input(step, rows) | step.name >> ApplyStage(info, settings, ctx)
                 rows[step.name] = out.rows
                 dead.append(out.dead_letter)
         gate = self._gate(pbegin, stats)
@@ -196,12 +211,13 @@ class DtegPipeline(beam.PTransform):
                 inputs = (guard_load(self._input(step, rows), ctx, step.name,
                                      covered_columns(self.spec, step.name)),)
             committed[step.name] = inputs | step.name >> WriteSink(
-                self._info(step), step.config, ctx, gate)
+                self.info(step), step.validated(), ctx, gate)
         target = dead_letter_target(self.spec, self.run_id, self.registry)
+        settings = target.info.config_model().model_validate(target.config)
         # One writer per producer (no Flatten of the rows): a Flatten would make the embedded
         # runner hold every dead letter in memory until the main stages finish.
         committed[DEAD_LETTER_STEP] = tuple(dead) | DEAD_LETTER_STEP >> WriteSink(
-            target.info, target.config, self.context(DEAD_LETTER_STEP), gate)
+            target.info, settings, self.context(DEAD_LETTER_STEP), gate)
         return committed
 
     def _input(self, step: StepSpec, rows: dict[str, Any]) -> Any:
@@ -216,11 +232,14 @@ class DtegPipeline(beam.PTransform):
         from dteg.transforms.unique import UniqueCheck
         from dteg.transforms.validate import ValidateConfig
 
-        config = ValidateConfig.model_validate(step.config)
+        config = step.validated()
+        if not isinstance(config, ValidateConfig):
+            raise ConfigError(f"{step.where()}: a component with the `validate` role must "
+                              "take dteg.transforms.validate.ValidateConfig settings")
         uniques = [(rule, label) for rule, label in zip(config.rules, config.labels(),
                                                          strict=True) if rule.type == "unique"]
         gated = config.has_thresholds()
-        out = upstream | step.name >> ApplyStage(info, step.config, ctx,
+        out = upstream | step.name >> ApplyStage(info, config, ctx,
                                                  count_out=not uniques, emit_stats=gated)
         current = out.rows
         dead.append(out.dead_letter)
@@ -249,6 +268,7 @@ class DtegPipeline(beam.PTransform):
         return gates[0] if len(gates) == 1 else gates | "Gates" >> beam.Flatten()
 
 
-def to_beam(spec: PipelineSpec, run_id: str | None = None) -> DtegPipeline:
+def to_beam(spec: PipelineSpec, run_id: str | None = None,
+            plan: RunPlan | None = None) -> DtegPipeline:
     """The pipeline as a Beam ``PTransform``: ``beam.Pipeline() | dteg.to_beam(spec)``."""
-    return DtegPipeline(spec, run_id)
+    return DtegPipeline(spec, plan or RunPlan(run_id=run_id or new_run_id()))

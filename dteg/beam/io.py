@@ -10,10 +10,12 @@ routing and the two-phase commit are written once:
 
 from __future__ import annotations
 
-import json
-import os
+import contextlib
+import functools
+import inspect
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import apache_beam as beam
@@ -21,11 +23,13 @@ import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
+from pydantic import BaseModel
 
 from dteg.beam import progress
 from dteg.components.contracts import PartResult, Rejected, RunContext
 from dteg.components.registry import ComponentInfo
-from dteg.run.state import record_commit
+from dteg.components.settings import StreamLimits, stream_limits
+from dteg.errors import find_error
 
 DEAD = "dead_letter"
 STATS = "stats"  # per-batch counts ({"rows": n, "invalid": k, "rule:<label>:failed": c})
@@ -59,30 +63,49 @@ def counter(step: str, what: str) -> Any:
     return Metrics.counter(NAMESPACE, f"{step}:{what}")
 
 
-def record_schema(ctx: RunContext, schema: pa.Schema) -> None:
-    """Leave the schema a step saw for the launcher (lineage, schema drift). First writer
-    wins; every worker of a step sees the same schema or the sink refuses the mix."""
-    target = ctx.run_dir / "schemas" / f"{ctx.step}.json"
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fields = [{"name": f.name, "type": str(f.type)} for f in schema]
-    tmp = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(fields), encoding="utf-8")
-    os.replace(tmp, target)
-
-
 class _Built:
-    """Builds a component's runtime object once per worker from picklable parts."""
+    """Builds a component's runtime object once per worker from picklable parts: the
+    registry entry, the step's validated settings and its run context."""
 
-    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext) -> None:
+    def __init__(self, info: ComponentInfo, settings: BaseModel, ctx: RunContext) -> None:
         self.info = info
-        self.config = config
+        self.settings = settings
         self.ctx = ctx
 
     def build(self) -> Any:
-        model = self.info.config_model().model_validate(self.config)
-        return self.info.load_factory()(model, self.ctx)
+        return self.info.build(self.settings, self.ctx)
+
+
+def keeps_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a DoFn method (``self.built`` or ``self.ctx`` names its step) so a typed error it
+    raises is also kept in the run folder: runners hand errors back to the launcher as text,
+    and the launcher reports the kept one, with its step and line."""
+
+    def record(self: Any, exc: BaseException) -> None:
+        found = find_error(exc)
+        ctx = self.built.ctx if hasattr(self, "built") else self.ctx
+        if found is not None:
+            with contextlib.suppress(OSError):
+                ctx.run_folder.record_error(ctx.step, found)
+
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def generator(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from method(self, *args, **kwargs)
+            except BaseException as exc:
+                record(self, exc)
+                raise
+        return generator
+
+    @functools.wraps(method)
+    def plain(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as exc:
+            record(self, exc)
+            raise
+    return plain
 
 
 # --- sources ---------------------------------------------------------------------------------
@@ -92,6 +115,7 @@ class _ListSplits(beam.DoFn):
     def __init__(self, built: _Built) -> None:
         self.built = built
 
+    @keeps_errors
     def process(self, _: Any):
         reader = self.built.build()
         yield from reader.splits()
@@ -104,10 +128,12 @@ class _ReadSplit(beam.DoFn):
         self.rows_out = counter(step, "out")
         self.dead = counter(step, "dead_letter")
 
+    @keeps_errors
     def setup(self) -> None:
         self.reader = self.built.build()
         self.schema_recorded = False
 
+    @keeps_errors
     def process(self, split: Any):
         for item in self.reader.read(split):
             if isinstance(item, Rejected):
@@ -115,7 +141,7 @@ class _ReadSplit(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(DEAD, item.batch)
             elif item.num_rows:
                 if not self.schema_recorded:
-                    record_schema(self.built.ctx, item.schema)
+                    self.built.ctx.run_folder.record_schema(self.built.ctx.step, item.schema)
                     self.schema_recorded = True
                 self.rows_out.inc(item.num_rows)
                 progress.rows_read.add(item.num_rows)
@@ -123,9 +149,9 @@ class _ReadSplit(beam.DoFn):
 
 
 class ReadSource(beam.PTransform):
-    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext) -> None:
+    def __init__(self, info: ComponentInfo, settings: BaseModel, ctx: RunContext) -> None:
         super().__init__()
-        self.built = _Built(info, config, ctx)
+        self.built = _Built(info, settings, ctx)
 
     def expand(self, pbegin):
         return (
@@ -153,10 +179,12 @@ class _Apply(beam.DoFn):
         self.emit_stats = emit_stats
         self.extra: dict[str, Any] = {}
 
+    @keeps_errors
     def setup(self) -> None:
         self.stage = self.built.build()
         self.stage.setup()
 
+    @keeps_errors
     def process(self, batch: pa.RecordBatch):
         self.rows_in.inc(batch.num_rows)
         result = self.stage.apply(batch)
@@ -185,10 +213,10 @@ class ApplyStage(beam.PTransform):
     ``count_out=False`` leaves the step's ``out`` counter to a later part of the same step
     (the run-wide ``unique`` check)."""
 
-    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext, *,
+    def __init__(self, info: ComponentInfo, settings: BaseModel, ctx: RunContext, *,
                  count_out: bool = True, emit_stats: bool = False) -> None:
         super().__init__()
-        self.built = _Built(info, config, ctx)
+        self.built = _Built(info, settings, ctx)
         self.count_out = count_out
         self.emit_stats = emit_stats
 
@@ -205,6 +233,7 @@ class _WriteParts(beam.DoFn):
         self.built = built
         self.rows_in = counter(built.ctx.step, "in")
 
+    @keeps_errors
     def setup(self) -> None:
         self.writer = self.built.build()
         self.schema_recorded = False
@@ -212,15 +241,17 @@ class _WriteParts(beam.DoFn):
     def start_bundle(self) -> None:
         self.part: Any = None
 
+    @keeps_errors
     def process(self, batch: pa.RecordBatch):
         if not self.schema_recorded:
-            record_schema(self.built.ctx, batch.schema)
+            self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True
         if self.part is None:
             self.part = self.writer.open_part(uuid.uuid4().hex[:12])
         self.part.write(batch)
         self.rows_in.inc(batch.num_rows)
 
+    @keeps_errors
     def finish_bundle(self):
         if self.part is not None:
             result = self.part.close()
@@ -234,6 +265,7 @@ class _Commit(beam.DoFn):
         self.built = built
         self.loaded = counter(built.ctx.step, "loaded")
 
+    @keeps_errors
     def process(self, parts: list[PartResult], gates: Any = ()):
         # `gates` (quality thresholds) is a side input: this runs only once every gate has
         # passed; a gate that fails raises, and then no sink commits.
@@ -244,7 +276,7 @@ class _Commit(beam.DoFn):
             writer.abort(parts)
             raise
         # The launcher reads this marker to settle a run killed before it saved its state.
-        record_commit(self.built.ctx.run_dir, self.built.ctx.step, result.rows)
+        self.built.ctx.run_folder.record_commit(self.built.ctx.step, result.rows)
         self.loaded.inc(result.rows)
         yield result
 
@@ -255,13 +287,13 @@ class _StreamWrite(beam.DoFn):
     rows arrive, or the runner ends the bundle. Quality gates do not hold these commits back
     (a stream has no end to wait for)."""
 
-    def __init__(self, built: _Built, rows: int | None, size: int | None,
-                 seconds: float | None) -> None:
+    def __init__(self, built: _Built, limits: StreamLimits) -> None:
         self.built = built
-        self.limits = (rows, size, seconds)
+        self.limits = (limits.rows, limits.bytes, limits.seconds)
         self.rows_in = counter(built.ctx.step, "in")
         self.loaded = counter(built.ctx.step, "loaded")
 
+    @keeps_errors
     def setup(self) -> None:
         self.writer = self.built.build()
         self.schema_recorded = False
@@ -272,9 +304,10 @@ class _StreamWrite(beam.DoFn):
         self.rows = self.size = 0
         self.opened = 0.0
 
+    @keeps_errors
     def process(self, batch: pa.RecordBatch):
         if not self.schema_recorded:
-            record_schema(self.built.ctx, batch.schema)
+            self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True
         if self.part is None:
             self.part = self.writer.open_part(uuid.uuid4().hex[:12])
@@ -288,6 +321,7 @@ class _StreamWrite(beam.DoFn):
                 or (seconds and time.monotonic() - self.opened >= seconds)):
             yield from self._flush()
 
+    @keeps_errors
     def finish_bundle(self):
         for result in self._flush():
             yield WindowedValue(result, GlobalWindow().max_timestamp(), (GlobalWindow(),))
@@ -306,18 +340,9 @@ class _StreamWrite(beam.DoFn):
             self.writer.abort([result])
             raise
         self.committed += committed.rows
-        record_commit(self.built.ctx.run_dir, self.built.ctx.step, self.committed)
+        self.built.ctx.run_folder.record_commit(self.built.ctx.step, self.committed)
         self.loaded.inc(committed.rows)
         yield committed
-
-
-def _stream_limits(built: _Built) -> tuple[int | None, int | None, float | None] | None:
-    """The micro-batch limits of a sink configured with ``strategy: stream``, else None."""
-    model = built.info.config_model().model_validate(built.config)
-    if getattr(model, "strategy", "batch") != "stream":
-        return None
-    batch = model.batch  # type: ignore[attr-defined]
-    return batch.rows, batch.bytes, batch.seconds
 
 
 class WriteSink(beam.PTransform):
@@ -325,10 +350,10 @@ class WriteSink(beam.PTransform):
     so no input is ever buffered whole; only the small part descriptions are gathered.
     With ``strategy: stream`` each writer commits its own micro-batches instead."""
 
-    def __init__(self, info: ComponentInfo, config: dict[str, Any], ctx: RunContext,
+    def __init__(self, info: ComponentInfo, settings: BaseModel, ctx: RunContext,
                  gate: Any = None) -> None:
         super().__init__()
-        self.built = _Built(info, config, ctx)
+        self.built = _Built(info, settings, ctx)
         # Quality-gate verdicts (a PCollection): the commit waits for every gate and never
         # runs if one fails.
         self.gate = gate
@@ -336,10 +361,10 @@ class WriteSink(beam.PTransform):
     def expand(self, inputs):
         if isinstance(inputs, beam.pvalue.PCollection):
             inputs = (inputs,)
-        limits = _stream_limits(self.built)
+        limits = stream_limits(self.built.settings)
         if limits is not None:
             commits = [pcoll | f"StreamWrite{'' if i == 0 else i}" >> beam.ParDo(
-                _StreamWrite(self.built, *limits)) for i, pcoll in enumerate(inputs)]
+                _StreamWrite(self.built, limits)) for i, pcoll in enumerate(inputs)]
             return commits[0] if len(commits) == 1 else commits | "Commits" >> beam.Flatten()
         parts = [
             pcoll | f"WriteParts{'' if i == 0 else i}" >> beam.ParDo(_WriteParts(self.built))

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from dteg.beam.io import DEAD, STATS, counter
 from dteg.components.contracts import RunContext
-from dteg.errors import RunError
+from dteg.errors import StepError
 from dteg.transforms.unique import UniqueCheck
 from dteg.transforms.validate import ValidateConfig, rule_counter
 
@@ -125,7 +125,7 @@ class _SumCounts(beam.CombineFn):
 
 
 def threshold_error(step: str, config: ValidateConfig, totals: dict[str, int]
-                    ) -> RunError | None:
+                    ) -> StepError | None:
     """The error for run-wide ``totals`` of a validate step, if a threshold is crossed."""
     rows = totals.get("rows", 0)
     if not rows:
@@ -146,9 +146,10 @@ def threshold_error(step: str, config: ValidateConfig, totals: dict[str, int]
                            f"{limit}`")
     if not crossed:
         return None
-    return RunError(
-        f"step `{step}`: {'; '.join(crossed)} (failures by rule: {by_rule}). The run stopped "
+    return StepError(
+        f"{'; '.join(crossed)} (failures by rule: {by_rule}). The run stopped "
         "before any load committed: targets are unchanged and no dead letters were written.",
+        step=step,
         hint="Fix the source data, or raise `max_invalid_ratio` (run with a higher one to see "
         "the rejected rows and their reasons in the dead-letter output).")
 

@@ -15,9 +15,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
+
+from dteg.components.plan import StepPlan
+from dteg.components.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,8 @@ class RunContext:
     run_id: str
     # Masks a dead-letter row (column → value) the way the pipeline masks loaded rows.
     mask_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    # Run-time options the launcher set for this step (incremental or backfill bounds).
-    overrides: dict[str, Any] = field(default_factory=dict)
+    # What the launcher fixed for this step in this run (bounds, offsets, state folders).
+    plan: StepPlan = field(default_factory=StepPlan)
 
     def resolve_path(self, path: str) -> str:
         """Relative local paths are taken from the pipeline file's folder; URLs pass through."""
@@ -45,9 +48,14 @@ class RunContext:
         return self.base_dir / ".dteg"
 
     @property
-    def run_dir(self) -> Path:
-        """Scratch space of this run (schemas seen, …), read by the launcher afterwards."""
-        return self.state_dir / "runs" / self.run_id
+    def run_folder(self) -> RunDir:
+        """Scratch space of this run (schemas seen, commits, …), read by the launcher."""
+        return RunDir.of(self.state_dir, self.run_id)
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where this step of this run may stage local files before its commit."""
+        return self.state_dir / "staging" / self.run_id / self.step
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,103 @@ class BatchReader(ABC):
 
     def describe(self) -> str:
         return type(self).__name__
+
+
+class IncrementalReader(BatchReader):
+    """A source that reads by a cursor: the launcher asks it for the cursor's high watermark
+    before the run and hands the run its bounds (``RunContext.plan.bounds``)."""
+
+    @abstractmethod
+    def cursor_column(self) -> str: ...
+
+    @abstractmethod
+    def initial_cursor(self) -> Any:
+        """Where a first run starts (``None``: from the beginning)."""
+
+    @abstractmethod
+    def high_watermark(self, lower: Any) -> Any:
+        """The cursor's largest value now (above ``lower``), or None when there is nothing."""
+
+
+# One partition of an unbounded source: (topic or log name, partition number). Positions are
+# the next offset to read in it.
+Partition = tuple[str, int]
+
+
+class OffsetPlan(Protocol):
+    """Offset ranges planned for one run of an unbounded source."""
+
+    @property
+    def records(self) -> int: ...
+
+    @property
+    def high(self) -> dict[Partition, int]:
+        """Each partition's end when planned (lag = high − position)."""
+        ...
+
+    def ends(self) -> dict[Partition, int]:
+        """Where each partition the plan reads stands once it is read (its ranges' ends)."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """Every partition reached the configured end (`until:`)."""
+        ...
+
+    def ranges_json(self) -> list[Any]:
+        """The ranges as JSON, for ``StepPlan.offset_ranges``."""
+        ...
+
+
+class OffsetPlanner(Protocol):
+    """Plans what an unbounded source reads next and commits it once every sink committed
+    (declared as ``Capabilities.offset_planner``). ``dteg run`` plans once, to the end of
+    each partition now; ``dteg stream`` plans a micro-batch at a time."""
+
+    def connect(self) -> None:
+        """Reach the source system (bounded retries, then a ConnectorError)."""
+
+    def resolve_until(self, *, bounded: bool) -> None:
+        """Fix where reading stops: the configured end, or for a bounded run the end now."""
+
+    def plan(self, budget: int | None) -> OffsetPlan:
+        """The next ranges, at most ``budget`` records (None: everything planned)."""
+        ...
+
+    def commit(self, plan: OffsetPlan) -> None:
+        """Record that ``plan`` was read and loaded (after every sink committed)."""
+
+    def close(self) -> None: ...
+
+    # --- what `dteg stream` needs besides --------------------------------------------------
+
+    @property
+    def positions(self) -> dict[Partition, int]:
+        """Where reading stands now per partition (committed, overridden or advanced)."""
+        ...
+
+    @property
+    def batch_records(self) -> int:
+        """At most this many records per micro-batch (the source's own budget)."""
+        ...
+
+    @property
+    def batch_seconds(self) -> float:
+        """Start a micro-batch this long after the previous one started, even if not full."""
+        ...
+
+    def override_positions(self, positions: dict[Partition, int]) -> None:
+        """Read on from positions kept elsewhere (a stream's checkpoint of window state)."""
+
+    def advance(self, ends: dict[Partition, int]) -> None:
+        """Rows up to ``ends`` are in every sink: plan from there (nothing is committed)."""
+
+    def commit_positions(self, ends: dict[Partition, int]) -> None:
+        """Commit ``ends`` as where the source stands (retriable ConnectorError if it can't)."""
+
+    def lag(self, high: dict[Partition, int]) -> dict[Partition, int]:
+        """Records waiting per partition behind ``high`` (an ``OffsetPlan.high``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -138,3 +243,22 @@ class BatchTransform(ABC):
     def mask_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """How this stage would mask one row; identity for stages that do not mask."""
         return row
+
+
+@dataclass(frozen=True)
+class LoadedTarget:
+    """A load that a post-load step follows, once it has committed."""
+
+    step: str
+    # A local database file it wrote (DuckDB), so a post-load step can query it.
+    database_file: Path | None = None
+
+
+class PostLoadStep(ABC):
+    """A step that runs after the loads it follows have committed (``role: post_load``,
+    e.g. dbt): in the launcher, not as a Beam stage."""
+
+    @abstractmethod
+    def run(self, loads: list[LoadedTarget]) -> Any:
+        """Do the work; return an outcome the run report keeps (``summary()`` if it has one).
+        Raise a ``DtegError`` to fail the run."""

@@ -9,6 +9,9 @@ from typing import Any
 
 import pyarrow as pa
 
+# The name of the generated step that writes every stage's dead letters.
+DEAD_LETTER_STEP = "dead_letter"
+
 DEAD_LETTER_SCHEMA = pa.schema(
     [
         pa.field("pipeline", pa.string()),

@@ -10,6 +10,7 @@ Third-party packages add components with entry points in the groups ``dteg.sourc
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from dteg.components.capabilities import Capabilities
 from dteg.errors import ConfigError
 
 Kind = Literal["source", "sink", "transform"]
@@ -29,15 +31,19 @@ ENTRY_POINT_GROUPS: dict[Kind, str] = {
 }
 
 
-def _import(ref: str) -> Any:
+def import_ref(ref: str, *, extra: str | None = None) -> Any:
+    """The object a ``"module:attribute"`` reference names. A missing module says what to
+    install: the component's extra when it has one."""
     module, _, attr = ref.partition(":")
     try:
         obj: Any = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        raise ConfigError(
-            f"cannot import `{module}` (needed for `{ref}`): {exc}",
-            hint="Install the package that provides it, e.g. `pip install dteg[<extra>]`.",
-        ) from None
+        hint = (f"Install it with `pip install 'dteg[{extra}]'`." if extra else
+                f"Install the package that provides `{exc.name or module}` (`pip install "
+                f"{(exc.name or module).split('.')[0]}`), or the plugin that declares this "
+                "component.")
+        raise ConfigError(f"cannot import `{module}` (needed for `{ref}`): {exc}",
+                          hint=hint) from None
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
@@ -54,56 +60,84 @@ class ComponentInfo:
     summary: str = ""
     aliases: tuple[str, ...] = ()
     origin: str = "built-in"
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
     def config_model(self) -> type[BaseModel]:
-        model = _import(self.config)
+        model = import_ref(self.config, extra=self.capabilities.extra)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise ConfigError(f"{self.config} is not a pydantic model (component `{self.name}`)")
         return model
 
     def load_factory(self) -> Any:
-        return _import(self.factory)
+        return import_ref(self.factory, extra=self.capabilities.extra)
+
+    def build(self, settings: BaseModel, ctx: Any) -> Any:
+        """The runtime object (reader, writer or stage) for validated ``settings``."""
+        return self.load_factory()(settings, ctx)
 
 
-def _files(name: str, fmt: str, summary: str, aliases: tuple[str, ...] = ()) -> list[ComponentInfo]:
+_FILE_MODES = ("replace", "append", "error")
+_TABLE_MODES = ("append", "replace", "merge")
+_PLAIN = Capabilities()
+_FILE_SINK = Capabilities(write_modes=_FILE_MODES)
+
+
+def _pair(name: str, summary: str, aliases: tuple[str, ...] = (), *,
+          source: Capabilities = _PLAIN, sink: Capabilities = _FILE_SINK) -> list[ComponentInfo]:
+    """A connector folder's source and sink (``dteg/connectors/<name>/``)."""
     pkg = f"dteg.connectors.{name}"
     return [
-        ComponentInfo(fmt, "source", f"{pkg}.config:SourceConfig", f"{pkg}.source:create",
-                      f"Read {summary}", aliases),
-        ComponentInfo(fmt, "sink", f"{pkg}.config:SinkConfig", f"{pkg}.sink:create",
-                      f"Write {summary}", aliases),
+        ComponentInfo(name, "source", f"{pkg}.config:SourceConfig", f"{pkg}.source:create",
+                      f"Read {summary}", aliases, capabilities=source),
+        ComponentInfo(name, "sink", f"{pkg}.config:SinkConfig", f"{pkg}.sink:create",
+                      f"Write {summary}", aliases, capabilities=sink),
     ]
 
 
+def _sql(name: str, summary: str, aliases: tuple[str, ...]) -> list[ComponentInfo]:
+    return _pair(name, summary, aliases,
+                 source=Capabilities(incremental=True, extra=name),
+                 sink=Capabilities(write_modes=_TABLE_MODES, extra=name))
+
+
 BUILT_INS: tuple[ComponentInfo, ...] = (
-    *_files("csv", "csv", "CSV files (gzip/zstd; local paths, s3://, gs://)"),
-    *_files("jsonl", "jsonl", "JSON Lines files (gzip/zstd)", ("json", "ndjson")),
-    *_files("parquet", "parquet", "Parquet files (local paths, s3://, gs://)"),
-    *_files("avro", "avro", "Avro container files (fastavro)"),
-    *_files("duckdb", "duckdb", "DuckDB tables (the embedded default warehouse)"),
-    *_files("postgres", "postgres", "PostgreSQL tables (incremental, partitioned; "
-            "pip install 'dteg[postgres]')", ("postgresql",)),
-    *_files("mysql", "mysql", "MySQL/MariaDB tables (incremental, partitioned; "
-            "pip install 'dteg[mysql]')", ("mariadb",)),
-    *_files("kafka", "kafka", "Kafka topics (at-least-once; `dteg stream` runs until stopped; "
-            "pip install 'dteg[kafka]')"),
+    *_pair("csv", "CSV files (gzip/zstd; local paths, s3://, gs://)"),
+    *_pair("jsonl", "JSON Lines files (gzip/zstd)", ("json", "ndjson")),
+    *_pair("parquet", "Parquet files (local paths, s3://, gs://)"),
+    *_pair("avro", "Avro container files (fastavro)"),
+    *_pair("duckdb", "DuckDB tables (the embedded default warehouse)",
+           sink=Capabilities(write_modes=_TABLE_MODES)),
+    *_sql("postgres", "PostgreSQL tables (incremental, partitioned; "
+          "pip install 'dteg[postgres]')", ("postgresql",)),
+    *_sql("mysql", "MySQL/MariaDB tables (incremental, partitioned; "
+          "pip install 'dteg[mysql]')", ("mariadb",)),
+    *_pair("kafka", "Kafka topics (at-least-once; `dteg stream` runs until stopped; "
+           "pip install 'dteg[kafka]')",
+           source=Capabilities(offset_planner="dteg.connectors.kafka.offsets:create_planner",
+                               extra="kafka"),
+           sink=Capabilities(write_modes=("append",), extra="kafka")),
     ComponentInfo("snowflake", "sink", "dteg.connectors.snowflake.config:SinkConfig",
                   "dteg.connectors.snowflake.sink:create",
                   "Load Snowflake tables: staged Parquet + COPY INTO, append/replace/merge, "
-                  "batch or stream (pip install 'dteg[snowflake]')"),
+                  "batch or stream (pip install 'dteg[snowflake]')",
+                  capabilities=Capabilities(write_modes=_TABLE_MODES, extra="snowflake")),
     ComponentInfo("bigquery", "sink", "dteg.connectors.bigquery.config:SinkConfig",
                   "dteg.connectors.bigquery.sink:create",
                   "Load BigQuery tables: load jobs (batch) or streaming inserts (stream), "
-                  "append/replace/merge (pip install 'dteg[bigquery]')"),
+                  "append/replace/merge (pip install 'dteg[bigquery]')",
+                  capabilities=Capabilities(write_modes=_TABLE_MODES, extra="bigquery")),
     ComponentInfo("validate", "transform", "dteg.transforms.validate:ValidateConfig",
                   "dteg.transforms.validate:create",
-                  "Check rules; failing rows go to the dead-letter output"),
+                  "Check rules; failing rows go to the dead-letter output",
+                  capabilities=Capabilities(role="validate")),
     ComponentInfo("mask", "transform", "dteg.transforms.mask:MaskConfig",
                   "dteg.transforms.mask:create",
-                  "Mask columns: hash, redact, partial, email, null, tokenize"),
+                  "Mask columns: hash, redact, partial, email, null, tokenize",
+                  capabilities=Capabilities(masks=True)),
     ComponentInfo("encrypt", "transform", "dteg.transforms.encrypt:EncryptConfig",
                   "dteg.transforms.encrypt:create_encrypt",
-                  "Encrypt columns with AES-256-GCM (keys from env, file or Vault)"),
+                  "Encrypt columns with AES-256-GCM (keys from env, file or Vault)",
+                  capabilities=Capabilities(masks=True)),
     ComponentInfo("decrypt", "transform", "dteg.transforms.encrypt:DecryptConfig",
                   "dteg.transforms.encrypt:create_decrypt",
                   "Decrypt encrypted values and tokens; wrong key or altered value → error"),
@@ -115,12 +149,15 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
                   "Add, replace, rename or drop columns with SQL expressions"),
     ComponentInfo("window", "transform", "dteg.transforms.window:WindowConfig",
                   "dteg.transforms.window:create",
-                  "Event-time windows (fixed, sliding, session); late rows → dead letters"),
+                  "Event-time windows (fixed, sliding, session); late rows → dead letters",
+                  capabilities=Capabilities(stateful=True)),
     ComponentInfo("aggregate", "transform", "dteg.transforms.aggregate:AggregateConfig",
                   "dteg.transforms.aggregate:create",
-                  "Group (per window) and compute count, sum, min, max, avg"),
+                  "Group (per window) and compute count, sum, min, max, avg",
+                  capabilities=Capabilities(role="aggregate", stateful=True)),
     ComponentInfo("dbt", "transform", "dteg.transforms.dbt:DbtConfig",
-                  "dteg.transforms.dbt:create", "Run dbt models after the load has committed"),
+                  "dteg.transforms.dbt:create", "Run dbt models after the load has committed",
+                  capabilities=Capabilities(role="post_load")),
 )
 
 
@@ -156,10 +193,7 @@ def _entry_point_components() -> list[ComponentInfo]:
                     hint="Fix or uninstall the package that declares it.",
                 )
             origin = ep.dist.name if ep.dist else "entry point"
-            found.append(
-                ComponentInfo(info.name, info.kind, info.config, info.factory, info.summary,
-                              info.aliases, origin)
-            )
+            found.append(dataclasses.replace(info, origin=origin))
     return found
 
 

@@ -96,3 +96,6 @@ class FileSinkConfig(ObjectStoreSettings, LoadStrategy):
                 "`strategy: stream` publishes a file per micro-batch, so it needs "
                 "`mode: append` (and a folder path)")
         return self
+
+    def write_mode(self) -> str:
+        return self.mode

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dteg.components.settings import SinkSettings, StreamLimits
+
 
 class BatchSettings(BaseModel):
     """When a micro-batch (``strategy: stream``) is committed: whichever comes first."""
@@ -26,9 +28,14 @@ class BatchSettings(BaseModel):
                                   description="Longest a row waits before its commit")
 
 
-class LoadStrategy(BaseModel):
+class LoadStrategy(SinkSettings):
     strategy: Literal["batch", "stream"] = Field(
         default="batch", description="batch: one commit per run (all or nothing); stream: "
         "commit micro-batches as they fill (see `batch`)")
     batch: BatchSettings = Field(default_factory=BatchSettings,
                                  description="stream: micro-batch size and age limits")
+
+    def stream_limits(self) -> StreamLimits | None:
+        if self.strategy != "stream":
+            return None
+        return StreamLimits(self.batch.rows, self.batch.bytes, self.batch.seconds)

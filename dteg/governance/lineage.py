@@ -79,10 +79,10 @@ class LineageEmitter:
         from openlineage.client.event_v2 import Run
         from openlineage.client.facet_v2 import processing_engine_run
 
-        import dteg
+        from dteg.version import __version__
 
         facets: dict[str, Any] = {"processing_engine": processing_engine_run.
-                                  ProcessingEngineRunFacet(version=dteg.__version__,
+                                  ProcessingEngineRunFacet(version=__version__,
                                                            name="dteg")}
         facets.update(extra or {})
         return Run(runId=run_uuid, facets=facets)

@@ -16,15 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dteg.errors import ConfigError
-from dteg.run.state import (
-    BACKFILL_KEY,
+from dteg.components.plan import (
+    BackfillMark,
     Bounds,
+    RunPlan,
+    StepPlan,
     decode_value,
     encode_value,
-    open_store,
     render_value,
 )
+from dteg.components.settings import cursor_column
+from dteg.errors import ConfigError
+from dteg.run.state import open_store
 from dteg.spec.models import PipelineSpec
 
 _STEP = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
@@ -105,36 +108,29 @@ def backfill_id(spec: PipelineSpec, partitions: list[Partition]) -> str:
 
 
 def incremental_sources(spec: PipelineSpec) -> dict[str, str]:
-    """step → cursor column, for every source with ``incremental:``."""
-    from dteg.components.registry import default_registry
-
+    """step → cursor column, for every source that reads by a cursor."""
     found = {}
     for step in spec.sources():
-        info = default_registry().find("source", step.component or step.type)
-        if info is None:
-            continue
-        model = info.config_model().model_validate(step.config)
-        incremental = getattr(model, "incremental", None)
-        if incremental is not None:
-            found[step.name] = incremental.cursor
+        column = cursor_column(step.settings) if step.capabilities.incremental else None
+        if column is not None:
+            found[step.name] = column
     return found
 
 
-def partition_spec(spec: PipelineSpec, sources: dict[str, str], partition: Partition,
-                   key: str) -> PipelineSpec:
-    """The spec that runs one partition: bounds for each source, and the state entry that
+def partition_plan(sources: dict[str, str], partition: Partition, key: str,
+                   run_id: str) -> RunPlan:
+    """The plan that runs one partition: bounds for each source, and the state entry that
     marks the partition done once every sink committed."""
-    overrides: dict[str, Any] = {
-        step: {"bounds": Bounds(column, partition.lower, partition.upper,
-                                lower_inclusive=True, upper_inclusive=False).to_json()}
-        for step, column in sources.items()}
-    overrides[BACKFILL_KEY] = {"key": key, "value": {
-        "lower": encode_value(partition.lower), "upper": encode_value(partition.upper),
-        "index": partition.index}}
-    return spec.model_copy(update={"run_overrides": overrides})
+    steps = {step: StepPlan(bounds=Bounds(column, partition.lower, partition.upper,
+                                          lower_inclusive=True, upper_inclusive=False))
+             for step, column in sources.items()}
+    mark = BackfillMark(key, {"lower": encode_value(partition.lower),
+                              "upper": encode_value(partition.upper),
+                              "index": partition.index})
+    return RunPlan(run_id=run_id, steps=steps, backfill=mark)
 
 
-Execute = Callable[[PipelineSpec, str], Any]
+Execute = Callable[[RunPlan], Any]
 
 
 def run_backfill(spec: PipelineSpec, start: str, end: str, step: str, *, execute: Execute,
@@ -167,7 +163,7 @@ def run_backfill(spec: PipelineSpec, start: str, end: str, step: str, *, execute
             skipped += 1
             continue
         run_id = new_run_id()
-        report = execute(partition_spec(spec, sources, partition, key), run_id)
+        report = execute(partition_plan(sources, partition, key, run_id))
         ran += 1
         say(f"{label} read {report.read:,}, loaded {report.loaded:,} (run {run_id})")
     return ran, skipped

@@ -1,71 +1,61 @@
-"""One run from start to finish: record it, announce it (OpenLineage START), run the Beam
-part, run the post-load steps (dbt), compare schemas with the last run, then record and
-announce how it ended, whatever happened."""
+"""One recorded run from start to finish, the same for ``dteg run``, each backfill partition
+and (through ``RecordedRun``) a stream: announce it, fix its plan (incremental bounds,
+offsets), launch the Beam part on the chosen runner, save state once every sink committed, run
+the post-load steps (dbt), then announce how it ended, whatever happened. Everything else
+(run records, lineage, drift, alerts, metrics) listens to the events (``dteg.run.events``).
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
+import contextlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from dteg.components.contracts import RunContext
-from dteg.errors import ConfigError, DtegError
-from dteg.governance.drift import SchemaDrift, compare, write_alert
-from dteg.run.records import RunStore
+from dteg.components.contracts import LoadedTarget, RunContext
+from dteg.components.plan import RunPlan
+from dteg.components.registry import default_registry
+from dteg.components.rundir import RunDir
+from dteg.components.settings import database_file
+from dteg.errors import DtegError, RunError, find_error
+from dteg.run.events import (
+    Committed,
+    Listeners,
+    QualityChecked,
+    RunFailed,
+    RunFinished,
+    RunInfo,
+    RunListener,
+    RunStarted,
+    SchemaDrifted,
+    StepsCounted,
+)
+from dteg.run.offsets import plan_offsets
 from dteg.run.report import RunReport
 from dteg.run.state import commit_pending_state, prepare_run, warn_partial_commits
 from dteg.spec.models import PipelineSpec, StepSpec
-from dteg.streaming.bounded import prepare_offsets
+
+# Runs the Beam part of a planned run on some runner (``dteg.runners``) and reports counts.
+Launch = Callable[[PipelineSpec, RunPlan], RunReport]
 
 
-def duckdb_databases(spec: PipelineSpec, step: StepSpec) -> list[Path]:
-    databases = []
-    for name in step.inputs:
-        load = spec.step(name)
-        if load.component == "duckdb":
-            database = str(load.config.get("database", "warehouse.duckdb"))
-            path = Path(database)
-            databases.append(path if path.is_absolute() else (spec.base_dir / path).resolve())
-    return databases
+def loads_before(spec: PipelineSpec, step: StepSpec) -> list[LoadedTarget]:
+    """The committed loads a post-load step follows."""
+    return [LoadedTarget(name, database_file(spec.step(name).settings, spec.base_dir))
+            for name in step.inputs]
 
 
-def run_post_load_steps(spec: PipelineSpec, run_id: str, report: RunReport) -> None:
-    """dbt steps, in file order, after every load has committed."""
-    from dteg.transforms.dbt import DbtConfig, run_dbt
-
-    for step in spec.steps:
+def run_post_load_steps(spec: PipelineSpec, run_id: str, report: RunReport,
+                        only: Iterable[StepSpec] | None = None) -> None:
+    """Post-load steps (dbt), in file order, after every load has committed."""
+    registry = default_registry()
+    for step in only if only is not None else spec.steps:
         if not step.runs_after_load:
             continue
+        info = registry.find("transform", step.component or step.type)
+        assert info is not None, "resolve_types found it"
         ctx = RunContext(pipeline=spec.name, step=step.name, base_dir=spec.base_dir,
                          run_id=run_id)
-        outcome = run_dbt(DbtConfig.model_validate(step.config), ctx,
-                          duckdb_databases=duckdb_databases(spec, step))
-        report.post_load.append(outcome)
-
-
-def read_schemas(run_dir: Path) -> dict[str, list[dict[str, str]]]:
-    folder = run_dir / "schemas"
-    if not folder.is_dir():
-        return {}
-    return {f.stem: json.loads(f.read_text(encoding="utf-8")) for f in folder.glob("*.json")}
-
-
-def detect_drift(spec: PipelineSpec, store: RunStore, run_id: str,
-                 schemas: dict[str, Any]) -> list[SchemaDrift]:
-    previous = store.last_succeeded(spec.name, before=run_id)
-    if previous is None or not previous.report:
-        return []
-    before = previous.report.get("schemas", {})
-    drifts = []
-    for step in spec.sources():
-        if step.name in schemas and step.name in before:
-            drift = compare(step.name, before[step.name], schemas[step.name])
-            if drift:
-                drifts.append(drift)
-                write_alert(spec.state_dir / "alerts.jsonl", pipeline=spec.name,
-                            run_id=run_id, drift=drift)
-    return drifts
+        report.post_load.append(info.build(step.validated(), ctx).run(loads_before(spec, step)))
 
 
 def report_dict(report: RunReport, spec: PipelineSpec) -> dict[str, Any]:
@@ -79,60 +69,93 @@ def report_dict(report: RunReport, spec: PipelineSpec) -> dict[str, Any]:
         "schema_drift": [vars(d) for d in report.drift],
         "dbt": [{"step": o.step, "command": o.command, "seconds": o.seconds,
                  "passed": o.passed, "failed": o.failed} for o in report.post_load],
-        **({"quality": quality} if (quality := getattr(report, "quality", None)) else {}),
+        **({"quality": report.quality} if report.quality else {}),
     }
 
 
-def _launch(spec: PipelineSpec, run_id: str, settings: Any, debug: bool) -> RunReport:
-    from dteg.runners import direct
+def located(spec: PipelineSpec, exc: BaseException, run_dir: RunDir | None = None) -> DtegError:
+    """The typed error behind a failed run, with its step's file:line: the one a stage kept
+    in the run folder (runners hand errors back as text), else the one in the exception's
+    chain, else a ``RunError`` that tells the user to add ``--debug``."""
+    kept = run_dir.errors() if run_dir is not None else []
+    error: DtegError | None = kept[0][1] if kept else find_error(exc)
+    if error is None:
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        first = next((line for line in lines if "Error:" in line or "Exception:" in line),
+                     lines[0] if lines else type(exc).__name__)
+        error = RunError(f"the run failed: {first}",
+                         hint="Run again with --debug for the full traceback.")
+    step = getattr(error, "step", None)
+    if step and getattr(error, "location", None) is None:
+        with contextlib.suppress(KeyError):
+            error.location = spec.step(step).location  # type: ignore[attr-defined]
+    return error
 
-    if settings is None or settings.name == "direct":
-        return direct.run(spec, run_id, debug=debug)
-    if settings.name == "flink":
-        from dteg.runners import flink
 
-        return flink.run(spec, run_id, settings, debug=debug)
-    if settings.name == "spark":
-        from dteg.runners import spark
+class RecordedRun:
+    """Announces one run to its listeners; used by ``execute`` and by ``dteg stream``."""
 
-        return spark.run(spec, run_id, settings, debug=debug)
-    raise ConfigError(f"`{settings.name}` runs are launched with their own command",
-                      hint="Use `dteg run --runner dataflow …`.")
+    def __init__(self, spec: PipelineSpec, run_id: str, runner: str,
+                 listeners: Iterable[RunListener], kind: str = "run") -> None:
+        self.spec = spec
+        self.info = RunInfo(spec, run_id, runner, kind)
+        self.listeners = Listeners.of(listeners)
+        self.run_dir = RunDir.of(spec.state_dir, run_id)
+
+    def started(self) -> None:
+        self.listeners.emit(RunStarted(self.info))
+
+    def counted(self, report: RunReport) -> None:
+        self.listeners.emit(StepsCounted(self.info, tuple(report.steps)))
+        if report.quality:
+            self.listeners.emit(QualityChecked(self.info, report.quality))
+
+    def committed(self, report: RunReport) -> None:
+        report.schemas = self.run_dir.schemas()
+        self.listeners.emit(Committed(self.info, report))
+        if report.drift:
+            self.listeners.emit(SchemaDrifted(self.info, tuple(report.drift)), tolerant=True)
+
+    def failed(self, exc: BaseException) -> DtegError:
+        error = located(self.spec, exc, self.run_dir)
+        self.listeners.emit(RunFailed(self.info, self.spec.redactor(error.render()), error),
+                            tolerant=True)
+        self.listeners.emit(RunFinished(self.info, "failed"), tolerant=True)
+        return error
+
+    def finished(self, report: RunReport, extra: dict[str, Any] | None = None) -> None:
+        summary = {**report_dict(report, self.spec), **(extra or {})}
+        self.listeners.emit(RunFinished(self.info, "succeeded", report, summary))
 
 
-def execute(spec: PipelineSpec, run_id: str, *, runner: str = "direct",
-            debug: bool = False, settings: Any = None) -> RunReport:
-    from dteg.governance.lineage import LineageEmitter
-
-    store = RunStore.for_folder(spec.base_dir)
-    store.start(run_id=run_id, pipeline=spec.name, yaml_text=spec.yaml_text, runner=runner)
-    lineage = LineageEmitter(spec, run_id)
-    lineage.start()
-    run_dir = spec.state_dir / "runs" / run_id
+def execute(spec: PipelineSpec, plan: RunPlan | str, *, launch: Launch,
+            listeners: Iterable[RunListener] = (), runner: str = "direct",
+            kind: str = "run") -> RunReport:
+    """Run ``spec`` once. A failed run raises its typed error (with the step's file:line)
+    after the listeners heard about it; nothing is committed then."""
+    if isinstance(plan, str):
+        plan = RunPlan(run_id=plan)
+    run = RecordedRun(spec, plan.run_id, runner, listeners, kind)
+    run.started()
     try:
-        # Incremental state (dteg.run.state): fix this run's cursor bounds before it
-        # starts, save the new cursors once every sink has committed.
-        spec = prepare_run(spec, run_id)
-        # Kafka sources: fix the offsets now, commit them to the group after the sinks.
-        spec, commit_offsets = prepare_offsets(spec, run_id)
-        report = _launch(spec, run_id, settings, debug)
-        commit_pending_state(spec, run_id)
+        # Incremental state (dteg.run.state): fix this run's cursor bounds before it starts,
+        # save the new cursors once every sink has committed.
+        plan = prepare_run(spec, plan)
+        # Unbounded sources: fix the offsets now, commit them after the sinks.
+        plan, commit_offsets = plan_offsets(spec, plan)
+        report = launch(spec, plan)
+        run.counted(report)
+        commit_pending_state(spec, plan.run_id)
         commit_offsets()
-        report.schemas = read_schemas(run_dir)
-        run_post_load_steps(spec, run_id, report)
-        report.drift = detect_drift(spec, store, run_id, report.schemas)
+        run_post_load_steps(spec, plan.run_id, report)
+        run.committed(report)
     except BaseException as exc:
-        warn_partial_commits(spec, run_id)
-        message = exc.render() if isinstance(exc, DtegError) else f"{type(exc).__name__}: {exc}"
-        store.finish(run_id, status="failed", error=spec.redactor(message))
-        lineage.fail(message)
-        raise
+        warn_partial_commits(spec, plan.run_id)
+        error = run.failed(exc)
+        if error is exc or isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise error from exc
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    summary = report_dict(report, spec)
-    store.finish(run_id, status="succeeded", report=summary, counts={
-        "read": report.read, "loaded": report.loaded,
-        "dead_lettered": report.dead_lettered, "filtered": report.filtered})
-    drift_facet = {"changes": [vars(d) for d in report.drift]} if report.drift else None
-    lineage.complete(report, report.schemas, getattr(report, "quality", {}) or {}, drift_facet)
+        run.run_dir.remove()
+    run.finished(report)
     return report

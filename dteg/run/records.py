@@ -1,5 +1,7 @@
-"""Run records: one row per run in a local SQLite file (``.dteg/runs.sqlite`` next to the
-pipeline). ``dteg runs list|show`` reads them; the API and UI will serve them."""
+"""Run records: one row per run. ``RunStore`` is the interface (the orchestrator's server
+store implements it next); ``SqliteRunStore`` keeps them in ``.dteg/runs.sqlite`` next to the
+pipeline. ``RunRecords`` is the run listener that writes them. ``dteg runs list|show`` reads
+them; the API and UI will serve them."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from dteg.run.events import RunEvent, RunFailed, RunFinished, RunListener, RunStarted
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,15 +61,37 @@ class RunRecord:
     error: str | None
 
 
-class RunStore:
-    """The run records of the pipelines in one folder."""
+class RunStore(ABC):
+    """Where run records are kept."""
+
+    @staticmethod
+    def for_folder(folder: Path) -> RunStore:
+        """The default store of the pipelines in ``folder``: SQLite under ``.dteg/``."""
+        return SqliteRunStore(folder / ".dteg" / "runs.sqlite")
+
+    @abstractmethod
+    def start(self, *, run_id: str, pipeline: str, yaml_text: str, runner: str) -> None: ...
+
+    @abstractmethod
+    def finish(self, run_id: str, *, status: str, counts: dict[str, int] | None = None,
+               report: dict[str, Any] | None = None, error: str | None = None) -> None: ...
+
+    @abstractmethod
+    def list(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]: ...
+
+    @abstractmethod
+    def get(self, run_id: str) -> RunRecord | None: ...
+
+    @abstractmethod
+    def last_succeeded(self, pipeline: str, before: str) -> RunRecord | None:
+        """The newest successful run of ``pipeline`` other than ``before``."""
+
+
+class SqliteRunStore(RunStore):
+    """The run records of the pipelines in one folder, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-
-    @classmethod
-    def for_folder(cls, folder: Path) -> RunStore:
-        return cls(folder / ".dteg" / "runs.sqlite")
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +139,6 @@ class RunStore:
         return self._record(row) if row else None
 
     def last_succeeded(self, pipeline: str, before: str) -> RunRecord | None:
-        """The newest successful run of ``pipeline`` other than ``before``."""
         if not self.path.exists():
             return None
         with self._connect() as con:
@@ -126,3 +152,24 @@ class RunStore:
         fields = list(row)
         fields[11] = json.loads(fields[11]) if fields[11] else None
         return RunRecord(*fields)
+
+
+class RunRecords(RunListener):
+    """Writes each run's record: ``running`` at the start, then how it ended."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+
+    def on_event(self, event: RunEvent) -> None:
+        if isinstance(event, RunStarted):
+            run = event.run
+            self.store.start(run_id=run.run_id, pipeline=run.pipeline,
+                             yaml_text=run.spec.yaml_text, runner=run.runner)
+        elif isinstance(event, RunFailed):
+            self.store.finish(event.run.run_id, status="failed", error=event.message)
+        elif isinstance(event, RunFinished) and event.report is not None:
+            report = event.report
+            self.store.finish(event.run.run_id, status=event.status, report=event.summary,
+                              counts={"read": report.read, "loaded": report.loaded,
+                                      "dead_lettered": report.dead_lettered,
+                                      "filtered": report.filtered})

@@ -6,7 +6,8 @@ How a run uses it (``dteg.run.lifecycle.execute`` calls the two hooks):
 1. ``prepare_run`` (launcher, before Beam): settles runs that were killed (below), then for
    each incremental source reads the saved cursor and takes the source's high watermark
    *now*, so the run reads ``saved < cursor <= high watermark`` and rows that arrive during
-   the run wait for the next one. The bounds travel to the source in ``spec.run_overrides``;
+   the run wait for the next one. The bounds travel to the source in the run plan
+   (``RunContext.plan.bounds``);
    the new cursor is written to ``.dteg/runs/<run>/state/`` as *pending*.
 2. Sinks commit; ``dteg.beam.io`` leaves a marker per committed sink in the run folder.
 3. ``commit_pending_state`` (launcher, after the run succeeded): pending → state store.
@@ -21,10 +22,8 @@ a warning, since it may now hold rows twice. Merge and replace sinks are exact e
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import sys
@@ -33,87 +32,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dteg.components.contracts import IncrementalReader, RunContext
+from dteg.components.files import pid_alive
+from dteg.components.plan import Bounds, RunPlan, decode_value, encode_value
+from dteg.components.records import DEAD_LETTER_STEP
+from dteg.components.registry import default_registry
+from dteg.components.rundir import RunDir
+from dteg.components.settings import cursor_column, write_mode
 from dteg.errors import ConfigError
 from dteg.spec.models import PipelineSpec
 
-STATE_FOLDER = "state"
-COMMITS_FOLDER = "commits"
-OWNER_FILE = "owner.json"
-BACKFILL_KEY = "__backfill__"
 # A test hook: `DTEG_FAULT=kill_before_state_commit` SIGKILLs the process right after every
 # sink committed and before the cursor is saved (the window the crash tests exercise).
 FAULT_ENV = "DTEG_FAULT"
-
-
-# --- cursor values as JSON ---------------------------------------------------------------------
-
-
-def encode_value(value: Any) -> dict[str, Any] | None:
-    """A cursor value as JSON that keeps its type (timestamps stay timestamps)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ConfigError(f"a boolean ({value}) cannot be an incremental cursor")
-    if isinstance(value, int):
-        return {"type": "int", "value": value}
-    if isinstance(value, float):
-        return {"type": "float", "value": value}
-    if isinstance(value, decimal.Decimal):
-        return {"type": "decimal", "value": str(value)}
-    if isinstance(value, dt.datetime):
-        return {"type": "timestamptz" if value.tzinfo else "timestamp",
-                "value": value.isoformat()}
-    if isinstance(value, dt.date):
-        return {"type": "date", "value": value.isoformat()}
-    if isinstance(value, str):
-        return {"type": "str", "value": value}
-    raise ConfigError(f"cannot keep a {type(value).__name__} as an incremental cursor")
-
-
-def decode_value(data: dict[str, Any] | None) -> Any:
-    if data is None:
-        return None
-    kind, value = data["type"], data["value"]
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "decimal":
-        return decimal.Decimal(value)
-    if kind in ("timestamp", "timestamptz"):
-        return dt.datetime.fromisoformat(value)
-    if kind == "date":
-        return dt.date.fromisoformat(value)
-    return str(value)
-
-
-def render_value(value: Any) -> str:
-    """A cursor value for people (state show, messages)."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    return str(value)
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """The cursor range one run reads: ``lower <op> cursor <op> upper`` (None: unbounded)."""
-
-    column: str
-    lower: Any = None
-    upper: Any = None
-    lower_inclusive: bool = False
-    upper_inclusive: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return {"column": self.column, "lower": encode_value(self.lower),
-                "upper": encode_value(self.upper), "lower_inclusive": self.lower_inclusive,
-                "upper_inclusive": self.upper_inclusive}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Bounds:
-        return cls(data["column"], decode_value(data.get("lower")),
-                   decode_value(data.get("upper")), bool(data.get("lower_inclusive")),
-                   bool(data.get("upper_inclusive", True)))
 
 
 # --- stores ------------------------------------------------------------------------------------
@@ -285,108 +216,69 @@ def cursor_key(step: str) -> str:
 # --- the run's side ----------------------------------------------------------------------------
 
 
-def run_folder(spec: PipelineSpec, run_id: str) -> Path:
-    return spec.state_dir / "runs" / run_id
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def record_commit(run_dir: Path, step: str, rows: int) -> None:
-    """Called once a sink has committed (see ``dteg.beam.io``)."""
-    write_json(run_dir / COMMITS_FOLDER / f"{step}.json", {"step": step, "rows": rows})
-
-
-def _sink_modes(spec: PipelineSpec) -> dict[str, str]:
-    from dteg.beam.compiler import DEAD_LETTER_STEP
-    from dteg.components.registry import default_registry
-
+def sink_modes(spec: PipelineSpec) -> dict[str, str]:
+    """Each sink's write mode (the dead-letter sink appends)."""
     modes: dict[str, str] = {DEAD_LETTER_STEP: "append"}
-    registry = default_registry()
     for step in spec.steps:
         if step.is_sink:
-            info = registry.find("sink", step.component or step.type)
-            mode = "append"
-            if info is not None:
-                model = info.config_model().model_validate(step.config)
-                mode = str(getattr(model, "mode", "append"))
-            modes[step.name] = mode
+            modes[step.name] = write_mode(step.settings)
     return modes
 
 
-def _incremental_readers(spec: PipelineSpec) -> list[tuple[str, Any]]:
-    """(step, reader) for every source that keeps a cursor."""
-    from dteg.components.contracts import RunContext
-    from dteg.components.registry import default_registry
-
+def _incremental_readers(spec: PipelineSpec) -> list[tuple[str, IncrementalReader]]:
+    """(step, reader) for every source that reads by a cursor in this pipeline."""
     found = []
+    registry = default_registry()
     for step in spec.sources():
-        info = default_registry().find("source", step.component or step.type)
-        if info is None:
+        if not step.capabilities.incremental or cursor_column(step.settings) is None:
             continue
-        model = info.config_model().model_validate(step.config)
-        if getattr(model, "incremental", None) is None:
+        info = registry.find("source", step.component or step.type)
+        if info is None:
             continue
         ctx = RunContext(pipeline=spec.name, step=step.name, base_dir=spec.base_dir,
                          run_id="planning")
-        found.append((step.name, info.load_factory()(model, ctx)))
+        reader = info.build(step.validated(), ctx)
+        if not isinstance(reader, IncrementalReader):
+            raise ConfigError(f"{step.where()}: component `{info.name}` declares incremental "
+                              "reads, but its reader is not an IncrementalReader",
+                              hint="Fix or upgrade the package that provides it.")
+        found.append((step.name, reader))
     return found
 
 
-def prepare_run(spec: PipelineSpec, run_id: str) -> PipelineSpec:
+def prepare_run(spec: PipelineSpec, plan: RunPlan) -> RunPlan:
     """Settle killed runs, fix each incremental source's bounds for this run and leave the
-    new cursors as pending state in the run folder. Returns the spec to run."""
+    new cursors as pending state in the run folder. Returns the plan to run."""
     store = open_store(spec)
-    settle_interrupted_runs(spec, store, run_id)
-    run_dir = run_folder(spec, run_id)
-    overrides = dict(spec.run_overrides)
-    backfill = overrides.get(BACKFILL_KEY)
+    settle_interrupted_runs(spec, store, plan.run_id)
+    run_dir = RunDir.of(spec.state_dir, plan.run_id)
     pending: dict[str, dict[str, Any]] = {}
     for step, reader in _incremental_readers(spec):
-        if step in overrides:
+        if plan.for_step(step).bounds is not None:
             continue  # a backfill partition: bounds given, the regular cursor is untouched
         column = reader.cursor_column()
         saved = store.get(spec.name, cursor_key(step))
         lower = decode_value(saved["value"]) if saved else reader.initial_cursor()
         upper = reader.high_watermark(lower)
-        bounds = Bounds(column, lower, upper, lower_inclusive=saved is None)
-        overrides[step] = {"bounds": bounds.to_json()}
+        plan = plan.with_step(step, bounds=Bounds(column, lower, upper,
+                                                  lower_inclusive=saved is None))
         if upper is not None:
             pending[cursor_key(step)] = {"column": column, "value": encode_value(upper)}
-    if backfill:
-        pending[backfill["key"]] = backfill["value"]
-    write_json(run_dir / OWNER_FILE, {"pid": os.getpid(), "run_id": run_id,
-                                      "pipeline": spec.name, "sinks": _sink_modes(spec)})
+    if plan.backfill is not None:
+        pending[plan.backfill.key] = plan.backfill.value
+    run_dir.write_owner(pid=os.getpid(), pipeline=spec.name, sinks=sink_modes(spec))
     if pending:
-        write_json(run_dir / STATE_FOLDER / "pending.json", pending)
-    return spec.model_copy(update={"run_overrides": overrides})
+        run_dir.write_pending_state(pending)
+    return plan
 
 
 def commit_pending_state(spec: PipelineSpec, run_id: str) -> None:
     """After every sink committed: save the run's pending cursors (one transaction)."""
     if os.environ.get(FAULT_ENV) == "kill_before_state_commit":
         os.kill(os.getpid(), signal.SIGKILL)
-    pending = run_folder(spec, run_id) / STATE_FOLDER / "pending.json"
-    if pending.exists():
-        open_store(spec).put_many(spec.name, json.loads(pending.read_text("utf-8")), run_id)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (not reaped yet) is as dead as a missing process
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    pending = RunDir.of(spec.state_dir, run_id).pending_state()
+    if pending:
+        open_store(spec).put_many(spec.name, pending, run_id)
 
 
 def _notify(text: str) -> None:
@@ -400,56 +292,45 @@ def settle_interrupted_runs(spec: PipelineSpec, store: StateStore, current: str)
     from dteg.run.records import RunStore
 
     notes: list[str] = []
-    runs = spec.state_dir / "runs"
-    if not runs.is_dir():
-        return notes
-    for folder in sorted(runs.iterdir()):
-        owner_file = folder / OWNER_FILE
-        if folder.name == current or not owner_file.exists():
+    for folder in RunDir.all(spec.state_dir):
+        owner = folder.owner()
+        if folder.run_id == current or owner is None:
             continue
-        try:
-            owner = json.loads(owner_file.read_text("utf-8"))
-        except (OSError, ValueError):
-            continue
-        if owner.get("pipeline") != spec.name or _alive(int(owner.get("pid", 0))):
+        if owner.get("pipeline") != spec.name or pid_alive(int(owner.get("pid", 0))):
             continue  # another pipeline's run, or a run still going
         note = _settle(spec, store, folder, owner, killed=True)
         if note:
             notes.append(note)
-        record = RunStore.for_folder(spec.base_dir).get(folder.name)
+        records = RunStore.for_folder(spec.base_dir)
+        record = records.get(folder.run_id)
         if record is not None and record.status == "running":
-            RunStore.for_folder(spec.base_dir).finish(
-                folder.name, status="failed", error="the process was killed; " + (
-                    note or "nothing was committed"))
-        shutil.rmtree(folder, ignore_errors=True)
+            records.finish(folder.run_id, status="failed", error="the process was killed; " + (
+                note or "nothing was committed"))
+        folder.remove()
     return notes
 
 
 def warn_partial_commits(spec: PipelineSpec, run_id: str) -> str:
     """A run failed: say which append sinks committed anyway (their rows will be read again)."""
-    folder = run_folder(spec, run_id)
-    try:
-        owner = json.loads((folder / OWNER_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return ""
-    return _settle(spec, None, folder, owner, killed=False)
+    folder = RunDir.of(spec.state_dir, run_id)
+    owner = folder.owner()
+    return "" if owner is None else _settle(spec, None, folder, owner, killed=False)
 
 
-def _settle(spec: PipelineSpec, store: StateStore | None, folder: Path, owner: dict[str, Any],
-            *, killed: bool) -> str:
+def _settle(spec: PipelineSpec, store: StateStore | None, folder: RunDir,
+            owner: dict[str, Any], *, killed: bool) -> str:
     sinks: dict[str, str] = owner.get("sinks", {})
-    committed = {p.stem for p in (folder / COMMITS_FOLDER).glob("*.json")} & set(sinks)
-    pending_file = folder / STATE_FOLDER / "pending.json"
-    pending = json.loads(pending_file.read_text("utf-8")) if pending_file.exists() else {}
+    committed = folder.committed() & set(sinks)
+    pending = folder.pending_state()
     how = "was killed" if killed else "failed"
     note = ""
     if store is not None and pending and committed == set(sinks):
-        store.put_many(spec.name, pending, folder.name)
-        note = (f"run {folder.name} was killed after its loads committed and before it saved "
+        store.put_many(spec.name, pending, folder.run_id)
+        note = (f"run {folder.run_id} was killed after its loads committed and before it saved "
                 "its cursor; the cursor was saved now, so no row is read twice")
     elif committed:
         appended = sorted(s for s in committed if sinks.get(s) == "append")
-        note = (f"run {folder.name} {how} after some loads committed "
+        note = (f"run {folder.run_id} {how} after some loads committed "
                 f"({', '.join(sorted(committed))}); its rows will be read again")
         if appended:
             note += (f"; append sink(s) {', '.join(appended)} may then hold those rows twice "

@@ -6,6 +6,7 @@ multi-threaded mode lost records in our tests, so bounded runs use the FnApiRunn
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -14,7 +15,9 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from dteg.beam.compiler import DEAD_LETTER_STEP, DtegPipeline, dead_letter_target
+from dteg.beam.compiler import DtegPipeline, dead_letter_target
+from dteg.components.plan import RunPlan
+from dteg.components.records import DEAD_LETTER_STEP
 from dteg.quality.report import dteg_counters, quality_report
 from dteg.run.report import RunReport, StepCounts
 from dteg.spec.models import PipelineSpec
@@ -23,14 +26,14 @@ _FIELDS = {"in": "rows_in", "out": "rows_out", "dead_letter": "dead_letter",
            "filtered": "filtered", "loaded": "loaded"}
 
 
-def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = None,
+def run(spec: PipelineSpec, plan: RunPlan, *, options: dict[str, Any] | None = None,
         debug: bool = False, runner: Any = None, runner_name: str = "direct") -> RunReport:
     """Run the compiled pipeline to completion. ``runner`` defaults to the in-process
     FnApiRunner; the Flink launcher passes Beam's portable FlinkRunner with its options."""
     started = time.perf_counter()
     # Beam logs each failing bundle with a traceback; dteg reports the error itself.
     logging.getLogger("apache_beam").setLevel(logging.DEBUG if debug else logging.CRITICAL)
-    composite = DtegPipeline(spec, run_id)
+    composite = DtegPipeline(spec, plan)
     pipeline_options = PipelineOptions(flags=[], **(options or {}))
     with_runner = beam.Pipeline(runner=runner or FnApiRunner(), options=pipeline_options)
     _ = with_runner | composite
@@ -38,17 +41,15 @@ def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = Non
         result = with_runner.run()
         result.wait_until_finish()
     except BaseException:
-        for writer in _writers(spec, composite).values():
-            writer.abort([])  # drop staged parts; committed targets were not touched
-        _dead_letter_writer(spec, composite).abort([])  # nor do this run's dead letters land
+        abort_staged(spec, composite)
         raise
     counts = collect_counts(result, spec)
-    dl = dead_letter_target(spec, run_id, composite.registry)
+    dl = dead_letter_target(spec, plan.run_id, composite.registry)
     stored = counts.pop(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "dead_letter")).loaded
-    targets = {name: w.describe() for name, w in _writers(spec, composite).items()}
+    targets = {s.name: composite.writer(s).describe() for s in spec.steps if s.is_sink}
     quality = quality_report(spec, dteg_counters(result))
     return RunReport(
-        pipeline=spec.name, run_id=run_id, runner=runner_name,
+        pipeline=spec.name, run_id=plan.run_id, runner=runner_name,
         seconds=time.perf_counter() - started,
         steps=[counts.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps
                if not s.runs_after_load],
@@ -58,21 +59,15 @@ def run(spec: PipelineSpec, run_id: str, *, options: dict[str, Any] | None = Non
     )
 
 
-def _writers(spec: PipelineSpec, composite: DtegPipeline) -> dict[str, Any]:
-    """Each sink's writer, built here in the launcher (cheap: no connection is opened)."""
-    writers = {}
+def abort_staged(spec: PipelineSpec, composite: DtegPipeline) -> None:
+    """Drop a failed run's staged parts (committed targets were not touched), its dead
+    letters' too."""
     for step in spec.steps:
         if step.is_sink:
-            info = composite._info(step)
-            model = info.config_model().model_validate(step.config)
-            writers[step.name] = info.load_factory()(model, composite.context(step.name))
-    return writers
-
-
-def _dead_letter_writer(spec: PipelineSpec, composite: DtegPipeline) -> Any:
-    target = dead_letter_target(spec, composite.run_id, composite.registry)
-    model = target.info.config_model().model_validate(target.config)
-    return target.info.load_factory()(model, composite.context(DEAD_LETTER_STEP))
+            with contextlib.suppress(Exception):
+                composite.writer(step).abort([])
+    with contextlib.suppress(Exception):
+        composite.dead_letter_writer().abort([])
 
 
 def collect_counts(result: Any, spec: PipelineSpec) -> dict[str, StepCounts]:

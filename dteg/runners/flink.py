@@ -4,13 +4,14 @@ this process (LOOPBACK), so no Docker is needed."""
 
 from __future__ import annotations
 
+from dteg.components.plan import RunPlan
 from dteg.run.report import RunReport
 from dteg.runners.jobserver import job_server_jar
 from dteg.runners.settings import RunnerSettings
 from dteg.spec.models import PipelineSpec
 
 
-def run(spec: PipelineSpec, run_id: str, settings: RunnerSettings, *,
+def run(spec: PipelineSpec, plan: RunPlan, settings: RunnerSettings, *,
         debug: bool = False) -> RunReport:
     from dataclasses import replace
 
@@ -20,5 +21,5 @@ def run(spec: PipelineSpec, run_id: str, settings: RunnerSettings, *,
 
     jar = job_server_jar("flink", settings.flink_job_server_jar)
     settings = replace(settings, flink_job_server_jar=str(jar))
-    return direct.run(spec, run_id, options=settings.flink_options(), runner=FlinkRunner(),
+    return direct.run(spec, plan, options=settings.flink_options(), runner=FlinkRunner(),
                       runner_name="flink", debug=debug)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dteg.components.plan import RunPlan
 from dteg.run.report import RunReport
 from dteg.runners.jobserver import job_server_jar
 from dteg.runners.settings import RunnerSettings
 from dteg.spec.models import PipelineSpec
 
 
-def run(spec: PipelineSpec, run_id: str, settings: RunnerSettings, *,
+def run(spec: PipelineSpec, plan: RunPlan, settings: RunnerSettings, *,
         debug: bool = False) -> RunReport:
     from apache_beam.runners.portability.spark_runner import SparkRunner
 
@@ -17,5 +18,5 @@ def run(spec: PipelineSpec, run_id: str, settings: RunnerSettings, *,
     jar = job_server_jar("spark", settings.extra.get("spark_job_server_jar"))
     options = {"spark_master_url": settings.extra.get("spark_master_url", "local[2]"),
                "spark_job_server_jar": str(jar), **settings.environment()}
-    return direct.run(spec, run_id, options=options, runner=SparkRunner(),
+    return direct.run(spec, plan, options=options, runner=SparkRunner(),
                       runner_name="spark", debug=debug)

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
-from dteg.errors import RunError
+from dteg.errors import StepError
 
 
 def masking_suggestion(columns: dict[str, Any]) -> str:
@@ -43,12 +43,13 @@ class RestrictedGuard(BatchTransform):
         found = {c: m for c, m in classify_batch(batch).items() if c not in self.covered}
         if found:
             listed = "; ".join(f"`{c}` ({m.describe()})" for c, m in found.items())
-            raise RunError(
-                f"step `{self.load}`: the pipeline's access_level is `restricted`, but "
+            raise StepError(
+                "the pipeline's access_level is `restricted`, but "
                 f"{len(found)} column(s) about to be loaded look like unmasked personal data: "
                 f"{listed}. Nothing was loaded.",
                 hint=f"Mask or encrypt them, e.g. `security: {{data_masking: "
                 f"{masking_suggestion(found)}}}` (or list them under `security.encryption`); "
                 "or, if they are not personal data, lower `access_level` to `internal`.",
+                step=self.load,
             )
         return StageResult(kept=batch)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from dteg.components.capabilities import Capabilities
 from dteg.errors import Location
 from dteg.spec.loader import Path_, SourceMap
 from dteg.spec.secrets import Redactor
@@ -25,6 +26,10 @@ OWN_KINDS = ("validate", "mask", "encrypt", "decrypt", "filter", "map", "window"
 CONFIG_TYPE_KINDS = ("window",)
 TRANSFORM_KINDS = ("transform", *OWN_KINDS)
 STEP_KINDS = (*SOURCE_KINDS, *SINK_KINDS, *TRANSFORM_KINDS)
+
+
+# The environment variable an encrypt/decrypt step reads its key from when none is named.
+DEFAULT_KEY_ENV = "DTEG_ENCRYPTION_KEY"
 
 
 class _Strict(BaseModel):
@@ -170,7 +175,7 @@ class PipelineFile(_Strict):
 class StepSpec(BaseModel):
     """One step after normalization: named, typed, wired and located."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     kind: str
     name: str
@@ -181,8 +186,13 @@ class StepSpec(BaseModel):
     # Where each config key was written (for errors about a single key).
     config_paths: dict[str, Path_] = Field(default_factory=dict)
     path: Path_ = ()
-    # Set by the resolve phase: the registry entry that implements this step.
+    # Set by the resolve phase: the registry entry that implements this step, and what it
+    # can do.
     component: str | None = None
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    # Set by the config phase: ``config`` validated by the component's settings model. Every
+    # later stage reads this, never ``config`` again.
+    settings: BaseModel | None = None
     # Set by phases that insert steps (validate/mask from the pipeline's quality/security).
     generated_from: str | None = None
 
@@ -196,8 +206,15 @@ class StepSpec(BaseModel):
 
     @property
     def runs_after_load(self) -> bool:
-        """dbt steps run in the launcher once the loads they follow have committed."""
-        return self.kind == "transform" and self.type == "dbt"
+        """Post-load steps (dbt) run in the launcher once the loads they follow committed."""
+        return self.capabilities.runs_after_load
+
+    def validated(self) -> BaseModel:
+        """The step's settings; only a spec that went through every phase has them."""
+        if self.settings is None:
+            raise RuntimeError(f"{self.where()}: its settings were not checked yet (run the "
+                               "compile phases first: dteg.load or compile_spec)")
+        return self.settings
 
     def where(self) -> str:
         return f"step `{self.name}` ({self.location})"
@@ -218,9 +235,6 @@ class PipelineSpec(BaseModel):
     references: dict[Path_, str] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     yaml_text: str = ""
-    # Set by the launcher for one run (dteg.run.state): step → run-time options such as
-    # the incremental cursor bounds of this run or of a backfill partition.
-    run_overrides: dict[str, Any] = Field(default_factory=dict)
 
     def step(self, name: str) -> StepSpec:
         for s in self.steps:

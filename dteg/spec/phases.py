@@ -14,14 +14,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dteg.components.registry import Kind, Registry, default_registry
+from dteg.components.capabilities import Capabilities
+from dteg.components.registry import ComponentInfo, Kind, Registry, default_registry
 from dteg.errors import SpecError, SpecErrors
-from dteg.security.keys import DEFAULT_KEY_ENV
 from dteg.spec.interpolate import interpolate
 from dteg.spec.loader import LoadedDocument, load_yaml_file, load_yaml_text
 from dteg.spec.model_errors import located_errors
 from dteg.spec.models import (
     CONFIG_TYPE_KINDS,
+    DEFAULT_KEY_ENV,
     OWN_KINDS,
     SINK_KINDS,
     SOURCE_KINDS,
@@ -133,12 +134,26 @@ def _check_step_items(raw_steps: list[Any], smap: Any) -> None:
 # --- phase 2: normalize steps --------------------------------------------------------------
 
 
-def normalize_steps(spec: PipelineSpec) -> PipelineSpec:
+def find_component(spec: PipelineSpec, kind: Kind, wanted: str,
+                   registry: Registry) -> ComponentInfo | None:
+    """The component a step's ``type`` names: a built-in or installed name, or a
+    ``dteg://`` id (through ``components.marketplace`` when the pipeline declares it)."""
+    if not wanted.startswith("dteg://"):
+        return registry.find(kind, wanted)
+    ref = wanted.removeprefix("dteg://")
+    market = {c.name: c for c in spec.body.components.marketplace}
+    target = market[ref].source if ref in market else wanted
+    return registry.find(kind, target.removeprefix("dteg://").rstrip("/").split("/")[-1])
+
+
+def normalize_steps(spec: PipelineSpec, registry: Registry | None = None) -> PipelineSpec:
     """Name every step, merge body-level keys into ``config`` and wire default inputs.
 
     A step without ``input:`` reads the nearest earlier step that produces rows (not a load),
-    so ``extract → load → load`` writes the same rows to two sinks.
+    so ``extract → load → load`` writes the same rows to two sinks. A post-load step (dbt)
+    without ``input:`` follows every load before it.
     """
+    registry = registry or default_registry()
     steps: list[StepSpec] = []
     counts: dict[str, int] = {}
     for item in spec.body.steps:
@@ -178,7 +193,9 @@ def normalize_steps(spec: PipelineSpec) -> PipelineSpec:
             config.setdefault("type", body.type)
             config_paths.setdefault("type", (*path, "type"))
             step_type = kind
-        if body.input is None and kind == "transform" and step_type == "dbt":
+        info = find_component(spec, _KINDS.get(kind, "transform"), step_type, registry)
+        post_load = info is not None and info.capabilities.runs_after_load
+        if body.input is None and post_load:
             inputs: tuple[str, ...] = tuple(s.name for s in steps if s.is_sink)
         elif body.input is None:
             inputs = () if kind in SOURCE_KINDS or last_producer is None else (last_producer,)
@@ -187,8 +204,9 @@ def normalize_steps(spec: PipelineSpec) -> PipelineSpec:
         steps.append(StepSpec(
             kind=kind, name=name, type=step_type, inputs=inputs, config=config,
             location=location, config_paths=config_paths, path=path,
+            capabilities=info.capabilities if info is not None else Capabilities(),
         ))
-        if kind not in SINK_KINDS and not (kind == "transform" and step_type == "dbt"):
+        if kind not in SINK_KINDS and not post_load:
             last_producer = name
     _raise_all(errors)
     return spec.model_copy(update={"steps": tuple(steps)})
@@ -280,6 +298,10 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
 # --- phase 4: resolve types ----------------------------------------------------------------
 
 
+_KINDS: dict[str, Kind] = {**{k: "source" for k in SOURCE_KINDS},
+                           **{k: "sink" for k in SINK_KINDS}}
+
+
 def _kind_of(step: StepSpec) -> Kind:
     if step.is_source:
         return "source"
@@ -331,7 +353,8 @@ def resolve_types(spec: PipelineSpec, registry: Registry | None = None) -> Pipel
                 ))
                 steps.append(step)
                 continue
-        steps.append(step.model_copy(update={"component": info.name}))
+        steps.append(step.model_copy(update={"component": info.name,
+                                              "capabilities": info.capabilities}))
     _raise_all(errors)
     return spec.model_copy(update={"steps": tuple(steps), "warnings": tuple(warnings)})
 
@@ -342,22 +365,26 @@ def resolve_types(spec: PipelineSpec, registry: Registry | None = None) -> Pipel
 def check_configs(spec: PipelineSpec, registry: Registry | None = None) -> PipelineSpec:
     registry = registry or default_registry()
     errors: list[SpecError] = []
+    checked: list[StepSpec] = []
     for step in spec.steps:
         if step.component is None:
+            checked.append(step)  # a dteg:// component that is not installed (a warning)
             continue
         info = registry.find(_kind_of(step), step.component)
         assert info is not None
         model = info.config_model()
         try:
-            model.model_validate(step.config)
+            settings = model.model_validate(step.config)
         except ValidationError as exc:
             errors.extend(located_errors(
                 exc, model=model, source_map=spec.source_map, base=(*step.path, "config"),
                 step=step.name, key_paths=step.config_paths, redact=spec.redactor,
                 data=step.config,
             ))
+            continue
+        checked.append(step.model_copy(update={"settings": settings}))
     _raise_all(errors)
-    return spec
+    return spec.model_copy(update={"steps": tuple(checked)})
 
 
 # --- phase 6: the graph --------------------------------------------------------------------

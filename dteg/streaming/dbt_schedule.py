@@ -1,17 +1,31 @@
-"""dbt steps in a stream: run after a committed micro-batch once their interval (`every`,
-default 15m) has passed or `after_batches` micro-batches have committed, and once more when
-the stream stops if rows landed since. The stream loop is single-threaded, so dbt never runs
-concurrently with itself; micro-batches wait while it runs."""
+"""Post-load steps (dbt) in a stream: run after a committed micro-batch once their interval
+(`every`, default 15m) has passed or `after_batches` micro-batches have committed, and once
+more when the stream stops if rows landed since. The stream loop is single-threaded, so a
+post-load step never runs concurrently with itself; micro-batches wait while it runs. Its
+settings may have ``after_batches`` and ``interval_seconds()`` (dbt's do); else every 15m."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dteg.components.contracts import RunContext
 from dteg.errors import DtegError
 from dteg.spec.models import PipelineSpec, StepSpec
+
+DEFAULT_INTERVAL = 15 * 60.0
+
+
+def _after_batches(settings: Any) -> int | None:
+    value = getattr(settings, "after_batches", None)
+    return int(value) if value is not None else None
+
+
+def _interval(settings: Any) -> float:
+    interval = getattr(settings, "interval_seconds", None)
+    return float(interval()) if callable(interval) else DEFAULT_INTERVAL
 
 
 @dataclass
@@ -37,15 +51,14 @@ class DbtSchedule:
 
     def after_batch(self) -> None:
         """Call once a micro-batch has committed."""
-        from dteg.transforms.dbt import DbtConfig
-
         for due in self._steps:
             due.batches += 1
-            config = DbtConfig.model_validate(due.step.config)
-            if config.after_batches is not None:
-                ready = due.batches >= config.after_batches
+            settings = due.step.validated()
+            after = _after_batches(settings)
+            if after is not None:
+                ready = due.batches >= after
             else:
-                ready = time.monotonic() - due.last_run >= config.interval_seconds()
+                ready = time.monotonic() - due.last_run >= _interval(settings)
             if ready:
                 self._run(due)
 
@@ -56,21 +69,24 @@ class DbtSchedule:
                 self._run(due)
 
     def _run(self, due: _Due) -> None:
-        from dteg.run.lifecycle import duckdb_databases
-        from dteg.transforms.dbt import DbtConfig, run_dbt
+        from dteg.components.registry import default_registry
+        from dteg.run.lifecycle import loads_before
 
+        info = default_registry().find("transform", due.step.component or due.step.type)
+        assert info is not None, "resolve_types found it"
         ctx = RunContext(pipeline=self.spec.name, step=due.step.name,
                          base_dir=self.spec.base_dir, run_id=self.run_id)
         due.last_run = time.monotonic()
         due.batches = 0
         self.runs += 1
         try:
-            outcome = run_dbt(DbtConfig.model_validate(due.step.config), ctx,
-                              duckdb_databases=duckdb_databases(self.spec, due.step))
+            outcome = info.build(due.step.validated(), ctx).run(
+                loads_before(self.spec, due.step))
         except DtegError as exc:
             # The rows are committed; a failing model or test must not stop the stream.
             self.failures += 1
             self.warn(f"{self.spec.redactor(exc.render())} (the stream goes on; dbt runs "
                       "again at its next turn)")
             return
-        self.say(f"  {due.step.name}: {outcome.summary()}")
+        summary = getattr(outcome, "summary", None)
+        self.say(f"  {due.step.name}: {summary() if callable(summary) else 'done'}")

@@ -18,16 +18,17 @@ from apache_beam.runners.pipeline_utils import group_by_key_input_visitor
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from dteg.beam.compiler import DtegPipeline
+from dteg.components.plan import RunPlan
 from dteg.run.report import StepCounts
 from dteg.runners.direct import collect_counts
 from dteg.spec.models import PipelineSpec
 
 
 class MicroBatchRunner:
-    def __init__(self, spec: PipelineSpec, run_id: str, *, debug: bool = False) -> None:
+    def __init__(self, spec: PipelineSpec, plan: RunPlan, *, debug: bool = False) -> None:
         logging.getLogger("apache_beam").setLevel(logging.DEBUG if debug else logging.CRITICAL)
         self.spec = spec
-        self.composite = DtegPipeline(spec, run_id)
+        self.composite = DtegPipeline(spec, plan)
         self.options = PipelineOptions(flags=[])
         # What FnApiRunner.run_pipeline does before it translates a pipeline.
         self.options.view_as(DebugOptions).experiments = ["beam_fn_api"]
@@ -50,10 +51,5 @@ class MicroBatchRunner:
 
     def writers(self) -> dict[str, Any]:
         """Each sink's writer, built in the launcher (cheap: no connection is opened)."""
-        found = {}
-        for step in self.spec.steps:
-            if step.is_sink:
-                info = self.composite._info(step)
-                model = info.config_model().model_validate(step.config)
-                found[step.name] = info.load_factory()(model, self.composite.context(step.name))
-        return found
+        return {step.name: self.composite.writer(step) for step in self.spec.steps
+                if step.is_sink}

@@ -1,9 +1,10 @@
 """``dteg stream``: run a pipeline as a series of micro-batches until it is stopped.
 
-Each micro-batch: plan the offsets to read (``dteg.connectors.kafka.offsets``), run the
+Each micro-batch: plan the offsets to read (each source's ``OffsetPlanner``, declared by its
+component as ``Capabilities.offset_planner``), run the
 pipeline's Beam graph over exactly those offsets (``MicroBatchRunner``), and once every sink
-has committed, save the window state (``dteg.transforms.checkpoint``) and commit the offsets to
-the consumer group. So a crash anywhere re-reads at most the micro-batch in flight
+has committed, save the window state (``dteg.transforms.checkpoint``) and commit the offsets
+(Kafka: to the consumer group). So a crash anywhere re-reads at most the micro-batch in flight
 (at-least-once), and a crash after the sinks committed but before the offsets did is settled
 on the next start without re-reading (the sinks' commit markers say it is done).
 
@@ -15,9 +16,7 @@ backoff; anything else stops the stream with exit code 1.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -25,11 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dteg.beam.compiler import DEAD_LETTER_STEP
+from dteg.components.contracts import OffsetPlan, OffsetPlanner, Partition
+from dteg.components.files import pid_alive, read_json, write_json_atomic
+from dteg.components.records import DEAD_LETTER_STEP
 from dteg.components.registry import default_registry
-from dteg.connectors.kafka.config import SourceConfig
-from dteg.connectors.kafka.offsets import TP, OffsetPlanner, Plan, default_group
+from dteg.components.rundir import RunDir
+from dteg.components.settings import write_mode
 from dteg.errors import ConfigError, ConnectorError, find_error
+from dteg.run.offsets import create_planner
 from dteg.run.report import RunReport, StepCounts
 from dteg.spec.models import PipelineSpec
 from dteg.streaming import checks
@@ -68,29 +70,17 @@ class StreamResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _tp_key(tp: TP) -> str:
+def _tp_key(tp: Partition) -> str:
     return f"{tp[0]}/{tp[1]}"
 
 
-def _tp_parse(key: str) -> TP:
+def _tp_parse(key: str) -> Partition:
     topic, _, partition = key.rpartition("/")
     return topic, int(partition)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
+def _durable(path: Path, data: Any) -> None:
+    write_json_atomic(path, data, durable=True)
 
 
 class Stream:
@@ -102,13 +92,12 @@ class Stream:
         self.say = say
         self.warn = warn
         self.folder = spec.state_dir / "streams" / spec.name
-        self.run_dir = spec.state_dir / "runs" / run_id
-        self.spec = checks.stream_spec(spec, folder=self.folder, run_dir=self.run_dir)
+        self.run_dir = RunDir.of(spec.state_dir, run_id)
+        self.spec, self.plan = checks.stream_spec(spec, run_id, folder=self.folder)
         self.stateful = checks.has_windows(spec)
         self.metrics = StreamMetrics(spec.name)
         self.planners: dict[str, OffsetPlanner] = {}
-        self.configs: dict[str, SourceConfig] = {}
-        self.committed: dict[str, dict[TP, int]] = {}
+        self.committed: dict[str, dict[Partition, int]] = {}
         self.totals: dict[str, StepCounts] = {}
         self.checkpoint = checkpoint.Checkpoint()
         self.notes: list[str] = []
@@ -123,35 +112,26 @@ class Stream:
         lock = self.folder / "lock.json"
         self.folder.mkdir(parents=True, exist_ok=True)
         if lock.exists():
-            try:
-                owner = json.loads(lock.read_text("utf-8"))
-            except ValueError:
-                owner = {}
+            owner = read_json(lock)
+            owner = owner if isinstance(owner, dict) else {}
             pid = int(owner.get("pid", 0))
-            if pid and pid != os.getpid() and _alive(pid):
+            if pid and pid != os.getpid() and pid_alive(pid):
                 raise ConfigError(
                     f"another `dteg stream` (pid {pid}, run {owner.get('run_id')}) is running "
                     f"{self.spec.name} from {self.spec.base_dir}",
                     hint=f"Stop it first (kill -TERM {pid}); two streams would read the same "
                     "offsets.")
-        checkpoint.write_json(lock, {"pid": os.getpid(), "run_id": self.run_id})
+        write_json_atomic(lock, {"pid": os.getpid(), "run_id": self.run_id})
         try:
             yield
         finally:
             lock.unlink(missing_ok=True)
 
     def _connect(self) -> None:
-        registry = default_registry()
         for step in self.spec.sources():
-            info = registry.find("source", step.component or step.type)
-            assert info is not None
-            config = info.config_model().model_validate(step.config)
-            assert isinstance(config, SourceConfig)
-            group = config.group_id or default_group(self.spec.name, step.name)
-            planner = OffsetPlanner(config, group=group, step=step.name)
-            planner.connect()  # bounded retries, then a clear error (exit 1)
+            planner = create_planner(self.spec, step)
             self.planners[step.name] = planner
-            self.configs[step.name] = config
+            planner.connect()  # bounded retries, then a clear error (exit 1)
             self.committed[step.name] = dict(planner.positions)
         if self.stateful:
             self.checkpoint = checkpoint.load(self.folder)
@@ -167,32 +147,28 @@ class Stream:
         """Folders and staged parts of earlier streams of this pipeline whose process died."""
         from dteg.beam.compiler import DtegPipeline
 
-        runs = self.spec.state_dir / "runs"
-        for folder in sorted(runs.glob("stream-*")) if runs.is_dir() else []:
-            marker = folder / "stream.json"
-            try:
-                owner = json.loads(marker.read_text("utf-8"))
-            except (OSError, ValueError):
+        for run_dir in RunDir.all(self.spec.state_dir):
+            owner = run_dir.owner()
+            if (not run_dir.run_id.startswith("stream-") or run_dir.run_id == self.run_id
+                    or owner is None or owner.get("pipeline") != self.spec.name
+                    or pid_alive(int(owner.get("pid", 0)))):
                 continue
-            if owner.get("pipeline") != self.spec.name or _alive(int(owner.get("pid", 0))):
-                continue
-            composite = DtegPipeline(self.spec, folder.name)
+            composite = DtegPipeline(self.spec, run_dir.run_id)
             for step in self.spec.steps:
                 if step.is_sink:
-                    info = composite._info(step)
-                    model = info.config_model().model_validate(step.config)
                     with contextlib.suppress(Exception):
-                        info.load_factory()(model, composite.context(step.name)).abort([])
-            shutil.rmtree(folder, ignore_errors=True)
+                        composite.writer(step).abort([])
+            run_dir.remove()
 
     def _settle(self) -> None:
         """The previous process died with a micro-batch in flight (``pending.json``)."""
         path = self.folder / checkpoint.PENDING
-        if not path.exists():
+        data = read_json(path)
+        if not isinstance(data, dict):
+            path.unlink(missing_ok=True)
             return
-        data = json.loads(path.read_text("utf-8"))
-        run_dir = Path(data["run_dir"])
-        committed = {p.stem for p in (run_dir / "commits").glob("*.json")}
+        run_dir = RunDir(Path(data["run_dir"]))
+        committed = run_dir.committed()
         sinks = set(data["sinks"])
         if sinks <= committed:
             for step, offsets in data["offsets"].items():
@@ -200,7 +176,8 @@ class Stream:
                     self.planners[step].advance({_tp_parse(k): v for k, v in offsets.items()})
             if self.stateful:
                 self.checkpoint = checkpoint.save(self.folder, self.checkpoint,
-                                                  run_dir / "pending", self._positions())
+                                                  run_dir.pending_checkpoint_dir,
+                                                  self._positions())
             self._commit_offsets()
             note = (f"the previous stream ({data.get('run_id')}) was stopped after every sink "
                     "committed its last micro-batch and before the offsets were committed; "
@@ -217,7 +194,7 @@ class Stream:
             self.notes.append(note)
             self.warn(note)
         path.unlink(missing_ok=True)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.remove()
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -230,17 +207,17 @@ class Stream:
             changed = {tp: pos for tp, pos in planner.positions.items()
                        if self.committed[step].get(tp) != pos}
             if changed:
-                planner.commit(changed)
+                planner.commit_positions(changed)
                 self.committed[step].update(changed)
 
     def _uncommitted(self) -> bool:
         return any(self.committed[s].get(tp) != pos for s, p in self.planners.items()
                    for tp, pos in p.positions.items())
 
-    def _plan(self, remaining: int | None) -> dict[str, Plan]:
-        plans: dict[str, Plan] = {}
+    def _plan(self, remaining: int | None) -> dict[str, OffsetPlan]:
+        plans: dict[str, OffsetPlan] = {}
         for step, planner in self.planners.items():
-            budget = self.configs[step].batch.max_records
+            budget = planner.batch_records
             if remaining is not None:
                 budget = min(budget, remaining)
             plan = planner.plan(budget)
@@ -250,7 +227,8 @@ class Stream:
                 remaining -= plan.records
         return plans
 
-    def _ready(self, plans: dict[str, Plan], last_start: float, remaining: int | None) -> bool:
+    def _ready(self, plans: dict[str, OffsetPlan], last_start: float, remaining: int | None
+               ) -> bool:
         """Run now (a full micro-batch is waiting, or the time bound has passed), or wait."""
         waiting = sum(p.records for p in plans.values())
         if not waiting:
@@ -258,24 +236,24 @@ class Stream:
         if remaining is not None and waiting >= remaining:
             return True
         for step, plan in plans.items():
-            if plan.records >= self.configs[step].batch.max_records:
+            if plan.records >= self.planners[step].batch_records:
                 return True
-        bound = min(c.batch.max_seconds for c in self.configs.values())
+        bound = min(p.batch_seconds for p in self.planners.values())
         return time.monotonic() - last_start >= bound
 
-    def _micro_batch(self, plans: dict[str, Plan]) -> None:
+    def _micro_batch(self, plans: dict[str, OffsetPlan]) -> None:
         from dteg.beam import progress
 
-        checkpoint.write_json(self.folder / "plan.json", {
-            step: [r.to_json() for r in plan.ranges] for step, plan in plans.items()})
-        for sub in ("commits", "pending", "timestamps"):
-            shutil.rmtree(self.run_dir / sub, ignore_errors=True)
+        _durable(self.folder / "plan.json",
+                 {step: plan.ranges_json() for step, plan in plans.items()})
+        self.run_dir.clear("commits", self.run_dir.pending_checkpoint_dir.name,
+                           self.run_dir.timestamps_dir.name)
         after = self._positions()  # where each partition stands once this batch commits
         for step, plan in plans.items():
-            after[step].update({_tp_key((r.topic, r.partition)): r.end for r in plan.ranges})
+            after[step].update({_tp_key(tp): end for tp, end in plan.ends().items()})
         sinks = [s.name for s in self.spec.steps if s.is_sink] + [DEAD_LETTER_STEP]
-        checkpoint.write_json(self.folder / checkpoint.PENDING, {
-            "run_id": self.run_id, "run_dir": str(self.run_dir), "sinks": sinks,
+        _durable(self.folder / checkpoint.PENDING, {
+            "run_id": self.run_id, "run_dir": str(self.run_dir.path), "sinks": sinks,
             "offsets": after})
         progress.rows_read.reset()
         started = time.monotonic()
@@ -290,7 +268,8 @@ class Stream:
             self.planners[step].advance(plan.ends())
         if self.stateful:
             self.checkpoint = checkpoint.save(self.folder, self.checkpoint,
-                                              self.run_dir / "pending", self._positions())
+                                              self.run_dir.pending_checkpoint_dir,
+                                              self._positions())
         if os.environ.get(FAULT_ENV) == "kill_before_offset_commit":
             os.kill(os.getpid(), signal.SIGKILL)
         self.batches += 1
@@ -305,8 +284,7 @@ class Stream:
 
     def _warn_partial(self, sinks: list[str]) -> None:
         """A micro-batch failed after some of its sinks committed: it is read again."""
-        committed = sorted({p.stem for p in (self.run_dir / "commits").glob("*.json")}
-                           & set(sinks))
+        committed = sorted(self.run_dir.committed() & set(sinks))
         if committed:
             self.warn(f"the failed micro-batch had already been committed by "
                       f"{', '.join(committed)}; it is read again, so those sinks may hold its "
@@ -315,7 +293,7 @@ class Stream:
     def _count(self, counts: dict[str, StepCounts], seconds: float, committed_at: float
                ) -> None:
         """Totals, and end-to-end latency: ``committed_at`` (sinks and offsets committed)
-        minus each message's Kafka timestamp."""
+        minus each record's event time as its source left it."""
         import numpy as np
 
         for name, c in counts.items():
@@ -325,7 +303,7 @@ class Stream:
         read = sum(c.rows_out + c.dead_letter for c in counts.values() if c.kind == "extract")
         loaded = {c.name: c.loaded for c in counts.values() if c.kind == "load"}
         dead = sum(c.dead_letter for c in counts.values() if c.name != DEAD_LETTER_STEP)
-        stamps = [np.load(f) for f in sorted((self.run_dir / "timestamps").glob("*.npy"))]
+        stamps = [np.load(f) for f in sorted(self.run_dir.timestamps_dir.glob("*.npy"))]
         latencies = (committed_at * 1000 - np.concatenate(stamps)) / 1000 if stamps \
             else np.zeros(0)
         self.metrics.batch_done(read, loaded, dead, seconds, latencies)
@@ -388,11 +366,11 @@ class Stream:
                 self._connect()
                 self._settle()  # before the dead runs' folders (its commit markers) go
                 self._clean_dead_runs()
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                checkpoint.write_json(self.run_dir / "stream.json",
-                                      {"pid": os.getpid(), "pipeline": self.spec.name})
-                self.runner = MicroBatchRunner(self.spec, self.run_id,
-                                               debug=self.options.debug)
+                self.run_dir.write_owner(
+                    pid=os.getpid(), pipeline=self.spec.name,
+                    sinks={s.name: write_mode(s.settings) for s in self.spec.steps
+                           if s.is_sink})
+                self.runner = MicroBatchRunner(self.spec, self.plan, debug=self.options.debug)
                 if self.options.metrics_port is not None:
                     self.metrics.serve(self.options.metrics_port)
                 with LiveLine(self.metrics, enabled=self.options.live):
@@ -402,9 +380,6 @@ class Stream:
                 self.metrics.close()
                 for planner in self.planners.values():
                     planner.close()
-                from dteg.connectors.kafka.ranges import POOL
-
-                POOL.close()
         return self._result(stopped_by)
 
     def _result(self, stopped_by: str) -> StreamResult:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from typing import Any
 
-from dteg.errors import DtegError
 from dteg.spec.models import PipelineSpec
 from dteg.streaming.launcher import Stream, StreamOptions, StreamResult
 from dteg.transforms import checkpoint
@@ -36,34 +34,28 @@ def render(result: StreamResult, spec: PipelineSpec) -> str:
 
 def execute_stream(spec: PipelineSpec, run_id: str, options: StreamOptions,
                    say: Callable[[str], None], warn: Callable[[str], None]) -> StreamResult:
-    """Record the stream as one run (run record, lineage) around ``Stream.run``."""
-    from dteg.governance.lineage import LineageEmitter
-    from dteg.run.lifecycle import read_schemas, report_dict
-    from dteg.run.records import RunStore
+    """Record the stream as one run (its listeners: run record, lineage, drift) around
+    ``Stream.run``."""
+    from dteg.governance.listeners import default_listeners
+    from dteg.run.lifecycle import RecordedRun
 
     stream = Stream(spec, run_id, options, say, warn)
-    store = RunStore.for_folder(spec.base_dir)
-    store.start(run_id=run_id, pipeline=spec.name, yaml_text=spec.yaml_text,
-                runner="direct (stream)")
-    lineage = LineageEmitter(spec, run_id)
-    lineage.start()
+    run = RecordedRun(stream.spec, run_id, "direct (stream)", default_listeners(spec),
+                      kind="stream")
+    run.started()
     try:
         result = stream.run()
-        result.report.schemas = read_schemas(stream.run_dir)
+        report = result.report
+        run.counted(report)
+        run.committed(report)
     except BaseException as exc:
-        message = exc.render() if isinstance(exc, DtegError) else f"{type(exc).__name__}: {exc}"
-        store.finish(run_id, status="failed", error=spec.redactor(message))
-        lineage.fail(message)
-        raise
+        error = run.failed(exc)
+        if error is exc or isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise error from exc
     finally:
-        pending = stream.folder / checkpoint.PENDING
-        if not pending.exists():
-            shutil.rmtree(stream.run_dir, ignore_errors=True)
+        if not (stream.folder / checkpoint.PENDING).exists():
+            stream.run_dir.remove()
         # else: its offsets are not committed yet; the next start settles them from there.
-    summary = {**report_dict(result.report, stream.spec), **stream_report(result)}
-    report = result.report
-    store.finish(run_id, status="succeeded", report=summary, counts={
-        "read": report.read, "loaded": report.loaded,
-        "dead_lettered": report.dead_lettered, "filtered": report.filtered})
-    lineage.complete(report, report.schemas, {}, None)
+    run.finished(report, stream_report(result))
     return result

@@ -100,9 +100,9 @@ class Aggregator:
         missing = [c for c in self.keys + [m.column for m in self.metrics if m.column]
                    if c not in table.column_names]
         if missing:
-            from dteg.errors import ConnectorError
+            from dteg.errors import StepError
 
-            raise ConnectorError(
+            raise StepError(
                 f"column(s) {missing} are not in the data (columns: "
                 f"{', '.join(table.column_names)})", step=self.step,
                 hint="Fix `group_by:`/`metrics:`; a window step before this one adds "

@@ -24,11 +24,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.components.files import write_json_atomic
+
 MANIFEST = "checkpoint.json"
 PENDING = "pending.json"
-# RunContext.overrides keys for window and aggregate steps in a stream.
-CHECKPOINT_DIR = "checkpoint_dir"
-PENDING_DIR = "pending_dir"
 
 
 @dataclass
@@ -45,13 +44,7 @@ class Checkpoint:
 
 def write_json(path: Path, data: Any) -> None:
     """Write, flush to disk, then rename over ``path``: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_json_atomic(path, data, durable=True)
 
 
 def load(folder: Path) -> Checkpoint:

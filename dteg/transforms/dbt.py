@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dteg.components.contracts import RunContext
-from dteg.errors import ConfigError, RunError
+from dteg.components.contracts import LoadedTarget, PostLoadStep, RunContext
+from dteg.errors import ConfigError, StepError
 
 
 class DbtConfig(BaseModel):
@@ -101,12 +101,14 @@ def write_duckdb_profile(project_dir: Path, database: Path, into: Path) -> Path:
 
 
 def run_dbt(config: DbtConfig, ctx: RunContext, *, duckdb_databases: list[Path]) -> DbtOutcome:
-    """Run ``dbt run`` (or ``dbt build`` with ``tests: true``); raise RunError on failure."""
+    """Run ``dbt run`` (or ``dbt build`` with ``tests: true``); raise StepError on failure."""
     try:
         from dbt.cli.main import dbtRunner
     except ImportError:
-        raise ConfigError("the dbt step needs dbt-core and an adapter",
-                          hint="pip install 'dteg[dbt]' (dbt-core, dbt-duckdb).") from None
+        raise ConfigError(
+            "the dbt step needs dbt-core and an adapter",
+            hint="Reinstall dteg (`pip install dteg` brings dbt-core and dbt-duckdb); other "
+            "warehouses need their adapter, e.g. `pip install 'dteg[dbt-postgres]'`.") from None
     project_dir = Path(ctx.resolve_path(config.project_dir))
     work = ctx.state_dir / "dbt" / ctx.step
     if config.profiles_dir:
@@ -115,8 +117,9 @@ def run_dbt(config: DbtConfig, ctx: RunContext, *, duckdb_databases: list[Path])
         profiles_dir = write_duckdb_profile(project_dir, duckdb_databases[0], work / "profiles")
     else:
         raise ConfigError(
-            f"step `{ctx.step}`: dteg can write a dbt profile only for a pipeline that loads "
+            "dteg can write a dbt profile only for a pipeline that loads "
             f"into exactly one DuckDB database (this one loads {len(set(duckdb_databases))})",
+            step=ctx.step,
             hint="Set `profiles_dir:` to the folder of your profiles.yml.",
         )
     command = "build" if config.tests else "run"
@@ -154,8 +157,8 @@ def run_dbt(config: DbtConfig, ctx: RunContext, *, duckdb_databases: list[Path])
         details = "; ".join(f"{n}: {m}" for n, m in outcome.failed)
         if not details and result.exception is not None:
             details = str(result.exception).strip().splitlines()[0]
-        raise RunError(
-            f"step `{ctx.step}`: dbt {command} failed: {details or 'see the dbt log'}",
+        raise StepError(
+            f"dbt {command} failed: {details or 'see the dbt log'}", step=ctx.step,
             hint=f"The loads committed; fix the model or test and run `dbt {command}` again "
             f"(dbt log: {work / 'logs' / 'dbt.log'}).",
         )
@@ -175,5 +178,17 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def create(config: DbtConfig, ctx: RunContext) -> Any:
-    raise ConfigError(f"step `{ctx.step}`: dbt steps run in the launcher, not as a Beam stage")
+class DbtStep(PostLoadStep):
+    """``dbt run`` / ``dbt build`` after the loads it follows (DuckDB ones get a profile)."""
+
+    def __init__(self, config: DbtConfig, ctx: RunContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    def run(self, loads: list[LoadedTarget]) -> DbtOutcome:
+        databases = [t.database_file for t in loads if t.database_file is not None]
+        return run_dbt(self.config, self.ctx, duckdb_databases=databases)
+
+
+def create(config: DbtConfig, ctx: RunContext) -> DbtStep:
+    return DbtStep(config, ctx)

@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.components.records import dead_letters, row_json
+from dteg.components.settings import StageSettings
 from dteg.components.types import UnknownType, parse_type
-from dteg.errors import ConnectorError, RunError
+from dteg.errors import StepError
 from dteg.security.keys import (
     DEFAULT_KEY_ID,
     KEY_ID_PATTERN,
@@ -53,12 +54,15 @@ def _columns_not_empty(value: list[str]) -> list[str]:
     return value
 
 
-class EncryptConfig(KeyedConfig):
+class EncryptConfig(KeyedConfig, StageSettings):
     columns: list[str] = Field(description="Columns to encrypt")
     missing: Literal["error", "ignore"] = Field(
         default="error", description="What to do when a column is not in the data")
 
     _columns = field_validator("columns")(_columns_not_empty)
+
+    def masked_columns(self) -> set[str]:
+        return set(self.columns)
 
 
 class DecryptConfig(KeyedConfig):
@@ -117,7 +121,7 @@ class _Keyed(BatchTransform):
     def _present(self, batch: pa.RecordBatch, verb: str) -> list[str]:
         absent = [c for c in self.columns if c not in batch.schema.names]
         if absent and self.missing == "error":
-            raise ConnectorError(
+            raise StepError(
                 f"cannot {verb} column(s) {absent}: the data has no such column "
                 f"(columns: {batch.schema.names})", step=self.ctx.step,
                 hint="Fix the names (they are case-sensitive), or set `missing: ignore`.")
@@ -129,6 +133,19 @@ class Encrypt(_Keyed):
 
     def __init__(self, config: EncryptConfig, ctx: RunContext) -> None:
         super().__init__(config, ctx, config.columns, config.missing)
+        self.config = config
+
+    def mask_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A dead-letter row of an earlier step, with this step's columns encrypted."""
+        from dteg.security.cipher import encrypt_texts
+
+        out = dict(row)
+        for column in self.columns:
+            value = out.get(column)
+            if value is not None:
+                text = value if isinstance(value, str) else as_text(pa.array([value]))[0]
+                out[column] = encrypt_texts(self.ring.encrypting, [text])[0]
+        return out
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:
         from dteg.security.cipher import encrypt_texts
@@ -157,17 +174,17 @@ class Decrypt(_Keyed):
         for name in self._present(batch, "decrypt"):
             column = batch.column(name)
             if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-                raise ConnectorError(
+                raise StepError(
                     f"column `{name}` is {column.type}, not text, so it holds no encrypted "
                     "values", step=self.ctx.step,
                     hint="Decrypt only columns an `encrypt` step (or tokenize) wrote.")
             result = decrypt_texts(self.ring, column.to_pylist())
             if result.failures and self.on_error == "fail":
                 first, reason = next(iter(result.failures.items()))
-                raise RunError(
-                    f"step `{self.ctx.step}`: {len(result.failures)} value(s) of column "
+                raise StepError(
+                    f"{len(result.failures)} value(s) of column "
                     f"`{name}` could not be decrypted; the first (row {first + 1} of this "
-                    f"batch): {reason}",
+                    f"batch): {reason}", step=self.ctx.step,
                     hint="Check that the keyring holds the key the values were encrypted with "
                     "(their key id is after `dteg:v1:`), or set `on_error: quarantine` to "
                     "dead-letter such rows.")
@@ -197,9 +214,8 @@ class Decrypt(_Keyed):
             return pc.cast(values, target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             # Arrow's message quotes the value: plaintext, so it is left out.
-            raise RunError(
-                f"step `{self.ctx.step}`: decrypted values of `{name}` cannot be read as "
-                f"{target}",
+            raise StepError(
+                f"decrypted values of `{name}` cannot be read as {target}", step=self.ctx.step,
                 hint=f"Fix `types: {{{name}: …}}` to the column's type before encryption.",
             ) from None
 

@@ -16,31 +16,21 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
-from dteg.errors import ConnectorError
+from dteg.components.settings import StageSettings
+from dteg.errors import StepError
 from dteg.security.keys import DEFAULT_KEY_ID, KEY_ID_PATTERN, LocalKey, parse_key_text
+from dteg.spec.masking import REDACTED, ColumnMask, MaskColumns, Strategy
 
 if TYPE_CHECKING:
     from dteg.transforms.encrypt import EncryptConfig
 
-Strategy = Literal["hash", "redact", "partial", "email", "null", "tokenize"]
-REDACTED = "***"
-
-
-class ColumnMask(BaseModel):
+class MaskConfig(StageSettings):
     model_config = ConfigDict(extra="forbid")
 
-    strategy: Strategy = "hash"
-    keep: int = Field(default=4, ge=0, description="partial: characters kept at the end")
-    replacement: str = Field(default=REDACTED, description="redact: the text put instead")
-
-
-class MaskConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    columns: list[str] | dict[str, Strategy | ColumnMask] = Field(
+    columns: MaskColumns = Field(
         description="Columns to mask with `strategy`, or column → strategy")
     strategy: Strategy = Field(default="hash", description="Used for a plain list of columns")
     key: SecretStr | None = Field(
@@ -72,6 +62,9 @@ class MaskConfig(BaseModel):
             return None
         material = parse_key_text(self.key.get_secret_value(), where="the masking key")
         return LocalKey.from_material(self.key_id, material)
+
+    def masked_columns(self) -> set[str]:
+        return set(self.plan())
 
     def plan(self) -> dict[str, ColumnMask]:
         if isinstance(self.columns, list):
@@ -252,15 +245,21 @@ class Mask(BatchTransform):
         self._token_key: LocalKey | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_token_key": None}
+        return {**self.__dict__, "_token_key": None, "_row_masker": None}
 
     def setup(self) -> None:
         self._token_key = self.config.token_key()
 
+    def mask_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A dead-letter row of an earlier step, masked the way this step masks columns."""
+        if getattr(self, "_row_masker", None) is None:
+            self._row_masker = RowMasker([self.config], base_dir=self.ctx.base_dir)
+        return self._row_masker(row)
+
     def apply(self, batch: pa.RecordBatch) -> StageResult:
         absent = [c for c in self.plan if c not in batch.schema.names]
         if absent and self.missing == "error":
-            raise ConnectorError(
+            raise StepError(
                 f"cannot mask column(s) {absent}: the data has no such column "
                 f"(columns: {batch.schema.names})", step=self.ctx.step,
                 hint="Fix the names (they are case-sensitive), or set `missing: ignore` when "

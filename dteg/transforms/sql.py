@@ -7,7 +7,7 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.connectors.duckdb.arrow import relation_table
-from dteg.errors import ConnectorError
+from dteg.errors import StepError
 
 
 class BatchSql:
@@ -37,7 +37,7 @@ class BatchSql:
             return relation_table(con.sql(sql))
         except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException,
                 duckdb.PermissionException) as exc:
-            raise ConnectorError(
+            raise StepError(
                 f"the SQL expression is not valid for this data: {str(exc).splitlines()[0]}",
                 step=self.step,
                 hint=f"Columns available: {', '.join(batch.schema.names)}. Quote names with "

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from dteg.components.contracts import RunContext, StageResult
 from dteg.components.records import dead_letters, row_json
-from dteg.errors import ConnectorError, RunError
+from dteg.errors import StepError
 from dteg.transforms.validate import OnFailure, Rule, describe, masked_value, rule_counter
 
 BUCKETS = 16
@@ -64,7 +64,7 @@ class UniqueCheck:
         """(rows not checked because a key is null, [(bucket, rows)])."""
         missing = [c for c in self.columns if c not in batch.schema.names]
         if missing:
-            raise ConnectorError(
+            raise StepError(
                 f"rule `{self.label}` names column(s) {missing} that the data does not have "
                 f"(columns: {batch.schema.names})", step=self.ctx.step,
                 hint="Fix the column names in the rule (they are case-sensitive).")
@@ -104,9 +104,10 @@ class UniqueCheck:
             return StageResult(kept=out, stats=stats)
         rows = dupes.to_pylist()
         if self.action == "fail":
-            raise RunError(
-                f"step `{self.ctx.step}`: rule `{self.label}` found {len(rows)} duplicate "
+            raise StepError(
+                f"rule `{self.label}` found {len(rows)} duplicate "
                 f"row(s), e.g. {self._reason(rows[0])}; the rule says `on_failure: fail`.",
+                step=self.ctx.step,
                 hint="Fix the data, or use `on_failure: quarantine` to dead-letter duplicates.")
         if self.action == "drop":
             return StageResult(kept=out, filtered=len(rows), stats=stats)

@@ -19,106 +19,23 @@ run-wide totals before any sink commits.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.components.records import dead_letters, row_json
-from dteg.components.types import UnknownType, parse_type
-from dteg.errors import ConnectorError, RunError
-
-OnFailure = Literal["quarantine", "drop", "fail"]
-RuleType = Literal[
-    "null_check", "format_check", "range_check", "accepted_values", "length_check",
-    "type_check", "expression", "unique",
-]
-# Rules checked by a Beam-level stage over the whole run rather than batch by batch.
-RUN_WIDE = ("unique",)
-
-
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    type: RuleType
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+$",
-                             description="Label in dead letters, counters and the report")
-    column: str | None = None
-    columns: list[str] | None = Field(
-        default=None, description="Each column is checked; for `unique`, the combination")
-    pattern: str | None = Field(default=None, description="format_check: the whole value must "
-                                "match this regular expression")
-    min: float | str | None = None
-    max: float | str | None = None
-    values: list[Any] | None = Field(default=None, description="accepted_values")
-    min_length: int | None = Field(default=None, ge=0)
-    max_length: int | None = Field(default=None, ge=0)
-    data_type: str | None = Field(default=None, description="type_check: e.g. int, date, "
-                                  "decimal(12,2)")
-    schema_: dict[str, str] | None = Field(
-        default=None, alias="schema", description="type_check: column → type, every one checked")
-    expression: str | None = Field(
-        default=None, description="expression: SQL predicate over the row's columns, e.g. "
-        "\"amount >= 0 OR status = 'refund'\"; false fails, null passes")
-    keep: Literal["first", "none"] = Field(
-        default="first", description="unique: keep the first row of each duplicated value, or "
-        "none of them")
-    on_failure: OnFailure | None = None
-    max_invalid_ratio: float | None = Field(
-        default=None, ge=0, le=1, description="Fail the run (before anything is loaded) when "
-        "more than this share of rows breaks this rule")
-
-    @model_validator(mode="after")
-    def _needs(self) -> Rule:
-        if self.type != "expression" and not self.targets():
-            raise ValueError(f"rule `{self.type}` needs `column:` or `columns:`")
-        needs = {
-            "format_check": ("pattern",), "accepted_values": ("values",),
-            "expression": ("expression",),
-        }.get(self.type, ())
-        for key in needs:
-            if getattr(self, key) is None:
-                raise ValueError(f"rule `{self.type}` needs `{key}:`")
-        if self.type == "range_check" and self.min is None and self.max is None:
-            raise ValueError("rule `range_check` needs `min:` and/or `max:`")
-        if self.type == "length_check" and self.min_length is None and self.max_length is None:
-            raise ValueError("rule `length_check` needs `min_length:` and/or `max_length:`")
-        if self.type == "type_check":
-            if (self.data_type is None) == (self.schema_ is None):
-                raise ValueError("rule `type_check` needs `data_type:` (with `column:`) or "
-                                 "`schema:` (column → type), one of them")
-            for column, name in self.types().items():
-                try:
-                    parse_type(name)
-                except UnknownType as exc:
-                    raise ValueError(f"column `{column}`: {exc}") from None
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"`pattern` is not a valid regular expression: {exc}") from None
-        return self
-
-    def targets(self) -> list[str]:
-        return [*([self.column] if self.column else []), *(self.columns or []),
-                *(self.schema_ or {})]
-
-    def types(self) -> dict[str, str]:
-        """type_check: column → type name."""
-        if self.schema_ is not None:
-            return dict(self.schema_)
-        return {c: self.data_type for c in self.targets() if self.data_type}
-
-    def label(self) -> str:
-        return self.name or self.type
+from dteg.components.types import parse_type
+from dteg.errors import StepError
+from dteg.spec.rules import RUN_WIDE, OnFailure, Rule, ValidationRule
 
 
 class ValidateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[ValidationRule] = Field(min_length=1)
     on_failure: OnFailure = "quarantine"
     max_invalid_ratio: float | None = Field(
         default=None, ge=0, le=1, description="Fail the run (before anything is loaded) when "
@@ -254,7 +171,7 @@ class Validate(BatchTransform):
         table = self._sql.query(batch, f"SELECT ({rule.expression}) AS ok FROM batch")
         ok = table.column("ok").combine_chunks()
         if not pa.types.is_boolean(ok.type):
-            raise ConnectorError(
+            raise StepError(
                 f"the expression of rule `{rule.label()}` gives {ok.type}, not true/false",
                 step=self.ctx.step, hint="Write a predicate, e.g. `amount >= 0`.")
         return pc.fill_null(pc.invert(ok), False)
@@ -262,7 +179,7 @@ class Validate(BatchTransform):
     def apply(self, batch: pa.RecordBatch) -> StageResult:
         missing = sorted({c for _, _, c in self.checks if c not in batch.schema.names})
         if missing:
-            raise ConnectorError(
+            raise StepError(
                 f"validation rules name column(s) {missing} that the data does not have "
                 f"(columns: {batch.schema.names})", step=self.ctx.step,
                 hint="Fix the column names in the rules (they are case-sensitive).",
@@ -289,11 +206,12 @@ class Validate(BatchTransform):
                 first = pc.index(failing, True).as_py()
                 value = None if column is None else self._masked(
                     column, batch.column(column)[first].as_py())
-                raise RunError(
-                    f"step `{self.ctx.step}`: rule `{rule.label()}` failed on "
+                raise StepError(
+                    f"rule `{rule.label()}` failed on "
                     f"{pc.sum(failing).as_py()} row(s) of this batch, e.g. "
                     f"{describe(rule, column or '', _short(value))}; the rule says "
                     "`on_failure: fail`.",
+                    step=self.ctx.step,
                     hint="Fix the data, or use `on_failure: quarantine` to dead-letter such rows.",
                 )
             for index in pc.indices_nonzero(failing).to_pylist():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.components.records import dead_letters, row_json
-from dteg.errors import ConnectorError
+from dteg.errors import StepError
 
 START, END = "window_start", "window_end"
 US = 1_000_000
@@ -113,7 +112,7 @@ def event_times(batch: pa.RecordBatch | pa.Table, config: WindowConfig, step: st
                 ) -> tuple[pa.Array, list[tuple[int, str]]]:
     """Event times as int64 µs since the epoch (UTC), and (row, reason) of rows without one."""
     if config.event_time not in batch.column_names:
-        raise ConnectorError(
+        raise StepError(
             f"the event-time column `{config.event_time}` is not in the data (columns: "
             f"{', '.join(batch.column_names)})", step=step, hint="Fix `event_time:`.")
     column = batch.column(config.event_time)
@@ -132,8 +131,8 @@ def event_times(batch: pa.RecordBatch | pa.Table, config: WindowConfig, step: st
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         micros = _parse_text(column)
     else:
-        raise ConnectorError(f"the event-time column `{config.event_time}` has type {kind}, "
-                             "not a timestamp, ISO text or epoch number", step=step)
+        raise StepError(f"the event-time column `{config.event_time}` has type {kind}, "
+                        "not a timestamp, ISO text or epoch number", step=step)
     missing = [(i, f"column `{config.event_time}`: no event time"
                 if column[i].as_py() is None else
                 f"column `{config.event_time}`: {column[i].as_py()!r} is not a timestamp")
@@ -199,15 +198,15 @@ class WindowAssign(BatchTransform):
         # the checkpoint (read at run time: the same Beam graph runs every micro-batch).
         from dteg.transforms import checkpoint
 
-        folder = self.ctx.overrides.get(checkpoint.CHECKPOINT_DIR)
-        if folder:
-            self.watermark = checkpoint.load(Path(folder)).watermarks.get(self.ctx.step)
+        folder = self.ctx.plan.checkpoint_dir
+        if folder is not None:
+            self.watermark = checkpoint.load(folder).watermarks.get(self.ctx.step)
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:
         for name in (START, END):
             if name in batch.column_names:
-                raise ConnectorError(f"the data already has a `{name}` column", step=self.ctx.step,
-                                     hint="Rename or drop it before the window step.")
+                raise StepError(f"the data already has a `{name}` column", step=self.ctx.step,
+                                hint="Rename or drop it before the window step.")
         times, missing = event_times(batch, self.config, self.ctx.step)
         rows, starts, ends = assign(times, self.config)
         bad: dict[int, tuple[str, str | None]] = {i: (reason, None) for i, reason in missing}

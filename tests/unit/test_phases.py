@@ -331,7 +331,25 @@ def test_check_configs_points_at_the_body_key_when_written_in_the_body() -> None
 
 def test_check_configs_skips_unresolved_components() -> None:
     spec = resolve_types(normalize_steps(shape(MARKET)))
-    assert check_configs(spec) is spec
+    checked = check_configs(spec)
+    unresolved = [s for s in checked.steps if s.component is None]
+    assert unresolved and all(s.settings is None for s in unresolved)
+    assert all(s.settings is not None for s in checked.steps if s.component is not None)
+
+
+def test_check_configs_keeps_each_steps_validated_settings() -> None:
+    from dteg.connectors.csv.config import SourceConfig
+
+    spec = check_configs(resolve_types(normalize_steps(shape("""
+        pipeline:
+          name: p
+          steps:
+            - extract: {type: csv, config: {path: a.csv}}
+            - load: {type: duckdb, config: {table: t}}
+    """))))
+    source = spec.sources()[0]
+    assert isinstance(source.settings, SourceConfig)
+    assert source.validated() is source.settings
 
 
 # --- check_graph ----------------------------------------------------------------------------

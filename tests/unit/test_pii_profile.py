@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dteg.errors import RunError
+from dteg.errors import StepError
 from dteg.quality.profile import profile_file, source_for_file
 from dteg.security.access import RestrictedGuard
 from dteg.security.pii import classify_batch, classify_values, luhn_ok
@@ -108,7 +108,7 @@ def test_restricted_guard_names_the_columns_and_the_fix(tmp_path) -> None:
     batch = pa.record_batch({"id": [1, 2], "mail": ["a@b.co", "c@d.co"],
                              "tel": ["010-1234-5678", "010-2345-6789"]})
     guard = RestrictedGuard(context(tmp_path), "load", covered={"tel"})
-    with pytest.raises(RunError) as info:
+    with pytest.raises(StepError) as info:
         guard.apply(batch)
     text = str(info.value)
     assert text.startswith("step `load`: the pipeline's access_level is `restricted`, but 1 "

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from dteg.beam.quality import threshold_error
 from dteg.components.contracts import RunContext
-from dteg.errors import ConnectorError, RunError
+from dteg.errors import StepError
 from dteg.testing import check_source, check_stage, context
 from dteg.transforms.unique import UniqueCheck
 from dteg.transforms.validate import Rule, ValidateConfig
@@ -108,11 +108,11 @@ def test_expression_rule_is_sql_over_the_row_with_no_file_access(people, tmp_pat
     assert [(rule, col, reason) for rule, col, reason in _dead(result)] == [
         ("big_means_active", None, "the row breaks `amount < 100 OR status = 'active'`")]
     assert result.rejected.column("record").to_pylist()[0].startswith('{"id": 12,')
-    with pytest.raises(ConnectorError, match="not valid for this data"):
+    with pytest.raises(StepError, match="not valid for this data"):
         _validate(people, {"type": "expression",
                            "expression": "(SELECT count(*) FROM read_text('/etc/passwd')) > 0"},
                   tmp=tmp_path)
-    with pytest.raises(ConnectorError, match="gives int32, not true/false"):
+    with pytest.raises(StepError, match="gives int32, not true/false"):
         _validate(people, {"type": "expression", "expression": "1"}, tmp=tmp_path)
 
 
@@ -134,7 +134,7 @@ def test_on_failure_drop_and_fail(people, tmp_path) -> None:
     result = _validate(people, {"type": "range_check", "column": "amount", "min": 0},
                        tmp=tmp_path, on_failure="drop")
     assert result.rejected is None and result.filtered == 1
-    with pytest.raises(RunError) as info:
+    with pytest.raises(StepError) as info:
         _validate(people, {"type": "range_check", "column": "age", "max": 100,
                            "on_failure": "fail"}, tmp=tmp_path)
     assert "rule `range_check` failed on 1 row(s) of this batch, e.g. `age` = 130" \
@@ -216,7 +216,7 @@ def test_unique_keep_none_and_combinations_and_null_keys(tmp_path) -> None:
     assert unchecked[0].num_rows == 2  # null keys are not checked, as in SQL
     unchecked, results = _unique([batch], tmp_path, columns=["a", "b"], on_failure="drop")
     assert sum(r.filtered for r in results) == 1
-    with pytest.raises(RunError, match="found 1 duplicate row"):
+    with pytest.raises(StepError, match="found 1 duplicate row"):
         _unique([batch], tmp_path, column="a", on_failure="fail")
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from dteg.errors import ConfigError, RunError
+from dteg.errors import ConfigError, StepError
 from dteg.security.cipher import decrypt_texts, encrypt_texts, tokenize_texts
 from dteg.security.keys import KeyConfig, Keyring, LocalKey, parse_key_text
 from dteg.testing import check_source, check_stage
@@ -201,7 +201,7 @@ def test_encrypt_then_decrypt_stages_restore_every_column(tmp_path: Path) -> Non
 
 def test_decrypt_fails_naming_the_column_or_quarantines(tmp_path: Path) -> None:
     batch = read("malformed_ciphertexts.csv")
-    with pytest.raises(RunError) as info:
+    with pytest.raises(StepError) as info:
         check_stage("decrypt", {"columns": ["secret"], "key": KEY}, batch, base_dir=tmp_path)
     message = str(info.value)
     assert message.startswith("step `under_test`: 8 value(s) of column `secret` could not be "

@@ -16,7 +16,7 @@ from dteg.connectors.sql.config import url_of
 from dteg.connectors.sql.reader import partition_bounds
 from dteg.errors import ConfigError, ConnectorError
 from dteg.run.backfill import parse_bound, parse_step, plan_partitions
-from dteg.run.state import Bounds, decode_value, encode_value
+from dteg.components.plan import Bounds, decode_value, encode_value
 
 INT32, INT64 = se.ColumnType("int", 32), se.ColumnType("int", 64)
 TEXT = se.ColumnType("text")

@@ -13,6 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from dteg.components.contracts import RunContext
+from dteg.components.plan import StepPlan
+from dteg.components.rundir import RunDir
 from dteg.spec.phases import compile_spec
 from dteg.streaming import checks
 from dteg.transforms import checkpoint
@@ -32,9 +34,9 @@ def _batch(seconds: list[float], keys: list[str | None] | None = None) -> pa.Rec
     })
 
 
-def _ctx(tmp_path: Path, overrides: dict | None = None) -> RunContext:
+def _ctx(tmp_path: Path, checkpoint_dir: Path | None = None) -> RunContext:
     return RunContext(pipeline="p", step="window", base_dir=tmp_path, run_id="r",
-                      overrides=overrides or {})
+                      plan=StepPlan(checkpoint_dir=checkpoint_dir))
 
 
 def test_durations() -> None:
@@ -91,7 +93,7 @@ def test_late_rows_are_dead_lettered_against_the_checkpoint_watermark(tmp_path: 
         "seq": 1, "watermarks": {"window": int((BASE.timestamp() + 120) * S)},
         "max_event": {}, "state_files": {}, "offsets": {}})
     stage = WindowAssign(WindowConfig(size="1m", event_time="at"),
-                         _ctx(tmp_path, {checkpoint.CHECKPOINT_DIR: str(folder)}))
+                         _ctx(tmp_path, folder))
     stage.setup()
     result = stage.apply(_batch([10, 70, 119.9, 120, 200]))
     kept = [(r["at"] - BASE).total_seconds() for r in result.kept.to_pylist()]
@@ -102,7 +104,7 @@ def test_late_rows_are_dead_lettered_against_the_checkpoint_watermark(tmp_path: 
     assert dead[0]["column"] == "at"
     # Sliding: a row still in an open window counts there and is not late.
     sliding = WindowAssign(WindowConfig(type="sliding", size="2m", every="1m", event_time="at"),
-                           _ctx(tmp_path, {checkpoint.CHECKPOINT_DIR: str(folder)}))
+                           _ctx(tmp_path, folder))
     sliding.setup()
     result = sliding.apply(_batch([70]))
     assert result.rejected is None
@@ -216,3 +218,28 @@ pipeline:
     assert "must feed an `aggregate` step" in found
     assert "an aggregate without a window never ends" in found
     assert "s.yaml:" in found
+
+
+def test_stream_plan_gives_sources_the_plan_file_and_stateful_steps_their_folders(
+        tmp_path: Path) -> None:
+    spec = compile_spec(tmp_path / "s.yaml", text=STREAMABLE)
+    folder = tmp_path / ".dteg" / "streams" / "s"
+    streamed, plan = checks.stream_spec(spec, "stream-1", folder=folder)
+    run_dir = RunDir.of(spec.state_dir, "stream-1")
+    assert plan.run_id == "stream-1"
+    assert plan.for_step("extract") == StepPlan(offset_ranges_file=folder / "plan.json",
+                                                timestamps_dir=run_dir.timestamps_dir)
+    for name in ("window", "aggregate"):
+        assert plan.for_step(name) == StepPlan(
+            checkpoint_dir=folder, pending_state_dir=run_dir.pending_checkpoint_dir)
+    assert plan.for_step("load") == StepPlan()
+    dead = streamed.body.dead_letter
+    assert dead is not None and dead.config["mode"] == "append"
+    assert spec.body.dead_letter is None  # the spec it was given is left alone
+
+
+def test_a_dead_letter_sink_that_replaces_cannot_stream(tmp_path: Path) -> None:
+    spec = compile_spec(tmp_path / "s.yaml", text=STREAMABLE.replace(
+        "  steps:", "  dead_letter: {type: jsonl, config: {path: dl.jsonl, mode: replace}}\n"
+        "  steps:"))
+    assert any("`dead_letter` with `mode: replace`" in p for p in checks.problems(spec))

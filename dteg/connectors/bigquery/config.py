@@ -55,6 +55,9 @@ class SinkConfig(LoadStrategy):
                              "`mode: append`")
         return self
 
+    def write_mode(self) -> str:
+        return self.mode
+
     def keys(self) -> list[str]:
         if self.key is None:
             return []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dteg.components.settings import SinkSettings
 
 DEFAULT_DATABASE = "warehouse.duckdb"
 
@@ -26,7 +29,7 @@ class SourceConfig(BaseModel):
         return self
 
 
-class SinkConfig(BaseModel):
+class SinkConfig(SinkSettings):
     model_config = ConfigDict(extra="forbid")
 
     database: str = Field(default=DEFAULT_DATABASE,
@@ -44,6 +47,13 @@ class SinkConfig(BaseModel):
         if self.mode == "merge" and not self.key:
             raise ValueError("`mode: merge` needs `key:` (the column(s) that identify a row)")
         return self
+
+    def write_mode(self) -> str:
+        return self.mode
+
+    def database_file(self, base_dir: Path) -> Path | None:
+        path = Path(self.database).expanduser()
+        return path if path.is_absolute() else (base_dir / path).resolve()
 
     def keys(self) -> list[str]:
         if self.key is None:

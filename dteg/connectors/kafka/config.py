@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dteg.components.settings import SinkSettings
 from dteg.components.types import UnknownType, parse_type
 
 Format = Literal["json", "avro", "string", "bytes"]
@@ -218,7 +219,7 @@ class SourceConfig(_Client):
         }
 
 
-class SinkConfig(_Client):
+class SinkConfig(_Client, SinkSettings):
     """Produce each row as one message (idempotent producer, acks=all). Messages are visible
     as soon as they are delivered: the sink is at-least-once, not transactional."""
 

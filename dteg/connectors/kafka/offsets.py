@@ -61,6 +61,9 @@ class Plan:
     def ends(self) -> dict[TP, int]:
         return {(r.topic, r.partition): r.end for r in self.ranges}
 
+    def ranges_json(self) -> list[Any]:
+        return [r.to_json() for r in self.ranges]
+
 
 def default_group(pipeline: str, step: str) -> str:
     return f"dteg.{pipeline}.{step}"
@@ -107,6 +110,18 @@ class OffsetPlanner:
             with contextlib.suppress(Exception):  # a consumer whose broker is gone
                 self._consumer.close()
             self._consumer = None
+        # The readers this process kept between micro-batches (the embedded runner's).
+        from dteg.connectors.kafka.ranges import POOL
+
+        POOL.close()
+
+    @property
+    def batch_records(self) -> int:
+        return self.config.batch.max_records
+
+    @property
+    def batch_seconds(self) -> float:
+        return self.config.batch.max_seconds
 
     def all_partitions(self) -> list[TP]:
         return [(t, p) for t in self.topics for p in self.partitions.get(t, [])]
@@ -232,7 +247,11 @@ class OffsetPlanner:
         for tp, end in ends.items():
             self.positions[tp] = max(self.positions.get(tp, 0), end)
 
-    def commit(self, ends: dict[TP, int], attempts: int = 3) -> None:
+    def commit(self, plan: Plan) -> None:
+        """Commit the ends of ``plan`` to the group (every sink committed its rows)."""
+        self.commit_positions(plan.ends())
+
+    def commit_positions(self, ends: dict[TP, int], attempts: int = 3) -> None:
         """Commit ``ends`` to the consumer group (synchronously). Retriable ConnectorError
         when the coordinator cannot be reached after ``attempts``."""
         if not ends:
@@ -279,3 +298,9 @@ def share(available: dict[TP, int], budget: int | None) -> dict[TP, int]:
             remaining -= take
         break
     return result
+
+
+def create_planner(settings: SourceConfig, *, pipeline: str, step: str) -> OffsetPlanner:
+    """The planner of a Kafka source step (``Capabilities.offset_planner``)."""
+    return OffsetPlanner(settings, group=settings.group_id or default_group(pipeline, step),
+                         step=step)

@@ -24,11 +24,6 @@ from dteg.connectors.kafka.offsets import OffsetPlanner, PartitionRange, default
 from dteg.connectors.kafka.ranges import POOL, ReadStalled
 from dteg.errors import ConnectorError
 
-# Run-time options a launcher sets in ``RunContext.overrides`` for this source:
-PLAN_FILE = "plan_file"  # JSON {step: [[topic, partition, start, end], …]}: read exactly that
-PLAN = "ranges"  # the same list inline (travels with the graph to remote workers)
-TIMESTAMPS_DIR = "timestamps_dir"  # leave each split's Kafka timestamps there (latency)
-
 
 @dataclass(frozen=True)
 class ReadSplit:
@@ -62,11 +57,14 @@ class KafkaReader(BatchReader):
         return OffsetPlanner(self.config, group=self.group, step=self.ctx.step)
 
     def splits(self) -> list[Any]:
-        plan_file = self.ctx.overrides.get(PLAN_FILE)
-        if PLAN in self.ctx.overrides:
-            ranges = [PartitionRange.from_json(r) for r in self.ctx.overrides[PLAN]]
-        elif plan_file:
-            planned = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+        # What the launcher planned (RunContext.plan): the ranges inline (a bounded run; they
+        # travel with the graph to remote workers), or a file a stream rewrites before every
+        # micro-batch ({step: [[topic, partition, start, end], …]}).
+        plan = self.ctx.plan
+        if plan.offset_ranges is not None:
+            ranges = [PartitionRange.from_json(r) for r in plan.offset_ranges]
+        elif plan.offset_ranges_file is not None:
+            planned = json.loads(plan.offset_ranges_file.read_text(encoding="utf-8"))
             ranges = [PartitionRange.from_json(r) for r in planned.get(self.ctx.step, [])]
         else:
             # Library use without a launcher: read what is there now; nothing is committed.
@@ -110,9 +108,9 @@ class KafkaReader(BatchReader):
             if type(exc).__name__ != "KafkaException":
                 raise
             raise self._failed(group, describe_error(exc)) from None
-        folder = self.ctx.overrides.get(TIMESTAMPS_DIR)
-        if folder and timestamps:
-            _save_timestamps(Path(folder), self.ctx.step, group.ranges[0], timestamps)
+        folder = self.ctx.plan.timestamps_dir
+        if folder is not None and timestamps:
+            _save_timestamps(folder, self.ctx.step, group.ranges[0], timestamps)
 
     def _failed(self, group: ReadSplit, why: str) -> ConnectorError:
         return ConnectorError(

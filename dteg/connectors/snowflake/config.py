@@ -56,6 +56,9 @@ class SinkConfig(LoadStrategy):
                              "`mode: append` or `merge`, not `replace`")
         return self
 
+    def write_mode(self) -> str:
+        return self.mode
+
     def keys(self) -> list[str]:
         if self.key is None:
             return []

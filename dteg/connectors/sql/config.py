@@ -13,6 +13,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from dteg.components.settings import SinkSettings, SourceSettings
+
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
 SchemaEvolution = Literal["evolve", "freeze", "discard_columns"]
 
@@ -103,7 +105,7 @@ class Incremental(BaseModel):
         default=None, description="Start value for the first run (default: read everything)")
 
 
-class SqlSourceConfig(ConnectionConfig):
+class SqlSourceConfig(ConnectionConfig, SourceSettings):
     table: str | None = Field(default=None, pattern=IDENTIFIER,
                               description="table or schema.table")
     query: str | None = Field(default=None, description="A SELECT instead of a table")
@@ -125,8 +127,11 @@ class SqlSourceConfig(ConnectionConfig):
             raise ValueError("give exactly one of `table:` or `query:`")
         return self
 
+    def cursor_column(self) -> str | None:
+        return self.incremental.cursor if self.incremental else None
 
-class SqlSinkConfig(ConnectionConfig):
+
+class SqlSinkConfig(ConnectionConfig, SinkSettings):
     table: str = Field(pattern=IDENTIFIER, description="table or schema.table")
     mode: Literal["append", "replace", "merge"] = Field(
         default="append", description="append: add rows; replace: swap the table's contents; "
@@ -141,6 +146,9 @@ class SqlSinkConfig(ConnectionConfig):
         if self.mode == "merge" and not self.key:
             raise ValueError("`mode: merge` needs `key:` (the column(s) that identify a row)")
         return self
+
+    def write_mode(self) -> str:
+        return self.mode
 
     def keys(self) -> list[str]:
         if self.key is None:

@@ -2,7 +2,7 @@
 and saved state), split into key ranges (``partitions: N``) and optionally throttled.
 
 The launcher (``dteg.run.state.prepare_run``) asks ``high_watermark`` before the run and
-hands this run's bounds back through ``ctx.overrides["bounds"]``; ``splits`` turns them
+hands this run's bounds back through ``ctx.plan.bounds``; ``splits`` turns them
 into a WHERE clause and, with partitions, into N key ranges, each read by one query.
 """
 
@@ -18,11 +18,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.contracts import IncrementalReader, Rejected, RunContext
+from dteg.components.plan import Bounds
 from dteg.connectors.sql.config import SqlSourceConfig
 from dteg.connectors.sql.dialect import Dialect, SourceColumn
 from dteg.errors import ConnectorError
-from dteg.run.state import Bounds
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def partition_bounds(low: Any, high: Any, n: int) -> list[Any]:
     return sorted({c for c in cuts if low < c <= high})
 
 
-class SqlReader(BatchReader):
+class SqlReader(IncrementalReader):
     def __init__(self, config: SqlSourceConfig, ctx: RunContext, dialect: Dialect) -> None:
         self.config = config
         self.ctx = ctx
@@ -195,8 +195,7 @@ class SqlReader(BatchReader):
         return columns
 
     def _bounds(self) -> Bounds | None:
-        data = self.ctx.overrides.get("bounds")
-        return Bounds.from_json(data) if data else None
+        return self.ctx.plan.bounds
 
     def _predicates(self, bounds: Bounds | None) -> list[str]:
         if bounds is None:

@@ -1,0 +1,75 @@
+"""Bases for components' settings models. The engine asks a step's validated settings what it
+needs through these methods (a write mode, a cursor, micro-batch limits), never by probing
+attribute names; a settings model that is a plain ``BaseModel`` gets the defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """When a sink with ``strategy: stream`` commits a micro-batch: whichever comes first."""
+
+    rows: int | None
+    bytes: int | None
+    seconds: float | None
+
+
+class SourceSettings(BaseModel):
+    """Settings of a source."""
+
+    def cursor_column(self) -> str | None:
+        """The incremental cursor column, when the step reads incrementally (the reader then
+        implements ``dteg.components.contracts.IncrementalReader``)."""
+        return None
+
+
+class SinkSettings(BaseModel):
+    """Settings of a sink."""
+
+    def write_mode(self) -> str:
+        """``append`` adds rows, ``merge`` upserts on a key, ``replace`` swaps the target,
+        ``error`` refuses an existing one. Settling a killed run and streams read it."""
+        return "append"
+
+    def stream_limits(self) -> StreamLimits | None:
+        """Micro-batch limits with ``strategy: stream``; None commits once per run."""
+        return None
+
+    def database_file(self, base_dir: Path) -> Path | None:
+        """A local database file this sink writes (DuckDB), for post-load steps (dbt)."""
+        return None
+
+
+class StageSettings(BaseModel):
+    """Settings of a row stage."""
+
+    def masked_columns(self) -> set[str]:
+        """Columns this stage masks or encrypts (the restricted-access guard counts them as
+        protected)."""
+        return set()
+
+
+def write_mode(settings: Any) -> str:
+    return settings.write_mode() if isinstance(settings, SinkSettings) else "append"
+
+
+def stream_limits(settings: Any) -> StreamLimits | None:
+    return settings.stream_limits() if isinstance(settings, SinkSettings) else None
+
+
+def cursor_column(settings: Any) -> str | None:
+    return settings.cursor_column() if isinstance(settings, SourceSettings) else None
+
+
+def masked_columns(settings: Any) -> set[str]:
+    return settings.masked_columns() if isinstance(settings, StageSettings) else set()
+
+
+def database_file(settings: Any, base_dir: Path) -> Path | None:
+    return settings.database_file(base_dir) if isinstance(settings, SinkSettings) else None

@@ -1,0 +1,283 @@
+"""Cron schedules (``schedule:``): the five fields of cron and its ``@`` aliases, checked when
+the file is read and evaluated by the orchestrator.
+
+``CronSchedule.parse("0 6 * * mon-fri")`` holds the minutes, hours, days, months and weekdays
+it matches; ``next_after(moment)`` is the first whole minute after ``moment`` that matches, in
+the schedule's time zone. As in Vixie cron (and croniter), when both day-of-month and
+day-of-week are restricted a day matches if *either* does (``0 0 1 * mon``: the 1st and every
+Monday); a field that starts with ``*`` (``*/2`` too) counts as unrestricted.
+
+Clock changes: a wall time that does not exist (the hour skipped in spring) runs at the instant
+it maps to with the offset before the change (an hour later on the wall clock), so no day is
+skipped; a wall time that happens twice (autumn) runs once, at its first occurrence.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+
+ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+HELP = (
+    "A cron schedule has five fields, minute (0–59) hour (0–23) day-of-month (1–31) "
+    "month (1–12 or jan–dec) day-of-week (0–7 or sun–sat; 0 and 7 are Sunday), each `*`, a "
+    "number, a list `1,15`, a range `mon-fri` or a step `*/15`; e.g. `0 6 * * mon-fri` "
+    "(06:00 on weekdays) or `*/15 * * * *`. Aliases: " + ", ".join(ALIASES) + "."
+)
+# February may have 29 days: a day that no month of the schedule has can never come.
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# Every (month, day) comes on every weekday within one 400-year Gregorian cycle.
+_SEARCH_DAYS = 146_097 + 366
+# Clock changes move a wall time by at most this much (2 h in Antarctica/Troll).
+_MAX_SHIFT = timedelta(hours=3)
+_UTC = timezone.utc
+
+
+class CronError(ValueError):
+    """A cron expression that cannot be read; the message names the field and its range."""
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    first_name: int = 0  # the number the first name stands for
+
+    def allowed(self) -> str:
+        text = f"{self.low}–{self.high}"
+        if self.names:
+            text += f" or {self.names[0]}–{self.names[-1]}"
+        return text
+
+    def value(self, text: str, expression: str) -> int:
+        word = text.lower()
+        if not word:
+            raise CronError(f"`{expression}`: a {self.name} range needs a value on each side "
+                            "of `-`")
+        if word in self.names:
+            return self.names.index(word) + self.first_name
+        if not word.isdigit():
+            close = difflib.get_close_matches(word, self.names, n=1, cutoff=0.6)
+            also = f" (did you mean `{close[0]}`?)" if close else ""
+            raise CronError(f"`{expression}`: the {self.name} field holds `{text}`{also}, which "
+                            f"is not a number or name of the {self.name} ({self.allowed()})")
+        number = int(word)
+        if not self.low <= number <= self.high:
+            raise CronError(f"`{expression}`: {self.name} {number} is out of range "
+                            f"{self.low}–{self.high}")
+        return number
+
+
+FIELDS = (
+    _Field("minute", 0, 59),
+    _Field("hour", 0, 23),
+    _Field("day-of-month", 1, 31),
+    _Field("month", 1, 12, MONTHS, first_name=1),
+    _Field("day-of-week", 0, 7, WEEKDAYS),
+)
+
+
+def _parse_field(field: _Field, text: str, expression: str) -> frozenset[int]:
+    values: set[int] = set()
+    for item in text.split(","):
+        if not item:
+            raise CronError(f"`{expression}`: the {field.name} field `{text}` has an empty "
+                            "list item (two commas, or a comma at an end)")
+        base, slash, step_text = item.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) < 1:
+                raise CronError(f"`{expression}`: the step in {field.name} `{item}` must be a "
+                                "whole number of at least 1")
+            step = int(step_text)
+            if step > field.high - field.low:
+                raise CronError(f"`{expression}`: the step {step} in {field.name} `{item}` is "
+                                f"larger than the {field.name} range ({field.low}–{field.high}), "
+                                "so it would match only the first value")
+        if base == "*":
+            low, high = field.low, field.high
+        elif "-" in base:
+            first, _, last = base.partition("-")
+            low, high = field.value(first, expression), field.value(last, expression)
+            if low > high:
+                raise CronError(f"`{expression}`: the {field.name} range `{base}` runs "
+                                "backwards; write it from low to high, or as two ranges "
+                                "joined by a comma")
+        else:
+            low = field.value(base, expression)
+            high = field.high if slash else low  # `5/15` means from 5 to the end, every 15
+        values.update(range(low, high + 1, step))
+    if field.name == "day-of-week" and 7 in values:
+        values = (values - {7}) | {0}
+    return frozenset(values)
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """A parsed cron expression and the time zone it is read in."""
+
+    expression: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday … 6 = Saturday
+    # The day-of-month/day-of-week OR rule applies only when both are restricted.
+    days_restricted: bool
+    weekdays_restricted: bool
+    timezone: tzinfo = _UTC
+
+    @classmethod
+    def parse(cls, text: str, timezone: tzinfo | None = None) -> CronSchedule:
+        """Read five cron fields or an ``@`` alias; raises ``CronError`` naming the bad field."""
+        expression = " ".join(text.split())
+        if expression.startswith("@"):
+            if expression.lower() not in ALIASES:
+                close = difflib.get_close_matches(expression.lower(), ALIASES, n=1, cutoff=0.6)
+                also = f" (did you mean `{close[0]}`?)" if close else ""
+                raise CronError(f"`{expression}` is not a cron alias{also}")
+            fields = ALIASES[expression.lower()].split()
+        else:
+            fields = expression.split()
+        if len(fields) != len(FIELDS):
+            extra = (" (dteg's cron has no seconds or years field)"
+                     if len(fields) > len(FIELDS) else "")
+            raise CronError(f"`{expression}` has {len(fields)} field(s), not 5{extra}")
+        minutes, hours, days, months, weekdays = (
+            _parse_field(field, part, expression) for field, part in zip(FIELDS, fields,
+                                                                          strict=True))
+        days_restricted = not fields[2].startswith("*")
+        weekdays_restricted = not fields[4].startswith("*")
+        if not weekdays_restricted and not any(
+                day <= _MONTH_DAYS[month - 1] for month in months for day in days):
+            raise CronError(f"`{expression}` can never run: no month it names has day "
+                            f"{min(days)}")
+        return cls(expression, minutes, hours, days, months, weekdays, days_restricted,
+                   weekdays_restricted, timezone or _UTC)
+
+    def matches_day(self, day: date) -> bool:
+        if day.month not in self.months:
+            return False
+        in_month = day.day in self.days
+        in_week = day.isoweekday() % 7 in self.weekdays
+        if self.days_restricted and self.weekdays_restricted:
+            return in_month or in_week
+        return in_month and in_week
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first matching minute strictly after ``moment`` (timezone-aware), in the
+        schedule's time zone."""
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("next_after needs a timezone-aware datetime, e.g. "
+                             "datetime.now(timezone.utc)")
+        after = moment.astimezone(_UTC)
+        local = moment.astimezone(self.timezone).replace(tzinfo=None)
+        start = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        hours, minutes = sorted(self.hours), sorted(self.minutes)
+        # Slots a little before `start` may map to instants after `moment` across a clock
+        # change (a wall time in a skipped hour runs an hour later).
+        floor = start - _MAX_SHIFT
+        day = floor.date()
+        skipped: datetime | None = None  # the earliest slot (so far) that fell into a gap
+        for _ in range(_SEARCH_DAYS):
+            if self.matches_day(day):
+                for hour in hours:
+                    if datetime.combine(day, time(hour, 59)) < floor:
+                        continue
+                    for minute in minutes:
+                        wall = datetime.combine(day, time(hour, minute))
+                        if wall < floor:
+                            continue
+                        instant = wall.replace(tzinfo=self.timezone).astimezone(_UTC)
+                        if instant <= after:
+                            continue
+                        if instant.astimezone(self.timezone).replace(tzinfo=None) == wall:
+                            # Existing wall times run in wall-clock order: nothing later can
+                            # come earlier, except a skipped slot seen before.
+                            best = instant if skipped is None else min(skipped, instant)
+                            return best.astimezone(self.timezone)
+                        if skipped is None or instant < skipped:
+                            skipped = instant
+            day += timedelta(days=1)
+        if skipped is not None:
+            return skipped.astimezone(self.timezone)
+        raise AssertionError(f"`{self.expression}` never matches")  # parse refuses such
+
+    def __str__(self) -> str:
+        return self.expression
+
+
+def check_cron(text: str) -> str:
+    """A pydantic validator: ``text`` if it is a valid cron expression."""
+    try:
+        CronSchedule.parse(text)
+    except CronError as exc:
+        raise ValueError(f"{exc}. {HELP}") from None
+    return text
+
+
+def check_timezone(name: str) -> str:
+    """A pydantic validator: ``name`` if it is an IANA time zone."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
+        also = f" Did you mean `{close[0]}`?" if close else ""
+        raise ValueError(f"`{name}` is not a time zone.{also} Use an IANA name such as UTC, "
+                         "Europe/Berlin or America/New_York.") from None
+    return name
+
+
+CronText = Annotated[str, AfterValidator(check_cron)]
+
+
+class ScheduleSpec(BaseModel):
+    """``schedule: {cron: "0 6 * * mon-fri", timezone: Europe/Berlin}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cron: CronText = Field(description="Five cron fields (minute hour day-of-month month "
+                           "day-of-week) or an alias such as @daily")
+    timezone: Annotated[str, AfterValidator(check_timezone)] = Field(
+        default="UTC", description="The IANA time zone the cron fields are read in")
+
+    def cron_schedule(self) -> CronSchedule:
+        return CronSchedule.parse(self.cron, ZoneInfo(self.timezone))
+
+    def __str__(self) -> str:
+        return self.cron if self.timezone == "UTC" else f"{self.cron} ({self.timezone})"
+
+
+def _form(value: Any) -> str:
+    return "mapping" if isinstance(value, (dict, ScheduleSpec)) else "text"
+
+
+# One branch per form, so a bad cron text is one error (not also "must be a mapping").
+Schedule = Annotated[
+    Annotated[CronText, Tag("text")] | Annotated[ScheduleSpec, Tag("mapping")],
+    Discriminator(_form),
+]
+
+
+def schedule_spec(value: str | ScheduleSpec | None) -> ScheduleSpec | None:
+    """Either form of ``schedule:`` as a ``ScheduleSpec`` (a plain cron text is UTC)."""
+    if value is None or isinstance(value, ScheduleSpec):
+        return value
+    return ScheduleSpec(cron=value)
