@@ -195,7 +195,7 @@ class DtegPipeline(beam.PTransform):
                 from dteg.beam.aggregate import Aggregate, window_step
 
                 rows[step.name] = self._input(step, rows) | step.name >> Aggregate(
-                    settings, window_step(self.spec, step), ctx)
+                    settings, window_step(self.spec, step), ctx)  # type: ignore[arg-type]
             else:
                 out = self._input(step, rows) | step.name >> ApplyStage(info, settings, ctx)
                 rows[step.name] = out.rows

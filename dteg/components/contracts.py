@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 
@@ -254,11 +254,28 @@ class LoadedTarget:
     database_file: Path | None = None
 
 
+@dataclass
+class PostLoadOutcome:
+    """What a post-load step did; subclasses add their own fields (kept in run records)."""
+
+    step: str
+    kind: ClassVar[str] = "post_load"  # groups outcomes in reports, e.g. "dbt"
+
+    def summary(self) -> str:
+        return "done"
+
+    def outputs(self) -> list[str]:
+        """Datasets it wrote (lineage shows them as the outputs of a child job)."""
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
 class PostLoadStep(ABC):
     """A step that runs after the loads it follows have committed (``role: post_load``,
     e.g. dbt): in the launcher, not as a Beam stage."""
 
     @abstractmethod
-    def run(self, loads: list[LoadedTarget]) -> Any:
-        """Do the work; return an outcome the run report keeps (``summary()`` if it has one).
-        Raise a ``DtegError`` to fail the run."""
+    def run(self, loads: list[LoadedTarget]) -> PostLoadOutcome:
+        """Do the work and say what was done. Raise a ``DtegError`` to fail the run."""

@@ -154,7 +154,7 @@ class LineageEmitter:
         inputs, outputs = self._datasets(report, schemas, assertions_by_source(self.spec, quality))
         extra = {"dteg_schemaDrift": _custom_run_facet(drift_facet)} if drift_facet else None
         for outcome in report.post_load:
-            self._emit_dbt(outcome)
+            self._emit_post_load(outcome)
         self._emit(RunEvent(eventType=RunState.COMPLETE, eventTime=_now(), producer=PRODUCER,
                             run=self._run(self.run_uuid, extra), job=self._job(self.spec.name),
                             inputs=inputs, outputs=outputs))
@@ -169,8 +169,9 @@ class LineageEmitter:
                             run=self._run(self.run_uuid, {"errorMessage": error}),
                             job=self._job(self.spec.name)))
 
-    def _emit_dbt(self, outcome: Any) -> None:
-        """A dbt step as a child job of this run: reads the loaded tables, writes models."""
+    def _emit_post_load(self, outcome: Any) -> None:
+        """A post-load step (dbt) as a child job of this run: reads the loaded tables, writes
+        its outputs (dbt: the models)."""
         from openlineage.client.event_v2 import InputDataset, OutputDataset, RunEvent, RunState
         from openlineage.client.facet_v2 import parent_run
         from openlineage.client.uuid import generate_new_uuid
@@ -182,10 +183,10 @@ class LineageEmitter:
         loads = [self.spec.step(n) for n in step.inputs]
         inputs = [InputDataset(*dataset_of(self.spec, s)) for s in loads]
         namespace = dataset_of(self.spec, loads[0])[0] if loads else "dbt"
-        outputs = [OutputDataset(namespace=namespace, name=n["name"])
-                   for n in outcome.nodes if n["type"].endswith("model")]
+        outputs = [OutputDataset(namespace=namespace, name=name) for name in outcome.outputs()]
         child = str(generate_new_uuid())
-        job = self._job(f"{self.spec.name}.{outcome.step}", integration="DBT", job_type="JOB")
+        job = self._job(f"{self.spec.name}.{outcome.step}", integration=outcome.kind.upper(),
+                        job_type="JOB")
         for state in (RunState.START, RunState.COMPLETE):
             self._emit(RunEvent(eventType=state, eventTime=_now(), producer=PRODUCER,
                                 run=self._run(child, parent), job=job,

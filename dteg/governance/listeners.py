@@ -44,8 +44,8 @@ class Lineage(RunListener):
     def on_event(self, event: RunEvent) -> None:
         run = event.run
         if isinstance(event, RunStarted):
-            self.emitters[run.run_id] = emitter = LineageEmitter(run.spec, run.run_id)
-            emitter.start()
+            started = self.emitters[run.run_id] = LineageEmitter(run.spec, run.run_id)
+            started.start()
             return
         emitter = self.emitters.get(run.run_id)
         if emitter is None:

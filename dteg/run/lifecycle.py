@@ -67,10 +67,18 @@ def report_dict(report: RunReport, spec: PipelineSpec) -> dict[str, Any]:
         "targets": report.targets, "dead_letter_target": report.dead_letter_target,
         "schemas": report.schemas,
         "schema_drift": [vars(d) for d in report.drift],
-        "dbt": [{"step": o.step, "command": o.command, "seconds": o.seconds,
-                 "passed": o.passed, "failed": o.failed} for o in report.post_load],
+        "post_load": [o.to_dict() for o in report.post_load],
+        # Grouped by kind too ("dbt": [...]), the shape scripts read before plugins existed.
+        **_by_kind(report.post_load),
         **({"quality": report.quality} if report.quality else {}),
     }
+
+
+def _by_kind(outcomes: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for outcome in outcomes:
+        grouped.setdefault(outcome.kind, []).append(outcome.to_dict())
+    return grouped
 
 
 def located(spec: PipelineSpec, exc: BaseException, run_dir: RunDir | None = None) -> DtegError:
@@ -88,7 +96,7 @@ def located(spec: PipelineSpec, exc: BaseException, run_dir: RunDir | None = Non
     step = getattr(error, "step", None)
     if step and getattr(error, "location", None) is None:
         with contextlib.suppress(KeyError):
-            error.location = spec.step(step).location  # type: ignore[attr-defined]
+            error.location = spec.step(step).location
     return error
 
 

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from dteg.errors import ConfigError, ConnectorError
-from dteg.security.keys import VaultConnection, VaultKV, VaultTransit
+from dteg.spec.keyring import VaultConnection, VaultKV, VaultTransit
 
 
 def client(conn: VaultConnection) -> Any:

@@ -15,7 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from dteg.components.capabilities import Capabilities
 from dteg.errors import Location
+from dteg.spec.alerts import Alert
+from dteg.spec.keyring import KeyConfig
 from dteg.spec.loader import Path_, SourceMap
+from dteg.spec.masking import MaskColumns
+from dteg.spec.rules import ValidationRule
+from dteg.spec.schedule import Schedule, ScheduleSpec, schedule_spec
 from dteg.spec.secrets import Redactor
 
 SOURCE_KINDS = ("extract",)
@@ -63,13 +68,13 @@ class SecuritySpec(_Strict):
     encryption_key_id: str = Field(
         default="k1", pattern=r"^[A-Za-z0-9_.\-]+$",
         description="Id written into each encrypted value (pick a new one when the key changes)")
-    keys: list[dict[str, Any]] | None = Field(
+    keys: list[KeyConfig] | None = Field(
         default=None, description="A keyring instead of encryption_key: [{id, key | env | file "
         "| vault | transit}, …]; the first encrypts, all decrypt")
     access_level: Literal["public", "internal", "restricted"] = Field(
         default="internal", description="restricted: refuse to load columns that look like "
         "personal data unless a mask or encrypt step covers them")
-    data_masking: list[str] | dict[str, Any] | None = Field(
+    data_masking: MaskColumns | None = Field(
         default=None,
         description="Columns to mask with the default strategy (hash), or column → strategy "
         "(hash, redact, partial, email, null, tokenize)",
@@ -90,14 +95,11 @@ class SecuritySpec(_Strict):
 
 
 class QualitySpec(_Strict):
-    validation_rules: list[dict[str, Any]] = Field(default_factory=list)
+    validation_rules: list[ValidationRule] = Field(
+        default_factory=list, description="Checked on the raw rows right after each extract; "
+        "a failing row is quarantined, dropped or fails the run (`on_failure`)")
     on_failure: Literal["quarantine", "drop", "fail"] = "quarantine"
     max_invalid_ratio: float | None = Field(default=None, ge=0, le=1)
-
-
-class AlertSpec(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: str
 
 
 class LineageSpec(_Strict):
@@ -114,7 +116,9 @@ class LineageSpec(_Strict):
 
 
 class MonitoringSpec(_Strict):
-    alerts: list[AlertSpec] = Field(default_factory=list)
+    alerts: list[Alert] = Field(
+        default_factory=list, description="Sent by the orchestrator (dteg server) on run "
+        "events; `dteg run` ignores them")
     metrics_port: int | None = None
     lineage: LineageSpec = Field(default_factory=LineageSpec)
 
@@ -150,7 +154,10 @@ class StateSpec(_Strict):
 class PipelineBody(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
-    schedule: str | None = Field(default=None, description="cron expression")
+    schedule: Schedule | None = Field(
+        default=None, description="When the orchestrator (dteg server) runs the pipeline: five "
+        "cron fields (minute hour day-of-month month day-of-week, e.g. \"0 6 * * mon-fri\"), "
+        "an alias such as @daily, or {cron, timezone}; `dteg run` ignores it")
     components: Components = Field(default_factory=Components)
     security: SecuritySpec = Field(default_factory=SecuritySpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
@@ -160,6 +167,11 @@ class PipelineBody(_Strict):
     state: StateSpec | None = Field(
         default=None, description="Where incremental cursors and backfill progress are kept "
         "(default: SQLite in .dteg/state.sqlite)")
+
+    def schedule_spec(self) -> ScheduleSpec | None:
+        """``schedule:`` in either form (a plain cron text is read in UTC); its
+        ``cron_schedule()`` gives the next run times."""
+        return schedule_spec(self.schedule)
 
 
 class PipelineFile(_Strict):

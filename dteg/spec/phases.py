@@ -32,6 +32,7 @@ from dteg.spec.models import (
     PipelineSpec,
     StepSpec,
 )
+from dteg.spec.sections import as_config, check_sections
 
 Phase = Callable[[PipelineSpec], PipelineSpec]
 _BODY_KEYS = {"type", "name", "input", "config"}
@@ -65,6 +66,7 @@ def check_file_shape(
         resolved.data["pipeline"], dict) else None
     if isinstance(raw_steps, list):
         _check_step_items(raw_steps, smap)
+    _raise_all(check_sections(resolved.data["pipeline"], smap, resolved.redactor))
     try:
         parsed = PipelineFile.model_validate(resolved.data)
     except ValidationError as exc:
@@ -225,7 +227,7 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
     policy: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = []
     if body.quality.validation_rules:
         policy.append(("validate", {
-            "rules": body.quality.validation_rules,
+            "rules": as_config(body.quality.validation_rules),
             "on_failure": body.quality.on_failure,
             "max_invalid_ratio": body.quality.max_invalid_ratio,
         }, ("pipeline", "quality")))
@@ -236,14 +238,14 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
     elif isinstance(masking, dict):
         masking = {c: m for c, m in masking.items() if c not in encrypted}
     if masking:
-        mask_config: dict[str, Any] = {"columns": masking}
+        mask_config: dict[str, Any] = {"columns": as_config(masking)}
         if security.masking_key is not None:
             mask_config["key"] = security.masking_key.get_secret_value()
         policy.append(("mask", mask_config, ("pipeline", "security")))
     if encrypted:
         encrypt_config: dict[str, Any] = {"columns": encrypted}
         if security.keys:
-            encrypt_config["keys"] = security.keys
+            encrypt_config["keys"] = as_config(security.keys)
         else:
             if security.encryption_key is not None:
                 encrypt_config["key"] = security.encryption_key.get_secret_value()

@@ -9,7 +9,6 @@ that runs rules reads any of them (``rule.keep``) without asking which type it h
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -25,6 +24,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from dteg.components.types import UnknownType, parse_type
+from dteg.spec.names import known_names_hint
 
 OnFailure = Literal["quarantine", "drop", "fail"]
 RuleType = Literal[
@@ -216,6 +216,7 @@ class ExpressionRule(Rule):
     type: Literal["expression"]
 
 
+_WHAT = "rule types"
 RULE_MODELS: dict[str, type[Rule]] = {
     "null_check": NullCheck, "format_check": FormatCheck, "range_check": RangeCheck,
     "accepted_values": AcceptedValues, "length_check": LengthCheck, "type_check": TypeCheck,
@@ -223,19 +224,12 @@ RULE_MODELS: dict[str, type[Rule]] = {
 }
 
 
-def unknown_type(what: str, value: object, known: list[str] | tuple[str, ...]) -> str:
-    """The hint for an unknown ``type:``: the closest known one, then all of them."""
-    close = difflib.get_close_matches(str(value), list(known), n=1, cutoff=0.5)
-    also = f"Did you mean `{close[0]}`? " if close else ""
-    return f"{also}Known {what} types: {', '.join(known)}."
-
-
 def _known_rule_type(value: Any) -> Any:
     if isinstance(value, dict) and value.get("type") not in RULE_MODELS:
         if "type" not in value:
-            raise ValueError(f"a rule needs `type:`. {unknown_type('rule', '', [*RULE_MODELS])}")
+            raise ValueError(f"a rule needs `type:`. {known_names_hint(_WHAT, '', RULE_MODELS)}")
         raise ValueError(f"`type: {value['type']}` is not a rule type. "
-                         f"{unknown_type('rule', value['type'], [*RULE_MODELS])}")
+                         f"{known_names_hint(_WHAT, value['type'], RULE_MODELS)}")
     return value
 
 

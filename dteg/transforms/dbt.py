@@ -13,12 +13,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dteg.components.contracts import LoadedTarget, PostLoadStep, RunContext
+from dteg.components.contracts import LoadedTarget, PostLoadOutcome, PostLoadStep, RunContext
 from dteg.errors import ConfigError, StepError
 
 
@@ -60,10 +60,10 @@ class DbtConfig(BaseModel):
 
 
 @dataclass
-class DbtOutcome:
-    step: str
-    command: str
-    seconds: float
+class DbtOutcome(PostLoadOutcome):
+    kind: ClassVar[str] = "dbt"
+    command: str = "run"
+    seconds: float = 0.0
     passed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (node, message)
     nodes: list[dict[str, Any]] = field(default_factory=list)
@@ -71,6 +71,9 @@ class DbtOutcome:
     def summary(self) -> str:
         return (f"dbt {self.command}: {len(self.passed)} passed, {len(self.failed)} failed "
                 f"({self.seconds:.1f}s)")
+
+    def outputs(self) -> list[str]:
+        return [n["name"] for n in self.nodes if n["type"].endswith("model")]
 
 
 def _selection(config: DbtConfig) -> list[str]:

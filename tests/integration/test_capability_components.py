@@ -30,7 +30,9 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.components.capabilities import Capabilities
-from dteg.components.contracts import BatchReader
+from pydantic import BaseModel
+
+from dteg.components.contracts import BatchReader, LoadedTarget, PostLoadOutcome, PostLoadStep
 from dteg.components.registry import ComponentInfo
 from dteg.components.settings import SourceSettings
 
@@ -143,6 +145,35 @@ def create_reader(settings: CounterSettings, ctx: Any) -> CounterReader:
     return CounterReader(settings, ctx)
 
 
+class AuditSettings(BaseModel):
+    report: str
+
+
+class Audit(PostLoadStep):
+    """Writes which loads it followed and the rows those loads hold (a post-load step)."""
+
+    def __init__(self, settings: AuditSettings, ctx: Any) -> None:
+        self.settings = settings
+        self.ctx = ctx
+
+    def run(self, loads: list[LoadedTarget]) -> PostLoadOutcome:
+        found = {}
+        for load in loads:
+            files = sorted(Path(self.ctx.base_dir, "out").glob("*.jsonl"))
+            found[load.step] = sum(len(f.read_text().splitlines()) for f in files)
+        Path(self.ctx.resolve_path(self.settings.report)).write_text(json.dumps(found))
+        return PostLoadOutcome(self.ctx.step)
+
+
+def create_audit(settings: AuditSettings, ctx: Any) -> Audit:
+    return Audit(settings, ctx)
+
+
+AUDIT = ComponentInfo(
+    "audit", "transform", "counter_plugin:AuditSettings", "counter_plugin:create_audit",
+    "Counts what the loads it follows hold (test plugin)",
+    capabilities=Capabilities(role="post_load"))
+
 COMPONENT = ComponentInfo(
     "counter_stream", "source", "counter_plugin:CounterSettings",
     "counter_plugin:create_reader", "A JSON-lines log read by line offsets (test plugin)",
@@ -165,7 +196,8 @@ def _plugin(root: Path) -> Path:
     (site / "counter_plugin-0.1.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: counter-plugin\nVersion: 0.1\n")
     (site / "counter_plugin-0.1.dist-info" / "entry_points.txt").write_text(
-        "[dteg.sources]\ncounter_stream = counter_plugin:COMPONENT\n")
+        "[dteg.sources]\ncounter_stream = counter_plugin:COMPONENT\n"
+        "[dteg.transforms]\naudit = counter_plugin:AUDIT\n")
     (site / "counter_plugin.py").write_text(PLUGIN)
     return site
 
@@ -213,3 +245,40 @@ def test_a_plugin_source_with_an_offset_planner_streams_and_reads_on(tmp_path: P
     # Nothing of the streams is left behind but their checkpoint folder.
     assert not (work / ".dteg" / "streams" / "counted" / "pending.json").exists()
     assert not list((work / ".dteg" / "runs").glob("stream-*"))
+
+
+BOUNDED = """
+pipeline:
+  name: audited
+  steps:
+    - extract: {type: counter_stream, config: {log: log.jsonl, committed: committed.json}}
+    - load: {name: lake, type: jsonl, config: {path: out/, mode: append}}
+    - transform: {name: audit_lake, type: audit, config: {report: audit.json}}
+"""
+
+
+def test_plugin_source_in_a_bounded_run_and_a_post_load_step_after_the_load(
+        tmp_path: Path) -> None:
+    site = _plugin(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "log.jsonl").write_text("".join(json.dumps({"n": i}) + "\n" for i in range(7)))
+    (work / "pipeline.yaml").write_text(BOUNDED)
+
+    # Planned like any source with an offset planner: a bounded run reads to the end now.
+    plan = _dteg(site, work, "plan", "pipeline.yaml", "--format", "json")
+    steps = {s["name"]: s for s in json.loads(plan.stdout)["steps"]}
+    assert steps["audit_lake"]["inputs"] == ["lake"]  # a post-load step follows the load
+
+    _dteg(site, work, "run", "pipeline.yaml", "--report-json", "run.json", "-q")
+    report = json.loads((work / "run.json").read_text())
+    assert report["read"] == 7 and report["loaded"] == 7
+    # The post-load step ran after the load committed and saw every row.
+    assert json.loads((work / "audit.json").read_text()) == {"lake": 7}
+    # The offsets were committed after the sinks: the next run reads on, and finds nothing.
+    assert json.loads((work / "committed.json").read_text()) == 7
+    with (work / "log.jsonl").open("a") as log:
+        log.write(json.dumps({"n": 7}) + "\n")
+    _dteg(site, work, "run", "pipeline.yaml", "--report-json", "again.json", "-q")
+    assert json.loads((work / "again.json").read_text())["read"] == 1
+    assert _landed(work / "out") == list(range(8))

@@ -8,6 +8,7 @@ import decimal
 import pyarrow as pa
 import pytest
 
+from dteg.components.plan import Bounds, decode_value, encode_value
 from dteg.connectors import schema_evolution as se
 from dteg.connectors.mysql.dialect import column_type as mysql_type
 from dteg.connectors.postgres.config import SinkConfig, SourceConfig
@@ -16,7 +17,6 @@ from dteg.connectors.sql.config import url_of
 from dteg.connectors.sql.reader import partition_bounds
 from dteg.errors import ConfigError, ConnectorError
 from dteg.run.backfill import parse_bound, parse_step, plan_partitions
-from dteg.components.plan import Bounds, decode_value, encode_value
 
 INT32, INT64 = se.ColumnType("int", 32), se.ColumnType("int", 64)
 TEXT = se.ColumnType("text")
