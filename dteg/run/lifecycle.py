@@ -93,10 +93,9 @@ def located(spec: PipelineSpec, exc: BaseException, run_dir: RunDir | None = Non
                      lines[0] if lines else type(exc).__name__)
         error = RunError(f"the run failed: {first}",
                          hint="Run again with --debug for the full traceback.")
-    step = getattr(error, "step", None)
-    if step and getattr(error, "location", None) is None:
+    if error.step and error.location is None:
         with contextlib.suppress(KeyError):
-            error.location = spec.step(step).location
+            error.with_location(spec.step(error.step).location)
     return error
 
 

@@ -1,7 +1,8 @@
 """``monitoring.alerts``: where the orchestrator sends word of a run, one model per channel.
 
-Each alert says which run events it is sent for (``on:``, default ``[failed]``). Alerts are
-sent by ``dteg server`` (the orchestrator); ``dteg run`` says that it ignores them.
+Each alert says which run events it is sent for (``on:``, default ``[failed]``). The
+orchestrator sends them (dteg server, which is not available yet); ``dteg run`` says that it
+ignores them (``run_notices``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dteg.spec.names import known_names_hint
 
 AlertEvent = Literal["failed", "succeeded", "quality_failed", "schema_drift", "recovered"]
 ALERT_EVENTS: tuple[str, ...] = get_args(AlertEvent)
+_DEFAULT_EVENTS: tuple[AlertEvent, ...] = ("failed",)
 # The environment variable a Slack alert without `webhook_url` is sent through.
 SLACK_WEBHOOK_ENV = "DTEG_SLACK_WEBHOOK_URL"
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -50,7 +52,7 @@ class _Alert(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     on: list[AlertEvent] = Field(
-        default_factory=lambda: ["failed"], min_length=1,
+        default_factory=lambda: list(_DEFAULT_EVENTS), min_length=1,
         description="The run events this alert is sent for: failed, succeeded, "
         "quality_failed, schema_drift, recovered (the first success after a failure)")
 
@@ -89,8 +91,17 @@ class SlackAlert(_Alert):
         return value
 
 
+def _either_recipients_key(schema: dict[str, Any]) -> None:
+    properties = schema["properties"]
+    properties["recipients"] = {**properties["to"], "description": "The same as `to`"}
+    schema["required"] = [key for key in schema["required"] if key != "to"]
+    schema["oneOf"] = [{"required": ["to"]}, {"required": ["recipients"]}]
+
+
 class EmailAlert(_Alert):
     """An e-mail sent over SMTP."""
+
+    model_config = ConfigDict(json_schema_extra=_either_recipients_key)
 
     type: Literal["email"]
     to: list[EmailAddress] = Field(min_length=1, description="Recipients' addresses "

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from dteg.components.capabilities import Capabilities
 from dteg.components.registry import ComponentInfo, Kind, Registry, default_registry
 from dteg.errors import SpecError, SpecErrors
+from dteg.spec.alerts import SLACK_WEBHOOK_ENV, SlackAlert
 from dteg.spec.interpolate import interpolate
 from dteg.spec.loader import LoadedDocument, load_yaml_file, load_yaml_text
 from dteg.spec.model_errors import located_errors
@@ -333,8 +334,9 @@ def resolve_types(spec: PipelineSpec, registry: Registry | None = None) -> Pipel
                 origin = f" (declared in components as {target})" if ref in market else ""
                 warnings.append(
                     f"{step.where()}: component `{wanted}`{origin} is not installed; "
-                    f"`dteg run` will refuse this pipeline until it is. Install it with "
-                    f"`dteg install marketplace://{ref}` or use a built-in {kind} type: "
+                    f"`dteg run` will refuse this pipeline until it is. The marketplace is "
+                    "not available yet: install the component's Python package with pip (it "
+                    f"registers itself through entry points), or use a built-in {kind} type: "
                     f"{', '.join(registry.names(kind))}."
                 )
                 steps.append(step)
@@ -528,12 +530,52 @@ def run_blockers(spec: PipelineSpec, environ: Mapping[str, str] | None = None) -
     return blockers
 
 
+# --- phase 8: what the orchestrator will do -----------------------------------------------
+
+
+def check_monitoring(spec: PipelineSpec) -> PipelineSpec:
+    """Warn about alerts that cannot work as written: sent ``on: quality_failed`` in a
+    pipeline that validates nothing, or a Slack alert without ``webhook_url``."""
+    warnings = list(spec.warnings)
+    validates = any(s.kind == "validate" for s in spec.steps)
+    for index, alert in enumerate(spec.body.monitoring.alerts):
+        where = (f"{spec.source_map.at(('pipeline', 'monitoring', 'alerts', index))}: "
+                 f"alert {index + 1} ({alert.type})")
+        if "quality_failed" in alert.on and not validates:
+            warnings.append(f"{where} is sent on `quality_failed`, but no step validates rows "
+                            "(add `quality.validation_rules`), so it never is")
+        if isinstance(alert, SlackAlert) and alert.webhook_url is None:
+            warnings.append(f"{where} names no `webhook_url`: the orchestrator will read it "
+                            f"from the {SLACK_WEBHOOK_ENV} environment variable")
+    return spec.model_copy(update={"warnings": tuple(warnings)})
+
+
+def run_notices(spec: PipelineSpec) -> list[str]:
+    """What ``dteg run``/``stream``/``backfill`` leave out of this pipeline, as one warning
+    (empty when nothing is left out): ``schedule`` and ``monitoring.alerts`` act only when the
+    orchestrator serves the pipeline."""
+    ignored = [
+        f"`{label}` (line {spec.source_map.at(path).line})"
+        for label, path, present in (
+            ("schedule", ("pipeline", "schedule"), spec.body.schedule is not None),
+            ("monitoring.alerts", ("pipeline", "monitoring", "alerts"),
+             bool(spec.body.monitoring.alerts)))
+        if present]
+    if not ignored:
+        return []
+    one = len(ignored) == 1
+    return [f"{spec.file}: {' and '.join(ignored)} {'takes' if one else 'take'} effect only "
+            "under dteg server, which comes with the orchestrator (not available yet); this "
+            f"run ignores {'it' if one else 'them'}."]
+
+
 PHASES: tuple[tuple[str, Phase], ...] = (
     ("normalize_steps", normalize_steps),
     ("insert_policy_steps", insert_policy_steps),
     ("resolve_types", resolve_types),
     ("check_configs", check_configs),
     ("check_graph", check_graph),
+    ("check_monitoring", check_monitoring),
 )
 
 

@@ -93,8 +93,9 @@ class Rule(BaseModel):
                 continue
             if key in cls.model_fields or key == "schema":
                 listing = ", ".join(f"`{k}`" for k in model.OPTIONS)
-                raise ValueError(f"`{key}` is not a key of `{data['type']}` rules (their keys: "
-                                 f"{listing}, plus name, on_failure, max_invalid_ratio)")
+                common = ", ".join(f"`{k}`" for k in COMMON if k != "type")
+                raise ValueError(f"`{key}` is not a key of `{data['type']}` rules, which take "
+                                 f"{listing} (and {common})")
         return data
 
     @model_validator(mode="after")

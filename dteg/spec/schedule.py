@@ -7,9 +7,11 @@ the schedule's time zone. As in Vixie cron (and croniter), when both day-of-mont
 day-of-week are restricted a day matches if *either* does (``0 0 1 * mon``: the 1st and every
 Monday); a field that starts with ``*`` (``*/2`` too) counts as unrestricted.
 
-Clock changes: a wall time that does not exist (the hour skipped in spring) runs at the instant
-it maps to with the offset before the change (an hour later on the wall clock), so no day is
-skipped; a wall time that happens twice (autumn) runs once, at its first occurrence.
+Clock changes (as in Vixie cron): a wall time that does not exist (the hour skipped in spring)
+runs at the instant it maps to with the offset before the change (an hour later on the wall
+clock), so no day is skipped; a wall time that happens twice (autumn) runs once, at its first
+occurrence, unless the hour field starts with ``*`` (``0 * * * *``, ``*/10 * * * *``): such a
+schedule runs in both passes of the repeated hour, so its runs stay evenly spaced.
 """
 
 from __future__ import annotations
@@ -34,10 +36,8 @@ ALIASES = {
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 HELP = (
-    "A cron schedule has five fields, minute (0–59) hour (0–23) day-of-month (1–31) "
-    "month (1–12 or jan–dec) day-of-week (0–7 or sun–sat; 0 and 7 are Sunday), each `*`, a "
-    "number, a list `1,15`, a range `mon-fri` or a step `*/15`; e.g. `0 6 * * mon-fri` "
-    "(06:00 on weekdays) or `*/15 * * * *`. Aliases: " + ", ".join(ALIASES) + "."
+    "Cron fields: minute hour day-of-month month day-of-week, e.g. `0 6 * * mon-fri` (06:00 on "
+    "weekdays) or `*/15 * * * *`; or an alias: " + ", ".join(ALIASES) + "."
 )
 # February may have 29 days: a day that no month of the schedule has can never come.
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -66,22 +66,20 @@ class _Field:
             text += f" or {self.names[0]}–{self.names[-1]}"
         return text
 
-    def value(self, text: str, expression: str) -> int:
+    def value(self, text: str) -> int:
         word = text.lower()
         if not word:
-            raise CronError(f"`{expression}`: a {self.name} range needs a value on each side "
-                            "of `-`")
+            raise CronError(f"a {self.name} range needs a value on each side of `-`")
         if word in self.names:
             return self.names.index(word) + self.first_name
         if not word.isdigit():
             close = difflib.get_close_matches(word, self.names, n=1, cutoff=0.6)
             also = f" (did you mean `{close[0]}`?)" if close else ""
-            raise CronError(f"`{expression}`: the {self.name} field holds `{text}`{also}, which "
-                            f"is not a number or name of the {self.name} ({self.allowed()})")
+            raise CronError(f"{self.name} `{text}` is not a number or name ({self.allowed()})"
+                            f"{also}")
         number = int(word)
         if not self.low <= number <= self.high:
-            raise CronError(f"`{expression}`: {self.name} {number} is out of range "
-                            f"{self.low}–{self.high}")
+            raise CronError(f"{self.name} {number} is out of range {self.low}–{self.high}")
         return number
 
 
@@ -94,34 +92,33 @@ FIELDS = (
 )
 
 
-def _parse_field(field: _Field, text: str, expression: str) -> frozenset[int]:
+def _parse_field(field: _Field, text: str) -> frozenset[int]:
     values: set[int] = set()
     for item in text.split(","):
         if not item:
-            raise CronError(f"`{expression}`: the {field.name} field `{text}` has an empty "
-                            "list item (two commas, or a comma at an end)")
+            raise CronError(f"the {field.name} field `{text}` has an empty list item (two "
+                            "commas, or a comma at an end)")
         base, slash, step_text = item.partition("/")
         step = 1
         if slash:
             if not step_text.isdigit() or int(step_text) < 1:
-                raise CronError(f"`{expression}`: the step in {field.name} `{item}` must be a "
-                                "whole number of at least 1")
+                raise CronError(f"the step in {field.name} `{item}` must be a whole number of "
+                                "at least 1")
             step = int(step_text)
             if step > field.high - field.low:
-                raise CronError(f"`{expression}`: the step {step} in {field.name} `{item}` is "
-                                f"larger than the {field.name} range ({field.low}–{field.high}), "
-                                "so it would match only the first value")
+                raise CronError(f"the step {step} in {field.name} `{item}` is larger than the "
+                                f"{field.name} range ({field.low}–{field.high}), so it would "
+                                "match only the first value")
         if base == "*":
             low, high = field.low, field.high
         elif "-" in base:
             first, _, last = base.partition("-")
-            low, high = field.value(first, expression), field.value(last, expression)
+            low, high = field.value(first), field.value(last)
             if low > high:
-                raise CronError(f"`{expression}`: the {field.name} range `{base}` runs "
-                                "backwards; write it from low to high, or as two ranges "
-                                "joined by a comma")
+                raise CronError(f"the {field.name} range `{base}` runs backwards; write it "
+                                "from low to high, or as two ranges joined by a comma")
         else:
-            low = field.value(base, expression)
+            low = field.value(base)
             high = field.high if slash else low  # `5/15` means from 5 to the end, every 15
         values.update(range(low, high + 1, step))
     if field.name == "day-of-week" and 7 in values:
@@ -139,9 +136,11 @@ class CronSchedule:
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]  # 0 = Sunday … 6 = Saturday
-    # The day-of-month/day-of-week OR rule applies only when both are restricted.
+    # The day-of-month/day-of-week OR rule applies only when both are restricted; an hour
+    # field that is not restricted runs in both passes of a repeated hour.
     days_restricted: bool
     weekdays_restricted: bool
+    hours_restricted: bool
     timezone: tzinfo = _UTC
 
     @classmethod
@@ -160,17 +159,21 @@ class CronSchedule:
             extra = (" (dteg's cron has no seconds or years field)"
                      if len(fields) > len(FIELDS) else "")
             raise CronError(f"`{expression}` has {len(fields)} field(s), not 5{extra}")
-        minutes, hours, days, months, weekdays = (
-            _parse_field(field, part, expression) for field, part in zip(FIELDS, fields,
-                                                                          strict=True))
-        days_restricted = not fields[2].startswith("*")
-        weekdays_restricted = not fields[4].startswith("*")
+        try:
+            minutes, hours, days, months, weekdays = (
+                _parse_field(field, part) for field, part in zip(FIELDS, fields, strict=True))
+        except CronError as exc:
+            raise CronError(f"{exc} in `{expression}`") from None
+        days_restricted, weekdays_restricted, hours_restricted = (
+            not fields[index].startswith("*") for index in (2, 4, 1))
         if not weekdays_restricted and not any(
                 day <= _MONTH_DAYS[month - 1] for month in months for day in days):
-            raise CronError(f"`{expression}` can never run: no month it names has day "
-                            f"{min(days)}")
+            names = [MONTHS[m - 1] for m in sorted(months)]
+            raise CronError(f"`{expression}` can never run: day {min(days)} does not come in "
+                            f"{', '.join(names[:-1]) + ' or ' if len(names) > 1 else ''}"
+                            f"{names[-1]}")
         return cls(expression, minutes, hours, days, months, weekdays, days_restricted,
-                   weekdays_restricted, timezone or _UTC)
+                   weekdays_restricted, hours_restricted, timezone or _UTC)
 
     def matches_day(self, day: date) -> bool:
         if day.month not in self.months:
@@ -195,7 +198,9 @@ class CronSchedule:
         # change (a wall time in a skipped hour runs an hour later).
         floor = start - _MAX_SHIFT
         day = floor.date()
-        skipped: datetime | None = None  # the earliest slot (so far) that fell into a gap
+        # The earliest instant (so far) of a slot that does not run at its wall time: one in
+        # a skipped hour, or the second pass of a repeated hour.
+        deferred: datetime | None = None
         for _ in range(_SEARCH_DAYS):
             if self.matches_day(day):
                 for hour in hours:
@@ -206,18 +211,22 @@ class CronSchedule:
                         if wall < floor:
                             continue
                         instant = wall.replace(tzinfo=self.timezone).astimezone(_UTC)
+                        exists = instant.astimezone(self.timezone).replace(tzinfo=None) == wall
+                        if exists and not self.hours_restricted:
+                            again = wall.replace(tzinfo=self.timezone, fold=1).astimezone(_UTC)
+                            if again > after and again != instant:
+                                deferred = again if deferred is None else min(deferred, again)
                         if instant <= after:
                             continue
-                        if instant.astimezone(self.timezone).replace(tzinfo=None) == wall:
-                            # Existing wall times run in wall-clock order: nothing later can
-                            # come earlier, except a skipped slot seen before.
-                            best = instant if skipped is None else min(skipped, instant)
+                        if exists:
+                            # First passes run in wall-clock order: nothing later in the loop
+                            # comes earlier than this, only a deferred slot seen before.
+                            best = instant if deferred is None else min(deferred, instant)
                             return best.astimezone(self.timezone)
-                        if skipped is None or instant < skipped:
-                            skipped = instant
+                        deferred = instant if deferred is None else min(deferred, instant)
             day += timedelta(days=1)
-        if skipped is not None:
-            return skipped.astimezone(self.timezone)
+        if deferred is not None:
+            return deferred.astimezone(self.timezone)
         raise AssertionError(f"`{self.expression}` never matches")  # parse refuses such
 
     def __str__(self) -> str:

@@ -39,6 +39,20 @@ CASES: list[tuple[str, int, str | None, str]] = [
     ("format_check_without_pattern.yaml", 7, "validate",
      "`validation_rules` item 2: rule `format_check` needs `pattern:`"),
     ("invalid_regex.yaml", 7, "validate", "`pattern` is not a valid regular expression"),
+    ("schedule_hour_out_of_range.yaml", 3, None,
+     "`schedule`: hour 25 is out of range 0–23 in `0 25 * * *`. Cron fields: minute hour "
+     "day-of-month month day-of-week, e.g. `0 6 * * mon-fri`"),
+    ("schedule_unknown_timezone.yaml", 5, None,
+     "`Europe/Berln` is not a time zone. Did you mean `Europe/Berlin`?"),
+    ("alert_type_typo.yaml", 15, None,
+     "unknown alert type `slak`. Did you mean `slack`? Known alert types: slack, email, "
+     "webhook."),
+    ("alert_missing_field.yaml", 16, None, "`url` is required but missing"),
+    ("rule_key_of_another_type.yaml", 8, "validate",
+     "`pattern` is not a key of `range_check` rules, which take `column`, `columns`, `min`, "
+     "`max`"),
+    ("mask_option_of_another_strategy.yaml", 8, "mask",
+     "`keep` applies only to `strategy: partial`, not to `hash`"),
 ]
 
 

@@ -32,7 +32,7 @@ def _inputs(spec: PipelineSpec) -> dict[str, tuple[str, ...]]:
 def test_phases_run_in_documented_order() -> None:
     assert [name for name, _ in PHASES] == [
         "normalize_steps", "insert_policy_steps", "resolve_types", "check_configs",
-        "check_graph",
+        "check_graph", "check_monitoring",
     ]
 
 
@@ -261,7 +261,8 @@ def test_resolve_warns_about_components_not_installed() -> None:
     assert warning.startswith("step `extract` (p.yaml:8): component "
                               "`dteg://twitter-extractor` (declared in components as "
                               "dteg://social/twitter) is not installed")
-    assert "`dteg install marketplace://twitter-extractor`" in warning
+    assert "The marketplace is not available yet: install the component's Python package" \
+        in warning
     assert "or use a built-in source type: " in warning and "csv" in warning
     assert run_blockers(spec) == [warning]
 

@@ -17,33 +17,8 @@ from typing import Any
 
 from dteg.connectors.kafka.client import describe_error, kafka, topic_partitions, with_logger
 from dteg.connectors.kafka.config import SourceConfig, parse_instant
+from dteg.connectors.kafka.ranges import POOL, TP, PartitionRange
 from dteg.errors import ConnectorError
-
-TP = tuple[str, int]  # (topic, partition)
-
-
-@dataclass(frozen=True)
-class PartitionRange:
-    """Offsets [start, end) of one partition. Picklable: it is a Beam element."""
-
-    topic: str
-    partition: int
-    start: int
-    end: int
-
-    @property
-    def size(self) -> int:
-        return max(self.end - self.start, 0)
-
-    def label(self) -> str:
-        return f"{self.topic}/{self.partition}@{self.start}..{self.end}"
-
-    def to_json(self) -> list[Any]:
-        return [self.topic, self.partition, self.start, self.end]
-
-    @classmethod
-    def from_json(cls, data: list[Any]) -> PartitionRange:
-        return cls(str(data[0]), int(data[1]), int(data[2]), int(data[3]))
 
 
 @dataclass
@@ -111,8 +86,6 @@ class OffsetPlanner:
                 self._consumer.close()
             self._consumer = None
         # The readers this process kept between micro-batches (the embedded runner's).
-        from dteg.connectors.kafka.ranges import POOL
-
         POOL.close()
 
     @property

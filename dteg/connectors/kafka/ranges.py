@@ -16,14 +16,41 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from dteg.connectors.kafka.client import kafka, with_logger
-from dteg.connectors.kafka.offsets import TP, PartitionRange
 
 # Messages asked of the client per call: a small call returns what is fetched already while
 # the client keeps fetching in the background.
 CONSUME_CHUNK = 10_000
+
+
+TP = tuple[str, int]  # (topic, partition)
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    """Offsets [start, end) of one partition. Picklable: it is a Beam element."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return max(self.end - self.start, 0)
+
+    def label(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.start}..{self.end}"
+
+    def to_json(self) -> list[Any]:
+        return [self.topic, self.partition, self.start, self.end]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> PartitionRange:
+        return cls(str(data[0]), int(data[1]), int(data[2]), int(data[3]))
 
 
 class ReadStalled(Exception):
