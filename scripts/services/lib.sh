@@ -51,17 +51,6 @@ apt_install() {
   rm -f "$out"
 }
 
-# pid_alive PID [PATTERN]: true when PID runs and (if given) its command line contains PATTERN.
-pid_alive() {
-  local pid="$1" pattern="${2:-}"
-  [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  [ -z "$pattern" ] && return 0
-  local cmdline
-  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
-  [[ "$cmdline" == *"$pattern"* ]]
-}
-
 # glob_literal TEXT: TEXT with the glob characters escaped, for a pattern of proc_matches.
 glob_literal() {
   local s="$1"
@@ -166,9 +155,11 @@ wait_ports_free() {
   done
 }
 
-# with_lock FILE COMMAND...: runs COMMAND holding an exclusive flock on FILE, so that two
-# start/stop calls for the same state folder (two test sessions) do not interleave. The lock
-# is released when COMMAND returns or the script exits (also on `die`).
+# with_lock FILE COMMAND...: runs COMMAND holding an exclusive flock on FILE (descriptor 9),
+# so that two start/stop calls for the same state folder (two test sessions) do not
+# interleave. The lock is released when COMMAND returns or the script exits (also on `die`).
+# A server started under it must not inherit descriptor 9 (launch_detached closes it; add
+# `9>&-` to anything else that leaves a process behind), or it holds the lock for good.
 with_lock() {
   local file="$1"
   shift
@@ -215,19 +206,20 @@ port_owner() {
   printf '%s\n' "${out:-owner unknown}"
 }
 
-# stop_pid PID PATTERN WHAT: SIGTERM, wait up to DTEG_SERVICE_TIMEOUT s, then SIGKILL.
+# stop_pid PID WHAT: SIGTERM, then waits until PID is gone (process_gone: a zombie counts,
+# a process still running threads does not); SIGKILL after DTEG_SERVICE_TIMEOUT s.
 stop_pid() {
-  local pid="$1" pattern="$2" what="$3" waited=0
+  local pid="$1" what="$2" deadline=$((SECONDS + DTEG_SERVICE_TIMEOUT)) killed=""
   kill -TERM "$pid" 2>/dev/null || true
-  while pid_alive "$pid" "$pattern"; do
-    if [ "$waited" -ge "$DTEG_SERVICE_TIMEOUT" ]; then
+  until process_gone "$pid"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      [ -z "$killed" ] || die "$what (pid $pid) did not exit even after SIGKILL"
       log "$what (pid $pid) still running after ${DTEG_SERVICE_TIMEOUT}s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
-      sleep 1
-      break
+      killed=1
+      deadline=$((SECONDS + 60))
     fi
-    sleep 1
-    waited=$((waited + 1))
+    sleep 0.1
   done
 }
 
