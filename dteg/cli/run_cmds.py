@@ -134,13 +134,13 @@ def run(
 
 def _runnable(pipeline: Path) -> Any:
     """Compile for running: blockers stop here (exit 2), warnings are shown."""
-    from dteg.spec.phases import run_blockers
+    from dteg.spec.phases import run_blockers, run_notices
 
     spec = compile_pipeline(pipeline)
     blockers = run_blockers(spec)
     if blockers:
         raise ConfigError("this pipeline cannot run yet:\n  - " + "\n  - ".join(blockers))
-    for warning in spec.warnings:
+    for warning in [*spec.warnings, *run_notices(spec)]:
         _warn(warning)
     return spec
 

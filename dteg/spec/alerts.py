@@ -48,7 +48,9 @@ def _address(value: str) -> str:
 EmailAddress = Annotated[str, AfterValidator(_address)]
 
 
-class _Alert(BaseModel):
+class AlertBase(BaseModel):
+    """What every alert has: the events it is sent for."""
+
     model_config = ConfigDict(extra="forbid")
 
     on: list[AlertEvent] = Field(
@@ -73,7 +75,7 @@ class _Alert(BaseModel):
         return events
 
 
-class SlackAlert(_Alert):
+class SlackAlert(AlertBase):
     """A message to a Slack incoming webhook."""
 
     type: Literal["slack"]
@@ -98,7 +100,7 @@ def _either_recipients_key(schema: dict[str, Any]) -> None:
     schema["oneOf"] = [{"required": ["to"]}, {"required": ["recipients"]}]
 
 
-class EmailAlert(_Alert):
+class EmailAlert(AlertBase):
     """An e-mail sent over SMTP."""
 
     model_config = ConfigDict(json_schema_extra=_either_recipients_key)
@@ -122,7 +124,7 @@ class EmailAlert(_Alert):
         return data
 
 
-class WebhookAlert(_Alert):
+class WebhookAlert(AlertBase):
     """A JSON POST of the run event to any URL."""
 
     type: Literal["webhook"]
@@ -137,7 +139,7 @@ class WebhookAlert(_Alert):
         return _http_url(value, "url")
 
 
-ALERT_MODELS: dict[str, type[_Alert]] = {
+ALERT_MODELS: dict[str, type[AlertBase]] = {
     "slack": SlackAlert, "email": EmailAlert, "webhook": WebhookAlert}
 
 

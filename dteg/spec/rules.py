@@ -9,6 +9,7 @@ that runs rules reads any of them (``rule.keep``) without asking which type it h
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -84,6 +85,8 @@ class Rule(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _keys_of_its_type(cls, data: Any) -> Any:
+        # Checked here rather than by pydantic's `extra`, which would compare a typo with the
+        # keys of every rule type.
         if not isinstance(data, dict) or data.get("type") not in RULE_MODELS:
             return data
         model = RULE_MODELS[data["type"]]
@@ -91,11 +94,13 @@ class Rule(BaseModel):
         for key in data:
             if key in own or (key == "schema_" and "schema" in own):
                 continue
-            if key in cls.model_fields or key == "schema":
-                listing = ", ".join(f"`{k}`" for k in model.OPTIONS)
-                common = ", ".join(f"`{k}`" for k in COMMON if k != "type")
-                raise ValueError(f"`{key}` is not a key of `{data['type']}` rules, which take "
-                                 f"{listing} (and {common})")
+            close = difflib.get_close_matches(str(key), sorted(own - {"type"}), n=1,
+                                              cutoff=0.6)
+            also = f" Did you mean `{close[0]}`?" if close else ""
+            listing = ", ".join(f"`{k}`" for k in model.OPTIONS)
+            common = ", ".join(f"`{k}`" for k in COMMON if k != "type")
+            raise ValueError(f"`{key}` is not a key of `{data['type']}` rules.{also} They take "
+                             f"{listing} (and {common}).")
         return data
 
     @model_validator(mode="after")

@@ -194,9 +194,11 @@ class CronSchedule:
         local = moment.astimezone(self.timezone).replace(tzinfo=None)
         start = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
         hours, minutes = sorted(self.hours), sorted(self.minutes)
-        # Slots a little before `start` may map to instants after `moment` across a clock
-        # change (a wall time in a skipped hour runs an hour later).
-        floor = start - _MAX_SHIFT
+        # Near a clock change, slots a little before `start` may come after `moment`: a wall
+        # time in a skipped hour runs an hour later, a repeated hour comes again.
+        offsets = {(after + shift).astimezone(self.timezone).utcoffset()
+                   for shift in (-_MAX_SHIFT, timedelta(0), _MAX_SHIFT)}
+        floor = start - _MAX_SHIFT if len(offsets) > 1 else start
         day = floor.date()
         # The earliest instant (so far) of a slot that does not run at its wall time: one in
         # a skipped hour, or the second pass of a repeated hour.

@@ -49,8 +49,8 @@ CASES: list[tuple[str, int, str | None, str]] = [
      "webhook."),
     ("alert_missing_field.yaml", 16, None, "`url` is required but missing"),
     ("rule_key_of_another_type.yaml", 8, "validate",
-     "`pattern` is not a key of `range_check` rules, which take `column`, `columns`, `min`, "
-     "`max`"),
+     "`validation_rules` item 1: `pattern` is not a key of `range_check` rules. They take "
+     "`column`, `columns`, `min`, `max`"),
     ("mask_option_of_another_strategy.yaml", 8, "mask",
      "`keep` applies only to `strategy: partial`, not to `hash`"),
 ]

@@ -48,15 +48,25 @@ def _python_strings() -> Iterator[tuple[str, int, str]]:
 
 
 def _readme() -> Iterator[tuple[str, int, str]]:
-    fenced = False
-    for number, line in enumerate((REPO / "README.md").read_text(encoding="utf-8")
-                                  .splitlines(), start=1):
+    """Prose one paragraph at a time (a `` `dteg …` `` may wrap onto the next line), and the
+    shell lines of fenced blocks."""
+    fenced, paragraph, first = False, [], 0
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate([*lines, ""], start=1):
         if line.lstrip().startswith("```"):
             fenced = not fenced
             continue
-        yield "README.md", number, line
-        if fenced and (shell := SHELL_LINE.match(line)):
-            yield "README.md", number, f"`dteg {shell[1]}" + (f" {shell[2]}" if shell[2] else "")
+        if fenced:
+            if shell := SHELL_LINE.match(line):
+                yield ("README.md", number,
+                       f"`dteg {shell[1]}" + (f" {shell[2]}" if shell[2] else ""))
+            continue
+        if line.strip():
+            first = first or number
+            paragraph.append(line.strip())
+        elif paragraph:
+            yield "README.md", first, " ".join(paragraph)
+            paragraph, first = [], 0
 
 
 def _unknown(texts: Iterator[tuple[str, int, str]]) -> list[str]:
