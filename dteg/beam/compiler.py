@@ -6,7 +6,6 @@ does exactly that on the runner it chose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -15,39 +14,10 @@ from dteg.beam.io import DEAD, STATS, ApplyStage, ReadSource, WriteSink
 from dteg.beam.quality import CheckUnique, QualityGate, count_out, guard_load
 from dteg.components.contracts import RunContext
 from dteg.components.plan import RunPlan, new_run_id
-from dteg.components.records import DEAD_LETTER_STEP
 from dteg.components.registry import ComponentInfo, Registry, default_registry
 from dteg.components.settings import masked_columns
 from dteg.errors import ConfigError
 from dteg.spec.models import PipelineSpec, StepSpec
-
-
-@dataclass(frozen=True)
-class DeadLetterTarget:
-    info: ComponentInfo
-    config: dict[str, Any]
-
-    def describe(self, ctx: RunContext) -> str:
-        path = self.config.get("path")
-        if path:
-            return ctx.resolve_path(str(path))
-        table = self.config.get("table")
-        return f"{self.info.name}:{table}" if table else self.info.name
-
-
-def dead_letter_target(spec: PipelineSpec, run_id: str, registry: Registry) -> DeadLetterTarget:
-    configured = spec.body.dead_letter
-    if configured is None:
-        info = registry.find("sink", "jsonl")
-        assert info is not None
-        return DeadLetterTarget(info, {"path": f".dteg/dead_letter/{spec.name}/{run_id}.jsonl"})
-    info = registry.find("sink", configured.type)
-    if info is None:
-        raise ConfigError(
-            f"{spec.file}: `dead_letter.type: {configured.type}` is not a known sink",
-            hint=f"Use one of: {', '.join(registry.names('sink'))}.",
-        )
-    return DeadLetterTarget(info, dict(configured.config))
 
 
 def _order(spec: PipelineSpec) -> list[StepSpec]:
@@ -165,13 +135,14 @@ class DtegPipeline(beam.PTransform):
         return self.info(step).build(step.validated(), self.context(step.name))
 
     def dead_letter_writer(self) -> Any:
-        target = dead_letter_target(self.spec, self.run_id, self.registry)
-        settings = target.info.config_model().model_validate(target.config)
-        return target.info.build(settings, self.context(DEAD_LETTER_STEP))
+        sink = self.spec.dead_letter_sink()
+        assert sink is not None, "the phases insert the dead-letter sink"
+        return self.writer(sink)
 
     def expand(self, pbegin):
         rows: dict[str, Any] = {}
-        dead: list[Any] = []
+        # Each producer's dead letters (a validate step has one per run-wide check).
+        dead: dict[str, list[Any]] = {}
         stats: dict[str, tuple[Any, list[Any]]] = {}
         committed: dict[str, Any] = {}
         # Post-load steps (dbt) run in the launcher once the loads have committed.
@@ -187,10 +158,10 @@ class DtegPipeline(beam.PTransform):
             if step.is_source:
                 out = pbegin | step.name >> ReadSource(info, settings, ctx)
                 rows[step.name] = out.rows
-                dead.append(out.dead_letter)
+                dead[step.name] = [out.dead_letter]
             elif role == "validate":
                 rows[step.name] = self._validate(step, info, self._input(step, rows), ctx,
-                                                 dead, stats)
+                                                 dead.setdefault(step.name, []), stats)
             elif role == "aggregate":
                 from dteg.beam.aggregate import Aggregate, window_step
 
@@ -199,25 +170,24 @@ class DtegPipeline(beam.PTransform):
             else:
                 out = self._input(step, rows) | step.name >> ApplyStage(info, settings, ctx)
                 rows[step.name] = out.rows
-                dead.append(out.dead_letter)
+                dead[step.name] = [out.dead_letter]
         gate = self._gate(pbegin, stats)
         restricted = self.spec.body.security.access_level == "restricted"
         for step in ordered:
             if not step.is_sink:
                 continue
             ctx = self.context(step.name, step)
-            inputs = tuple(rows[i] for i in step.inputs)
-            if restricted:
+            if step.is_dead_letter_sink:
+                # One writer per producer (no Flatten of the rows): a Flatten would make the
+                # embedded runner hold every dead letter until the main stages finish.
+                inputs = tuple(p for name in step.inputs for p in dead.get(name, ()))
+            elif restricted:
                 inputs = (guard_load(self._input(step, rows), ctx, step.name,
                                      covered_columns(self.spec, step.name)),)
+            else:
+                inputs = tuple(rows[i] for i in step.inputs)
             committed[step.name] = inputs | step.name >> WriteSink(
                 self.info(step), step.validated(), ctx, gate)
-        target = dead_letter_target(self.spec, self.run_id, self.registry)
-        settings = target.info.config_model().model_validate(target.config)
-        # One writer per producer (no Flatten of the rows): a Flatten would make the embedded
-        # runner hold every dead letter in memory until the main stages finish.
-        committed[DEAD_LETTER_STEP] = tuple(dead) | DEAD_LETTER_STEP >> WriteSink(
-            target.info, settings, self.context(DEAD_LETTER_STEP), gate)
         return committed
 
     def _input(self, step: StepSpec, rows: dict[str, Any]) -> Any:

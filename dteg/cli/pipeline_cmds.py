@@ -24,8 +24,8 @@ def validate(pipeline: PipelineArg, debug: DebugOpt = False) -> None:
     for blocker in run_blockers(spec):
         if blocker not in spec.warnings:
             _warn(blocker)
-    _say(f"ok: {pipeline} is valid ({len(spec.steps)} steps: "
-         f"{', '.join(s.name for s in spec.steps)})")
+    steps = [s for s in spec.steps if not s.is_dead_letter_sink]
+    _say(f"ok: {pipeline} is valid ({len(steps)} steps: {', '.join(s.name for s in steps)})")
 
 
 def plan(

@@ -87,10 +87,12 @@ class FileSinkConfig(ObjectStoreSettings, LoadStrategy):
             raise ValueError(
                 f"`mode: append` needs a folder, but `{self.path}` names one file; write to a "
                 f"folder (`path: {folder}/`) to add a part file per run, or use `mode: replace`")
-        if "{" in self.path and self.file_extensions and self.is_single_file():
+        one_file_template = self.path.replace("{run_id}", "")
+        if "{" in one_file_template and self.file_extensions and self.is_single_file():
             raise ValueError(
                 f"partition templates need a folder, but `{self.path}` names one file; end the "
-                "path with `/`, e.g. `path: s3://bucket/orders/dt={date}/`")
+                "path with `/`, e.g. `path: s3://bucket/orders/dt={date}/` (a one-file path "
+                "may hold only `{run_id}`)")
         if self.strategy == "stream" and self.mode != "append":
             raise ValueError(
                 "`strategy: stream` publishes a file per micro-batch, so it needs "

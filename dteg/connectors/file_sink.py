@@ -30,6 +30,16 @@ from dteg.errors import ConnectorError
 log = logging.getLogger("dteg.file_sink")
 
 
+
+def _with_run_id(path: str, run_id: str) -> str:
+    """A one-file target may name the run: ``out/{run_id}.jsonl``. (In a folder path,
+    ``{run_id}`` is a path template, filled per part; see ``dteg.connectors.partitions``.)"""
+    head, _, name = path.rpartition("/")
+    if "{run_id}" not in name:
+        return path
+    return f"{head}/{name.replace('{run_id}', run_id)}" if head else name.replace(
+        "{run_id}", run_id)
+
 class FormatWriter(Protocol):
     def write(self, batch: pa.RecordBatch) -> None: ...
     def close(self) -> None: ...
@@ -197,7 +207,7 @@ class FileSink(BatchWriter):
         self.open_format = open_format
         self.read_part = read_part
         self.external = external_compression
-        self.target = ctx.resolve_path(config.path)
+        self.target = ctx.resolve_path(_with_run_id(config.path, ctx.run_id))
         self.options = config.store_options(ctx.step)
         bare = fs.strip_compression_suffix(self.target.rstrip("/"))
         self.single_file = not config.path.endswith("/") and bare.lower().endswith(extensions)

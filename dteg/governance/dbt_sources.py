@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from dteg.components.settings import database_file
 from dteg.errors import ConfigError
 from dteg.spec.models import PipelineSpec
 
@@ -15,10 +16,9 @@ def sources_yaml(spec: PipelineSpec) -> str:
     import duckdb
 
     tables: dict[Path, list[str]] = {}
-    for step in spec.steps:
-        if step.is_sink and step.component == "duckdb":
-            database = Path(str(step.config.get("database", "warehouse.duckdb")))
-            database = database if database.is_absolute() else spec.base_dir / database
+    for step in spec.sinks():
+        database = database_file(step.settings, spec.base_dir)
+        if database is not None:
             tables.setdefault(database, []).append(str(step.config["table"]))
     if not tables:
         raise ConfigError(f"{spec.file}: no load step writes to DuckDB",

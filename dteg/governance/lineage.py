@@ -124,11 +124,14 @@ class LineageEmitter:
                                            inputFacets=input_facets))
             elif step.is_sink:
                 namespace, name = dataset_of(self.spec, step)
+                name = name.replace("{run_id}", self.run_id)
                 output_facets: dict[str, Any] = {}
-                if step.name in counts:
+                rows = (report.dead_lettered_stored if report and step.is_dead_letter_sink
+                        else counts[step.name].loaded if step.name in counts else None)
+                if rows is not None:
                     output_facets["outputStatistics"] = (
                         output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-                            rowCount=counts[step.name].loaded))
+                            rowCount=rows))
                 outputs.append(OutputDataset(namespace=namespace, name=name,
                                              facets=schema_facet(step.name),
                                              outputFacets=output_facets))

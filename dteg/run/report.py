@@ -62,7 +62,8 @@ class RunReport:
             return None
         if any(len(spec.consumers(s.name)) > 1 for s in spec.steps):
             return None
-        if any(s.component in ("window", "aggregate") for s in spec.steps):
+        if any(s.capabilities.stateful or s.capabilities.role == "aggregate"
+               for s in spec.steps):
             return None  # rows are grouped (or repeated per sliding window), not moved
         return self.read == self.loaded + self.dead_lettered + self.filtered
 

@@ -35,7 +35,6 @@ from typing import Any
 from dteg.components.contracts import IncrementalReader, RunContext
 from dteg.components.files import pid_alive
 from dteg.components.plan import Bounds, RunPlan, decode_value, encode_value
-from dteg.components.records import DEAD_LETTER_STEP
 from dteg.components.registry import default_registry
 from dteg.components.rundir import RunDir
 from dteg.components.settings import cursor_column, write_mode
@@ -217,12 +216,10 @@ def cursor_key(step: str) -> str:
 
 
 def sink_modes(spec: PipelineSpec) -> dict[str, str]:
-    """Each sink's write mode (the dead-letter sink appends)."""
-    modes: dict[str, str] = {DEAD_LETTER_STEP: "append"}
-    for step in spec.steps:
-        if step.is_sink:
-            modes[step.name] = write_mode(step.settings)
-    return modes
+    """Each sink's write mode. The dead-letter sink counts as appending: every run adds its
+    own rejects (the default writes one file per run)."""
+    return {step.name: "append" if step.is_dead_letter_sink else write_mode(step.settings)
+            for step in spec.steps if step.is_sink}
 
 
 def _incremental_readers(spec: PipelineSpec) -> list[tuple[str, IncrementalReader]]:

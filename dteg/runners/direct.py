@@ -15,9 +15,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-from dteg.beam.compiler import DtegPipeline, dead_letter_target
+from dteg.beam.compiler import DtegPipeline
 from dteg.components.plan import RunPlan
-from dteg.components.records import DEAD_LETTER_STEP
 from dteg.quality.report import dteg_counters, quality_report
 from dteg.run.report import RunReport, StepCounts
 from dteg.spec.models import PipelineSpec
@@ -43,18 +42,26 @@ def run(spec: PipelineSpec, plan: RunPlan, *, options: dict[str, Any] | None = N
     except BaseException:
         abort_staged(spec, composite)
         raise
-    counts = collect_counts(result, spec)
-    dl = dead_letter_target(spec, plan.run_id, composite.registry)
-    stored = counts.pop(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "dead_letter")).loaded
-    targets = {s.name: composite.writer(s).describe() for s in spec.steps if s.is_sink}
-    quality = quality_report(spec, dteg_counters(result))
+    return build_report(spec, plan, composite, collect_counts(result, spec),
+                        dteg_counters(result), runner_name, time.perf_counter() - started)
+
+
+def build_report(spec: PipelineSpec, plan: RunPlan, composite: DtegPipeline,
+                 counts: dict[str, StepCounts], counters: dict[str, int], runner_name: str,
+                 seconds: float) -> RunReport:
+    """The report of a finished run: per-step counts (the dead-letter sink apart), targets,
+    where dead letters went and the quality results."""
+    dead_sink = spec.dead_letter_sink()
+    stored = counts.pop(dead_sink.name, StepCounts(dead_sink.name, "load")).loaded \
+        if dead_sink is not None else 0
+    quality = quality_report(spec, counters)
     return RunReport(
-        pipeline=spec.name, run_id=plan.run_id, runner=runner_name,
-        seconds=time.perf_counter() - started,
+        pipeline=spec.name, run_id=plan.run_id, runner=runner_name, seconds=seconds,
         steps=[counts.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps
-               if not s.runs_after_load],
-        dead_letter_target=dl.describe(composite.context(DEAD_LETTER_STEP)),
-        dead_lettered_stored=stored, targets=targets,
+               if not s.runs_after_load and not s.is_dead_letter_sink],
+        dead_letter_target=composite.dead_letter_writer().describe() if dead_sink else "",
+        dead_lettered_stored=stored,
+        targets={s.name: composite.writer(s).describe() for s in spec.sinks()},
         quality=quality.to_dict() if quality else None,
     )
 
@@ -63,11 +70,9 @@ def abort_staged(spec: PipelineSpec, composite: DtegPipeline) -> None:
     """Drop a failed run's staged parts (committed targets were not touched), its dead
     letters' too."""
     for step in spec.steps:
-        if step.is_sink:
+        if step.is_sink:  # the dead-letter sink too: a failed run's dead letters do not land
             with contextlib.suppress(Exception):
                 composite.writer(step).abort([])
-    with contextlib.suppress(Exception):
-        composite.dead_letter_writer().abort([])
 
 
 def collect_counts(result: Any, spec: PipelineSpec) -> dict[str, StepCounts]:

@@ -205,8 +205,12 @@ class StepSpec(BaseModel):
     # Set by the config phase: ``config`` validated by the component's settings model. Every
     # later stage reads this, never ``config`` again.
     settings: BaseModel | None = None
-    # Set by phases that insert steps (validate/mask from the pipeline's quality/security).
+    # Set by phases that insert steps (validate/mask from the pipeline's quality/security,
+    # the dead-letter sink).
     generated_from: str | None = None
+    # What the step takes from its inputs: their rows, or (the generated dead-letter sink)
+    # the records they rejected.
+    reads: Literal["rows", "dead_letters"] = "rows"
 
     @property
     def is_source(self) -> bool:
@@ -215,6 +219,11 @@ class StepSpec(BaseModel):
     @property
     def is_sink(self) -> bool:
         return self.kind in SINK_KINDS
+
+    @property
+    def is_dead_letter_sink(self) -> bool:
+        """The generated sink every rejected record goes to."""
+        return self.reads == "dead_letters"
 
     @property
     def runs_after_load(self) -> bool:
@@ -258,7 +267,15 @@ class PipelineSpec(BaseModel):
         return [s for s in self.steps if s.is_source]
 
     def consumers(self, name: str) -> list[StepSpec]:
-        return [s for s in self.steps if name in s.inputs]
+        """The steps that read ``name``'s rows (the dead-letter sink reads its rejects)."""
+        return [s for s in self.steps if name in s.inputs and not s.is_dead_letter_sink]
+
+    def sinks(self) -> list[StepSpec]:
+        """The loads of the pipeline (not the dead-letter sink)."""
+        return [s for s in self.steps if s.is_sink and not s.is_dead_letter_sink]
+
+    def dead_letter_sink(self) -> StepSpec | None:
+        return next((s for s in self.steps if s.is_dead_letter_sink), None)
 
     @property
     def state_dir(self) -> Path:

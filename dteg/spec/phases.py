@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dteg.components.capabilities import Capabilities
+from dteg.components.records import DEAD_LETTER_STEP
 from dteg.components.registry import ComponentInfo, Kind, Registry, default_registry
 from dteg.errors import SpecError, SpecErrors
 from dteg.spec.alerts import SLACK_WEBHOOK_ENV, SlackAlert
@@ -298,6 +299,62 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
     return spec.model_copy(update={"steps": tuple(rewired)})
 
 
+# --- phase 3b: the dead-letter sink -------------------------------------------------------
+
+
+def default_dead_letter_config(pipeline: str) -> dict[str, Any]:
+    """Where dead letters go unless ``dead_letter:`` says otherwise: one JSON Lines file per
+    run (the file sinks put the run id in place of ``{run_id}``)."""
+    return {"path": f".dteg/dead_letter/{pipeline}/{{run_id}}.jsonl"}
+
+
+def insert_dead_letter_sink(spec: PipelineSpec) -> PipelineSpec:
+    """Every step that can reject a record feeds one generated sink step, ``dead_letter``
+    (``pipeline.dead_letter``, default JSON Lines under .dteg/dead_letter/<pipeline>/), so its
+    config is checked with file:line like any sink's and counting, aborts, write modes and
+    lineage treat it as one."""
+    taken = next((s for s in spec.steps if s.name == DEAD_LETTER_STEP), None)
+    if taken is not None:
+        raise SpecError(
+            f"`{DEAD_LETTER_STEP}` is the name of dteg's own dead-letter sink",
+            location=spec.source_map.at((*taken.path, "name")), step=taken.name,
+            hint="Give this step another `name:`; set `pipeline.dead_letter` to choose where "
+            "rejected records go.")
+    configured = spec.body.dead_letter
+    path: tuple[str | int, ...] = ("pipeline", "dead_letter")
+    if configured is None:
+        where: tuple[str | int, ...] = ("pipeline",)
+        step_type, config = "jsonl", default_dead_letter_config(spec.name)
+    else:
+        step_type, config, where = configured.type, dict(configured.config), path
+    producers = tuple(s.name for s in spec.steps if not s.is_sink and not s.runs_after_load)
+    sink = StepSpec(
+        kind="load", name=DEAD_LETTER_STEP, type=step_type, inputs=producers, config=config,
+        location=spec.source_map.at(where), path=path, reads="dead_letters",
+        config_paths={k: (*path, "config", k) for k in config},
+        generated_from="pipeline.dead_letter" if configured else "dteg's default dead letters")
+    return spec.model_copy(update={"steps": (*spec.steps, sink)})
+
+
+def retarget_dead_letters(spec: PipelineSpec, step_type: str, config: dict[str, Any],
+                          registry: Registry | None = None) -> PipelineSpec:
+    """The spec with its dead-letter sink writing to ``step_type``/``config`` instead, checked
+    like the phases check it (a stream appends dead letters to a folder by default)."""
+    registry = registry or default_registry()
+    current = spec.dead_letter_sink()
+    assert current is not None, "insert_dead_letter_sink ran"
+    info = find_component(spec, "sink", step_type, registry)
+    if info is None:
+        raise SpecError(f"unknown sink type `{step_type}` for dead letters",
+                        hint=f"Known sink types: {', '.join(registry.names('sink'))}.")
+    settings = info.config_model().model_validate(config)
+    replaced = current.model_copy(update={
+        "type": step_type, "component": info.name, "capabilities": info.capabilities,
+        "config": config, "settings": settings})
+    return spec.model_copy(update={"steps": tuple(
+        replaced if s.is_dead_letter_sink else s for s in spec.steps)})
+
+
 # --- phase 4: resolve types ----------------------------------------------------------------
 
 
@@ -572,6 +629,7 @@ def run_notices(spec: PipelineSpec) -> list[str]:
 PHASES: tuple[tuple[str, Phase], ...] = (
     ("normalize_steps", normalize_steps),
     ("insert_policy_steps", insert_policy_steps),
+    ("insert_dead_letter_sink", insert_dead_letter_sink),
     ("resolve_types", resolve_types),
     ("check_configs", check_configs),
     ("check_graph", check_graph),

@@ -77,7 +77,7 @@ def as_dict(spec: PipelineSpec) -> dict[str, Any]:
         "steps": [
             {
                 "name": s.name, "kind": s.kind, "type": s.type, "component": s.component,
-                "inputs": list(s.inputs), "line": s.location.line,
+                "inputs": list(s.inputs), "reads": s.reads, "line": s.location.line,
                 "generated_from": s.generated_from, "config": _shown_config(spec, s),
             }
             for s in spec.steps
@@ -94,29 +94,33 @@ def render(spec: PipelineSpec, fmt: str = "text") -> str:
         for s in spec.steps:
             lines.append(f'    {_id(s.name)}["{s.name}<br/>{s.kind}: {s.type}"]')
         for s in spec.steps:
-            lines.extend(f"    {_id(i)} --> {_id(s.name)}" for i in s.inputs)
+            arrow = "-.->" if s.is_dead_letter_sink else "-->"
+            lines.extend(f"    {_id(i)} {arrow} {_id(s.name)}" for i in s.inputs)
         return "\n".join(lines)
     if fmt == "dot":
         lines = [f'digraph "{spec.name}" {{', "    rankdir=LR;", "    node [shape=box];"]
         for s in spec.steps:
             lines.append(f'    "{s.name}" [label="{s.name}\\n{s.kind}: {s.type}"];')
         for s in spec.steps:
-            lines.extend(f'    "{i}" -> "{s.name}";' for i in s.inputs)
+            style = " [style=dashed]" if s.is_dead_letter_sink else ""
+            lines.extend(f'    "{i}" -> "{s.name}"{style};' for i in s.inputs)
         lines.append("}")
         return "\n".join(lines)
     lines = [f"pipeline {spec.name} ({spec.file})"]
     if spec.body.schedule:
         lines.append(f"schedule: {spec.body.schedule}")
-    for index, s in enumerate(spec.steps, start=1):
+    for index, s in enumerate((s for s in spec.steps if not s.is_dead_letter_sink), start=1):
         origin = f" (from {s.generated_from})" if s.generated_from else ""
         reads = f" ← {', '.join(s.inputs)}" if s.inputs else ""
         lines.append(f"{index:>3}. {s.name}: {s.kind} {s.type}{reads}  [line {s.location.line}]"
                      f"{origin}")
         for key, value in _shown_config(spec, s).items():
             lines.append(f"       {key}: {json.dumps(value, default=str)}")
-    lines.append("       dead letters → " + (
-        f"{spec.body.dead_letter.type}" if spec.body.dead_letter
-        else f".dteg/dead_letter/{spec.name}/<run>.jsonl"))
+    dead = spec.dead_letter_sink()
+    if dead is not None:
+        shown = _shown_config(spec, dead)
+        where = shown.get("path") or shown.get("table") or ""
+        lines.append(f"       dead letters → {where or dead.type}".replace("{run_id}", "<run>"))
     return "\n".join(lines)
 
 

@@ -17,19 +17,10 @@ from dteg.components.registry import Registry, default_registry
 from dteg.components.rundir import RunDir
 from dteg.components.settings import write_mode
 from dteg.errors import ConfigError
-from dteg.spec.models import DeadLetterSpec, PipelineSpec
+from dteg.spec.models import PipelineSpec
+from dteg.spec.phases import retarget_dead_letters
 
 LOSSY_MODES = ("replace", "error")
-
-
-def _dead_letter_mode(spec: PipelineSpec, registry: Registry) -> str | None:
-    dead = spec.body.dead_letter
-    if dead is None:
-        return None
-    info = registry.find("sink", dead.type)
-    if info is None:
-        return None  # the compiler names the unknown sink
-    return write_mode(info.config_model().model_validate(dead.config))
 
 
 def problems(spec: PipelineSpec, registry: Registry | None = None) -> list[str]:
@@ -43,6 +34,14 @@ def problems(spec: PipelineSpec, registry: Registry | None = None) -> list[str]:
             found.append(f"{step.where()}: `{step.type}` is a bounded source; `dteg stream` "
                          "reads sources whose offsets can be planned and committed (e.g. "
                          "`kafka`; use `dteg run` for this one)")
+        if step.is_dead_letter_sink:
+            # The default (a file per run) becomes a folder a stream appends to; a configured
+            # one must append itself.
+            if spec.body.dead_letter is not None and write_mode(step.settings) in LOSSY_MODES:
+                found.append(f"{spec.file}: `dead_letter` with `mode: "
+                             f"{write_mode(step.settings)}` would replace earlier "
+                             "micro-batches' dead letters; use `mode: append`")
+            continue
         if step.is_sink and (mode := write_mode(step.settings)) in LOSSY_MODES:
             found.append(f"{step.where()}: `mode: {mode}` would replace the rows of every "
                          "earlier micro-batch; use `mode: append` (a folder for files) or "
@@ -54,10 +53,6 @@ def problems(spec: PipelineSpec, registry: Registry | None = None) -> list[str]:
         if step.capabilities.role == "aggregate" and window_step(spec, step) is None:
             found.append(f"{step.where()}: an aggregate without a window never ends in a "
                          "stream; put a `- window:` step before it")
-    dead_mode = _dead_letter_mode(spec, registry)
-    if dead_mode in LOSSY_MODES:
-        found.append(f"{spec.file}: `dead_letter` with `mode: {dead_mode}` would replace "
-                     "earlier micro-batches' dead letters; use `mode: append`")
     return found
 
 
@@ -73,10 +68,9 @@ def stream_spec(spec: PipelineSpec, run_id: str, *, folder: Path
     that has any) and its plan: sources read the ranges in ``folder/plan.json`` (rewritten
     before every micro-batch) and leave their event times in the run folder; stateful stages
     keep their state in ``folder`` and leave a micro-batch's new state in the run folder."""
-    body = spec.body
-    if body.dead_letter is None:
-        body = body.model_copy(update={"dead_letter": DeadLetterSpec(
-            type="jsonl", config={"path": f".dteg/dead_letter/{spec.name}/", "mode": "append"})})
+    if spec.body.dead_letter is None:
+        spec = retarget_dead_letters(spec, "jsonl", {
+            "path": f".dteg/dead_letter/{spec.name}/", "mode": "append"})
     run_dir = RunDir.of(spec.state_dir, run_id)
     plan = RunPlan(run_id=run_id)
     for step in spec.steps:
@@ -86,7 +80,7 @@ def stream_spec(spec: PipelineSpec, run_id: str, *, folder: Path
         elif step.capabilities.stateful or step.capabilities.role == "aggregate":
             plan = plan.with_step(step.name, checkpoint_dir=folder,
                                   pending_state_dir=run_dir.pending_checkpoint_dir)
-    return spec.model_copy(update={"body": body}), plan
+    return spec, plan
 
 
 def has_windows(spec: PipelineSpec) -> bool:

@@ -27,7 +27,6 @@ from typing import Any
 from dteg.components.contracts import OffsetPlan, OffsetPlanner, Partition
 from dteg.components.files import pid_alive, read_json, write_json_atomic
 from dteg.components.records import DEAD_LETTER_STEP
-from dteg.components.registry import default_registry
 from dteg.components.rundir import RunDir
 from dteg.components.settings import write_mode
 from dteg.errors import ConfigError, ConnectorError, find_error
@@ -251,7 +250,7 @@ class Stream:
         after = self._positions()  # where each partition stands once this batch commits
         for step, plan in plans.items():
             after[step].update({_tp_key(tp): end for tp, end in plan.ends().items()})
-        sinks = [s.name for s in self.spec.steps if s.is_sink] + [DEAD_LETTER_STEP]
+        sinks = [s.name for s in self.spec.steps if s.is_sink]  # the dead-letter sink too
         _durable(self.folder / checkpoint.PENDING, {
             "run_id": self.run_id, "run_dir": str(self.run_dir.path), "sinks": sinks,
             "offsets": after})
@@ -301,7 +300,8 @@ class Stream:
             for attr in ("rows_in", "rows_out", "dead_letter", "filtered", "loaded"):
                 setattr(total, attr, getattr(total, attr) + getattr(c, attr))
         read = sum(c.rows_out + c.dead_letter for c in counts.values() if c.kind == "extract")
-        loaded = {c.name: c.loaded for c in counts.values() if c.kind == "load"}
+        loaded = {c.name: c.loaded for c in counts.values()
+                  if c.kind == "load" and c.name != DEAD_LETTER_STEP}
         dead = sum(c.dead_letter for c in counts.values() if c.name != DEAD_LETTER_STEP)
         stamps = [np.load(f) for f in sorted(self.run_dir.timestamps_dir.glob("*.npy"))]
         latencies = (committed_at * 1000 - np.concatenate(stamps)) / 1000 if stamps \
@@ -383,20 +383,18 @@ class Stream:
         return self._result(stopped_by)
 
     def _result(self, stopped_by: str) -> StreamResult:
-        from dteg.beam.compiler import dead_letter_target
-
         spec = self.spec
-        steps = [self.totals.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps]
+        steps = [self.totals.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps
+                 if not s.is_dead_letter_sink]
         stored = self.totals.get(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "")).loaded
-        targets = {name: w.describe() for name, w in self.runner.writers().items()} \
-            if self.runner else {}
-        composite_ctx = self.runner.composite.context(DEAD_LETTER_STEP) if self.runner else None
-        dl = dead_letter_target(spec, self.run_id, default_registry())
+        writers = self.runner.writers() if self.runner else {}
+        dead = writers.pop(DEAD_LETTER_STEP, None)
         report = RunReport(
             pipeline=spec.name, run_id=self.run_id, runner="direct (stream)",
             seconds=time.monotonic() - self.metrics.started, steps=steps,
-            dead_letter_target=dl.describe(composite_ctx) if composite_ctx else "",
-            dead_lettered_stored=stored, targets=targets)
+            dead_letter_target=dead.describe() if dead is not None else "",
+            dead_lettered_stored=stored,
+            targets={name: w.describe() for name, w in writers.items()})
         latency = self.metrics.latency
         return StreamResult(report=report, batches=self.batches, stopped_by=stopped_by,
                             positions=self._positions(), latency_p50=latency.percentile(50),

@@ -13,7 +13,8 @@ import dteg
 
 def test_to_beam_runs_inside_an_existing_pipeline(workdir: Path) -> None:
     spec = dteg.load(workdir / "parquet_orders.yaml")
-    assert [s.name for s in spec.steps] == ["extract", "filter", "map", "load"]
+    # The phases add the sink every rejected record goes to.
+    assert [s.name for s in spec.steps] == ["extract", "filter", "map", "load", "dead_letter"]
     with beam.Pipeline(runner=FnApiRunner()) as p:
         results = p | dteg.to_beam(spec)
         # The caller's own transforms can follow dteg's outputs.

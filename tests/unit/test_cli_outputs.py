@@ -47,6 +47,8 @@ def test_plan_json_parses(cli) -> None:
         ("mask", "mask", "mask", ["validate"], 10),
         ("load", "load", "duckdb", ["mask"], 30),
         ("transform", "transform", "dbt", ["load"], 37),
+        # The generated dead-letter sink reads the rejects of every producer.
+        ("dead_letter", "load", "jsonl", ["extract", "validate", "mask"], 4),
     ]
     assert plan["steps"][3]["config"] == {"database": ".dteg/warehouse.duckdb",
                                           "table": "customers", "mode": "merge", "key": "id"}

@@ -12,6 +12,7 @@ from dteg.spec.phases import (
     check_configs,
     check_graph,
     compile_spec,
+    insert_dead_letter_sink,
     insert_policy_steps,
     normalize_steps,
     resolve_types,
@@ -31,8 +32,8 @@ def _inputs(spec: PipelineSpec) -> dict[str, tuple[str, ...]]:
 
 def test_phases_run_in_documented_order() -> None:
     assert [name for name, _ in PHASES] == [
-        "normalize_steps", "insert_policy_steps", "resolve_types", "check_configs",
-        "check_graph", "check_monitoring",
+        "normalize_steps", "insert_policy_steps", "insert_dead_letter_sink", "resolve_types",
+        "check_configs", "check_graph", "check_monitoring",
     ]
 
 
@@ -432,6 +433,49 @@ def test_check_graph_refuses_duplicate_names_at_the_name_line() -> None:
 
 def test_compile_spec_runs_every_phase(tmp_path) -> None:
     spec = compile_spec(tmp_path / "p.yaml", text=POLICY.replace("\n    ", "\n"), environ={})
-    assert _names(spec) == ["extract", "validate", "mask", "filter", "load"]
+    assert _names(spec) == ["extract", "validate", "mask", "filter", "load", "dead_letter"]
     assert all(s.component for s in spec.steps)
     assert spec.base_dir == tmp_path
+
+
+# --- insert_dead_letter_sink -----------------------------------------------------------------
+
+
+def test_every_producer_feeds_one_generated_dead_letter_sink() -> None:
+    spec = insert_dead_letter_sink(insert_policy_steps(normalize_steps(shape(POLICY))))
+    sink = spec.dead_letter_sink()
+    assert sink is not None and sink.is_sink and sink.is_dead_letter_sink
+    assert sink.name == "dead_letter" and sink.type == "jsonl"
+    assert sink.inputs == ("extract", "validate", "mask", "filter")
+    assert sink.config == {"path": ".dteg/dead_letter/p/{run_id}.jsonl"}
+    # It reads rejects, not rows: no step counts it as a consumer of its rows.
+    assert all(sink not in spec.consumers(s.name) for s in spec.steps)
+    assert [s.name for s in spec.sinks()] == ["load"]
+
+
+def test_a_configured_dead_letter_sink_is_checked_with_its_line(tmp_path) -> None:
+    text = """pipeline:
+  name: p
+  dead_letter:
+    type: duckdb
+    config: {table: rejects, mode: sometimes}
+  steps:
+    - extract: {type: csv, config: {path: a.csv}}
+    - load: {type: duckdb, config: {table: t}}
+"""
+    with pytest.raises(SpecError) as info:
+        compile_spec(tmp_path / "p.yaml", text=text, environ={})
+    assert info.value.step == "dead_letter"
+    assert info.value.location is not None and info.value.location.line == 5
+
+
+def test_a_step_cannot_take_the_dead_letter_sinks_name() -> None:
+    with pytest.raises(SpecError) as info:
+        insert_dead_letter_sink(normalize_steps(shape("""
+            pipeline:
+              name: p
+              steps:
+                - extract: {type: csv, config: {path: a.csv}}
+                - load: {name: dead_letter, type: jsonl, config: {path: x.jsonl}}
+        """)))
+    assert "dteg's own dead-letter sink" in info.value.message

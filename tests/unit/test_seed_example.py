@@ -51,7 +51,7 @@ def test_plan_shows_policy_steps_in_order(cli) -> None:
     plan = json.loads(result.out)
     steps = {s["name"]: s for s in plan["steps"]}
     assert [s["name"] for s in plan["steps"]] == ["extract", "validate", "encrypt", "load",
-                                                  "transform"]
+                                                  "transform", "dead_letter"]
     assert steps["validate"]["inputs"] == ["extract"]
     assert steps["encrypt"]["inputs"] == ["validate"]
     assert steps["load"]["inputs"] == ["encrypt"]

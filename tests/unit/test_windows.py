@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from dteg.components.contracts import RunContext
 from dteg.components.plan import StepPlan
 from dteg.components.rundir import RunDir
+from dteg.components.settings import write_mode
 from dteg.spec.phases import compile_spec
 from dteg.streaming import checks
 from dteg.transforms import checkpoint
@@ -233,9 +234,12 @@ def test_stream_plan_gives_sources_the_plan_file_and_stateful_steps_their_folder
         assert plan.for_step(name) == StepPlan(
             checkpoint_dir=folder, pending_state_dir=run_dir.pending_checkpoint_dir)
     assert plan.for_step("load") == StepPlan()
-    dead = streamed.body.dead_letter
-    assert dead is not None and dead.config["mode"] == "append"
-    assert spec.body.dead_letter is None  # the spec it was given is left alone
+    dead = streamed.dead_letter_sink()
+    assert dead is not None and dead.config == {
+        "path": f".dteg/dead_letter/{spec.name}/", "mode": "append"}
+    assert write_mode(dead.settings) == "append"
+    # the spec it was given is left alone
+    assert spec.dead_letter_sink().config["path"].endswith("{run_id}.jsonl")
 
 
 def test_a_dead_letter_sink_that_replaces_cannot_stream(tmp_path: Path) -> None:
