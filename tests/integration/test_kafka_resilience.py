@@ -71,7 +71,7 @@ def _sink_counts(db: Path) -> tuple[int, int]:
 
 
 def _wait_committed(bootstrap: str, group: str, topic: str, at_least: int,
-                    proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
+                    proc: subprocess.Popen[bytes], timeout: float = 240) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = sum(max(v, 0) for v in committed(bootstrap, group, topic).values())
@@ -80,6 +80,30 @@ def _wait_committed(bootstrap: str, group: str, topic: str, at_least: int,
         assert proc.poll() is None, "the stream exited early"
         time.sleep(0.1)
     raise AssertionError(f"the stream did not commit {at_least} records in {timeout} s")
+
+
+def _wait_for_output(log: Path, text: str, proc: subprocess.Popen[bytes],
+                     timeout: float = 120) -> None:
+    """Wait until the process has written ``text`` to its log (it is still running)."""
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        assert proc.poll() is None, f"the stream exited before it wrote {text!r}"
+        assert time.monotonic() < deadline, f"no {text!r} in the stream's output in {timeout} s"
+        time.sleep(0.2)
+
+
+def _broker_of(env: dict[str, str]) -> list[str]:
+    """Pids of live brokers of a private broker's state folder (found by command line)."""
+    props = f"{env['DTEG_KAFKA_DIR']}/server.properties"
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"kafka.Kafka" in args and props.encode() in args:
+            found.append(cmdline.parent.name)
+    return found
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_bootstrap: str,  # noqa: F811
@@ -176,12 +200,14 @@ def private_broker(kafka_bootstrap: str) -> Iterator[tuple[str, dict[str, str]]]
     """A broker of its own (the service script on other ports), stopped afterwards."""
     port = 59192
     env = private_broker_env("kafka-restart-test", port)
-    started = service("start", env=env)
-    assert started.returncode == 0, started.stderr
-    try:
+    try:  # a start that fails may still have left a broker: stopped in any case
+        started = service("start", env=env)
+        assert started.returncode == 0, started.stderr
         yield f"127.0.0.1:{port}", env
     finally:
-        service("stop", env=env)
+        stopped = service("stop", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        assert not _broker_of(env), "the private broker still runs after stop"
 
 
 def test_broker_restarted_mid_stream_recovers(private_broker: tuple[str, dict[str, str]],
@@ -198,7 +224,7 @@ def test_broker_restarted_mid_stream_recovers(private_broker: tuple[str, dict[st
         _wait_committed(bootstrap, group, topic, 10_000, proc)
         stopped = service("stop", env=env)
         assert stopped.returncode == 0, stopped.stderr
-        time.sleep(4)  # the stream notices: planning fails, it retries with backoff
+        _wait_for_output(log, "retrying", proc)  # the stream noticed, and retries with backoff
         started = service("start", env=env)
         assert started.returncode == 0, started.stderr
         produce(bootstrap, topic, ({"id": i, "v": "b"} for i in range(10_000, 20_000)))
@@ -226,7 +252,7 @@ def test_sigterm_drains_commits_and_metrics_are_served(kafka_bootstrap: str,  # 
     try:
         _wait_committed(kafka_bootstrap, group, topic, 3000, proc)
         # The offsets are committed a moment before the micro-batch's counts are published.
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while True:
             metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
                                              timeout=10).read().decode()
