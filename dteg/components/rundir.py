@@ -123,9 +123,11 @@ class RunDir:
         """Where stateful stages leave their new state until the launcher promotes it."""
         return self.path / "pending"
 
-    def clear(self, *names: str) -> None:
-        for name in names:
-            shutil.rmtree(self.path / name, ignore_errors=True)
+    def clear_micro_batch(self) -> None:
+        """Forget what the last micro-batch left (its commit markers, new state, event times)
+        before the next one runs in the same folder."""
+        for folder in (self.path / "commits", self.pending_checkpoint_dir, self.timestamps_dir):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

@@ -245,8 +245,7 @@ class Stream:
 
         _durable(self.folder / "plan.json",
                  {step: plan.ranges_json() for step, plan in plans.items()})
-        self.run_dir.clear("commits", self.run_dir.pending_checkpoint_dir.name,
-                           self.run_dir.timestamps_dir.name)
+        self.run_dir.clear_micro_batch()
         after = self._positions()  # where each partition stands once this batch commits
         for step, plan in plans.items():
             after[step].update({_tp_key(tp): end for tp, end in plan.ends().items()})
