@@ -10,6 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# The OpenLineage identity of the dataset a step reads or writes: (namespace, name).
+Dataset = tuple[str, str]
+
 
 @dataclass(frozen=True)
 class StreamLimits:
@@ -26,6 +29,10 @@ class SourceSettings(BaseModel):
     def cursor_column(self) -> str | None:
         """The incremental cursor column, when the step reads incrementally (the reader then
         implements ``dteg.components.contracts.IncrementalReader``)."""
+        return None
+
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset | None:
+        """What lineage calls the data this source reads (None: ``dteg://<type>``)."""
         return None
 
 
@@ -45,6 +52,10 @@ class SinkSettings(BaseModel):
         """A local database file this sink writes (DuckDB), for post-load steps (dbt)."""
         return None
 
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset | None:
+        """What lineage calls the data this sink writes (None: ``dteg://<type>``)."""
+        return None
+
 
 class StageSettings(BaseModel):
     """Settings of a row stage."""
@@ -53,6 +64,11 @@ class StageSettings(BaseModel):
         """Columns this stage masks or encrypts (the restricted-access guard counts them as
         protected)."""
         return set()
+
+    def required_env(self) -> list[str]:
+        """Environment variables it reads at run time because its settings name nothing
+        else (a key): ``dteg run`` refuses to start while one is unset."""
+        return []
 
 
 def write_mode(settings: Any) -> str:
@@ -65,6 +81,16 @@ def stream_limits(settings: Any) -> StreamLimits | None:
 
 def cursor_column(settings: Any) -> str | None:
     return settings.cursor_column() if isinstance(settings, SourceSettings) else None
+
+
+def lineage_dataset(settings: Any, base_dir: Path, step: str) -> Dataset | None:
+    if isinstance(settings, SourceSettings | SinkSettings):
+        return settings.lineage_dataset(base_dir, step)
+    return None
+
+
+def required_env(settings: Any) -> list[str]:
+    return settings.required_env() if isinstance(settings, StageSettings) else []
 
 
 def masked_columns(settings: Any) -> set[str]:

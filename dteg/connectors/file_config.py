@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import ClassVar, Literal
+from urllib.parse import urlparse
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from dteg.components.settings import Dataset, SourceSettings
 from dteg.components.types import UnknownType, parse_type
 from dteg.connectors.load_strategy import LoadStrategy
 from dteg.connectors.object_store import ObjectStoreSettings
@@ -14,7 +17,16 @@ from dteg.connectors.object_store import ObjectStoreSettings
 Compression = Literal["auto", "none", "gzip", "zstd", "bz2"]
 
 
-class FileSourceConfig(ObjectStoreSettings):
+def file_dataset(path: str, base_dir: Path) -> Dataset:
+    """A file's lineage identity: ``scheme://bucket`` + key, or ``file`` + absolute path."""
+    if "://" in path and not path.startswith("file://"):
+        url = urlparse(path)
+        return f"{url.scheme}://{url.netloc}", url.path.lstrip("/") or "/"
+    local = Path(path.removeprefix("file://")).expanduser()
+    return "file", str(local if local.is_absolute() else (base_dir / local).resolve())
+
+
+class FileSourceConfig(ObjectStoreSettings, SourceSettings):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     path: str | list[str] = Field(
@@ -45,6 +57,10 @@ class FileSourceConfig(ObjectStoreSettings):
 
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
+        first = self.path[0] if isinstance(self.path, list) and self.path else self.path
+        return file_dataset(str(first), base_dir)
 
 
 class FileSinkConfig(ObjectStoreSettings, LoadStrategy):
@@ -98,6 +114,9 @@ class FileSinkConfig(ObjectStoreSettings, LoadStrategy):
                 "`strategy: stream` publishes a file per micro-batch, so it needs "
                 "`mode: append` (and a folder path)")
         return self
+
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
+        return file_dataset(self.path, base_dir)
 
     def write_mode(self) -> str:
         return self.mode

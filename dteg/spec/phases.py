@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from dteg.components.capabilities import Capabilities
 from dteg.components.records import DEAD_LETTER_STEP
 from dteg.components.registry import ComponentInfo, Kind, Registry, default_registry
+from dteg.components.settings import required_env
 from dteg.errors import SpecError, SpecErrors
 from dteg.spec.alerts import SLACK_WEBHOOK_ENV, SlackAlert
 from dteg.spec.interpolate import interpolate
@@ -575,9 +576,11 @@ def run_blockers(spec: PipelineSpec, environ: Mapping[str, str] | None = None) -
             "`security.encryption: true` names no columns to encrypt; list them "
             "(`encryption: [ssn, card]`) or set `security.encrypt_columns`.")
     for step in spec.steps:
-        keyless = step.component in ("encrypt", "decrypt") and not (
-            step.config.get("key") or step.config.get("keys"))
-        if keyless and not env.get(DEFAULT_KEY_ENV):
+        missing = [v for v in required_env(step.settings) if not env.get(v)]
+        if missing and missing != [DEFAULT_KEY_ENV]:
+            blockers.append(f"{step.where()} needs the environment variable(s) "
+                            f"{', '.join(missing)}; export them before the run.")
+        elif missing:
             where = (f"{spec.source_map.at(('pipeline', 'security', 'encryption'))}: "
                      "`security.encryption`" if step.generated_from else step.where())
             blockers.append(

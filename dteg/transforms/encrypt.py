@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.components.records import dead_letters, row_json
@@ -22,6 +22,7 @@ from dteg.components.settings import StageSettings
 from dteg.components.types import UnknownType, parse_type
 from dteg.errors import StepError
 from dteg.security.keys import (
+    DEFAULT_KEY_ENV,
     DEFAULT_KEY_ID,
     KEY_ID_PATTERN,
     KeyConfig,
@@ -30,7 +31,7 @@ from dteg.security.keys import (
 )
 
 
-class KeyedConfig(BaseModel):
+class KeyedConfig(StageSettings):
     """The key fields shared by ``encrypt``, ``decrypt`` and ``mask`` (tokenize)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -47,6 +48,9 @@ class KeyedConfig(BaseModel):
     def keyring_configs(self) -> list[KeyConfig]:
         return keyring_configs(self.key, self.key_id, self.keys)
 
+    def required_env(self) -> list[str]:
+        return [] if self.key is not None or self.keys else [DEFAULT_KEY_ENV]
+
 
 def _columns_not_empty(value: list[str]) -> list[str]:
     if not value:
@@ -54,7 +58,7 @@ def _columns_not_empty(value: list[str]) -> list[str]:
     return value
 
 
-class EncryptConfig(KeyedConfig, StageSettings):
+class EncryptConfig(KeyedConfig):
     columns: list[str] = Field(description="Columns to encrypt")
     missing: Literal["error", "ignore"] = Field(
         default="error", description="What to do when a column is not in the data")

@@ -5,14 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from dteg.components.settings import SinkSettings
+from dteg.components.settings import Dataset, SinkSettings, SourceSettings
 
 DEFAULT_DATABASE = "warehouse.duckdb"
 
 
-class SourceConfig(BaseModel):
+def duckdb_dataset(database: str, table: str | None, base_dir: Path, step: str) -> Dataset:
+    """``duckdb://<database file>`` + the table (or ``query:<step>``)."""
+    if database == ":memory:":
+        namespace = "duckdb://memory"
+    else:
+        path = Path(database)
+        namespace = "duckdb://" + str(path if path.is_absolute() else (base_dir / path).resolve())
+    return namespace, table or f"query:{step}"
+
+
+class SourceConfig(SourceSettings):
     model_config = ConfigDict(extra="forbid")
 
     database: str = Field(default=DEFAULT_DATABASE,
@@ -27,6 +37,9 @@ class SourceConfig(BaseModel):
         if (self.table is None) == (self.query is None):
             raise ValueError("give exactly one of `table:` or `query:`")
         return self
+
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
+        return duckdb_dataset(self.database, self.table, base_dir, step)
 
 
 class SinkConfig(SinkSettings):
@@ -50,6 +63,9 @@ class SinkConfig(SinkSettings):
 
     def write_mode(self) -> str:
         return self.mode
+
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
+        return duckdb_dataset(self.database, self.table, base_dir, step)
 
     def database_file(self, base_dir: Path) -> Path | None:
         path = Path(self.database).expanduser()

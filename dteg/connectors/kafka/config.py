@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dteg.components.settings import SinkSettings
+from dteg.components.settings import Dataset, SinkSettings, SourceSettings
 from dteg.components.types import UnknownType, parse_type
 
 Format = Literal["json", "avro", "string", "bytes"]
@@ -78,8 +79,12 @@ class _Client(BaseModel):
             return parsed
         return self.avro_schema
 
+    def kafka_namespace(self) -> str:
+        """OpenLineage naming: ``kafka://`` + the first bootstrap server."""
+        return "kafka://" + self.bootstrap_servers.split(",")[0].strip()
 
-class SourceConfig(_Client):
+
+class SourceConfig(_Client, SourceSettings):
     """Read one or more topics. ``dteg stream`` reads until stopped; ``dteg run`` reads what
     is there when it starts (or up to ``until``). Offsets are committed to the consumer group
     only after every sink has committed the rows."""
@@ -182,6 +187,9 @@ class SourceConfig(_Client):
             return [self.topic_name]
         return [self.topic] if isinstance(self.topic, str) else list(self.topic or [])
 
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
+        return self.kafka_namespace(), ",".join(self.topics())
+
     def until_offsets(self) -> dict[tuple[str, int], int] | None:
         """``until: {offsets: …}`` as (topic, partition) → offset."""
         if not isinstance(self.until, dict):
@@ -239,6 +247,9 @@ class SinkConfig(_Client, SinkSettings):
         description="Seconds a message may take to be acknowledged before the run fails")
     producer: dict[str, ClientValue] = Field(
         default_factory=dict, description="Extra librdkafka producer settings")
+
+    def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
+        return self.kafka_namespace(), self.topic
 
     @model_validator(mode="after")
     def _value_column(self) -> SinkConfig:
