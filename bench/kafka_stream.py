@@ -110,6 +110,8 @@ def command(variant: str, servers: str, topic: str, output: Path, records: int,
     env = {**os.environ, "BENCH_MASK_KEY": MASK_KEY, "BENCH_TOPIC": topic,
            "BENCH_GROUP": f"bench-{uuid.uuid4().hex[:8]}", "BENCH_OUTPUT": f"{output}/"}
     if variant == "dteg":
+        if os.environ.get("DTEG_BENCH_TREE"):  # measure another dteg source tree (before/after)
+            env["PYTHONPATH"] = os.environ["DTEG_BENCH_TREE"]
         return [DTEG, "stream", str(PIPELINE), "--max-records", str(records), "--quiet",
                 "--report-json", str(stats)], env
     return [PYTHON, str(BASELINE), "--bootstrap", servers, "--topic", topic,
