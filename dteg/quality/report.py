@@ -86,9 +86,9 @@ def quality_report(spec: PipelineSpec, counters: dict[str, int]) -> QualityRepor
 
     steps = []
     for step in spec.steps:
-        if step.component != "validate":
+        config = step.settings
+        if step.capabilities.role != "validate" or not isinstance(config, ValidateConfig):
             continue
-        config = ValidateConfig.model_validate(step.config)
 
         def count(what: str, name: str = step.name) -> int:
             return counters.get(f"{name}:{what}", 0)
