@@ -15,7 +15,7 @@ from dteg.beam.quality import CheckUnique, QualityGate, count_out, guard_load
 from dteg.components.contracts import RunContext
 from dteg.components.plan import RunPlan, new_run_id
 from dteg.components.registry import ComponentInfo, Registry, default_registry
-from dteg.components.settings import masked_columns
+from dteg.components.settings import created_columns, masked_columns
 from dteg.errors import ConfigError
 from dteg.spec.models import PipelineSpec, StepSpec
 
@@ -85,6 +85,15 @@ def covered_columns(spec: PipelineSpec, load: str) -> set[str]:
     for name in _upstream(spec, load):
         covered |= masked_columns(spec.step(name).settings)
     return covered
+
+
+def columns_made_before(spec: PipelineSpec, load: str) -> dict[str, str]:
+    """column → the step on the way to ``load`` that added it (after the extract)."""
+    made: dict[str, str] = {}
+    for name in sorted(_upstream(spec, load)):
+        for column in created_columns(spec.step(name).settings):
+            made.setdefault(column, name)
+    return made
 
 
 class DtegPipeline(beam.PTransform):
@@ -183,7 +192,8 @@ class DtegPipeline(beam.PTransform):
                 inputs = tuple(p for name in step.inputs for p in dead.get(name, ()))
             elif restricted:
                 inputs = (guard_load(self._input(step, rows), ctx, step.name,
-                                     covered_columns(self.spec, step.name)),)
+                                     covered_columns(self.spec, step.name),
+                                     columns_made_before(self.spec, step.name)),)
             else:
                 inputs = tuple(rows[i] for i in step.inputs)
             committed[step.name] = inputs | step.name >> WriteSink(

@@ -184,21 +184,26 @@ class QualityGate(beam.PTransform):
 
 
 class _Guard(beam.DoFn):
-    def __init__(self, ctx: RunContext, load: str, covered: set[str]) -> None:
+    def __init__(self, ctx: RunContext, load: str, covered: set[str],
+                 created: dict[str, str]) -> None:
         self.ctx = ctx
         self.load = load
         self.covered = covered
+        self.created = created
 
     def setup(self) -> None:
         from dteg.security.access import RestrictedGuard
 
-        self.guard = RestrictedGuard(self.ctx, self.load, self.covered)
+        self.guard = RestrictedGuard(self.ctx, self.load, self.covered, self.created)
 
     def process(self, batch: pa.RecordBatch):
         self.guard.apply(batch)
         yield batch
 
 
-def guard_load(pcoll: Any, ctx: RunContext, load: str, covered: set[str]) -> Any:
-    """Refuse PII-looking columns nothing masks, right before ``load`` writes anything."""
-    return pcoll | f"{load}/Restricted" >> beam.ParDo(_Guard(ctx, load, covered))
+def guard_load(pcoll: Any, ctx: RunContext, load: str, covered: set[str],
+               created: dict[str, str] | None = None) -> Any:
+    """Refuse PII-looking columns nothing masks, right before ``load`` writes anything
+    (``created``: column → the step that made it, for the suggested fix)."""
+    return pcoll | f"{load}/Restricted" >> beam.ParDo(_Guard(ctx, load, covered,
+                                                             dict(created or {})))

@@ -65,10 +65,28 @@ class StageSettings(BaseModel):
         protected)."""
         return set()
 
+    def created_columns(self) -> set[str]:
+        """Columns this stage adds (or renames into): they do not exist at the extract, where
+        ``security.data_masking`` runs."""
+        return set()
+
+    def unkeyed_hashes(self) -> list[str]:
+        """Columns it hashes without a key: plain SHA-256, which anyone can reverse for
+        guessable values (emails, phone numbers) by hashing candidates."""
+        return []
+
     def required_env(self) -> list[str]:
         """Environment variables it reads at run time because its settings name nothing
         else (a key): ``dteg run`` refuses to start while one is unset."""
         return []
+
+
+def created_columns(settings: Any) -> set[str]:
+    return settings.created_columns() if isinstance(settings, StageSettings) else set()
+
+
+def unkeyed_hashes(settings: Any) -> list[str]:
+    return settings.unkeyed_hashes() if isinstance(settings, StageSettings) else []
 
 
 def write_mode(settings: Any) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import Annotated
 
 import pyarrow as pa
+from pydantic import AfterValidator
 
 _SIMPLE: dict[str, pa.DataType] = {
     "string": pa.string(), "str": pa.string(), "text": pa.string(), "varchar": pa.string(),
@@ -22,6 +24,9 @@ _SIMPLE: dict[str, pa.DataType] = {
     "json": pa.string(),
 }
 _DECIMAL = re.compile(r"^(?:decimal|numeric)\((\d+)\s*,\s*(\d+)\)$")
+# `numeric`/`decimal` without (p,s): the widest decimal128 with 9 digits after the point
+# (PostgreSQL's unconstrained numeric, BigQuery's NUMERIC).
+_BARE_DECIMAL = {"decimal": pa.decimal128(38, 9), "numeric": pa.decimal128(38, 9)}
 
 
 class UnknownType(ValueError):
@@ -33,12 +38,27 @@ def parse_type(name: str) -> pa.DataType:
     key = name.strip().lower()
     if key in _SIMPLE:
         return _SIMPLE[key]
+    if key in _BARE_DECIMAL:
+        return _BARE_DECIMAL[key]
     m = _DECIMAL.match(key)
     if m:
         return pa.decimal128(int(m[1]), int(m[2]))
-    close = difflib.get_close_matches(key, list(_SIMPLE), n=1)
+    close = difflib.get_close_matches(key, [*_SIMPLE, *_BARE_DECIMAL], n=1)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     raise UnknownType(
         f"unknown column type `{name}`.{hint} Known types: {', '.join(sorted(set(_SIMPLE)))}, "
-        "decimal(p,s)."
+        "decimal, numeric, decimal(p,s), numeric(p,s)."
     )
+
+
+def _checked(name: str) -> str:
+    try:
+        parse_type(str(name))
+    except UnknownType as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+# A column type in a declared schema (``schema: {id: int}``): checked per column, so an error
+# points at that column's line.
+DeclaredType = Annotated[str, AfterValidator(_checked)]

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlparse
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from dteg.components.settings import Dataset, SourceSettings
-from dteg.components.types import UnknownType, parse_type
+from dteg.components.types import DeclaredType
 from dteg.connectors.load_strategy import LoadStrategy
 from dteg.connectors.object_store import ObjectStoreSettings
 
@@ -35,7 +35,7 @@ class FileSourceConfig(ObjectStoreSettings, SourceSettings):
     )
     compression: Compression = Field(
         default="auto", description="auto: from the extension (.gz, .zst, .bz2)")
-    schema_: dict[str, str] | None = Field(
+    schema_: dict[str, DeclaredType] | None = Field(
         default=None, alias="schema",
         description="Declared column types (column: type); rows that do not fit are "
         "dead-lettered. Without it, types are inferred from the first file.",
@@ -44,16 +44,6 @@ class FileSourceConfig(ObjectStoreSettings, SourceSettings):
     allow_empty: bool = Field(default=False, description="Succeed when no file matches")
     filename_column: str | None = Field(
         default=None, description="Add a column holding each row's source file")
-
-    @field_validator("schema_")
-    @classmethod
-    def _known_types(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for column, name in (value or {}).items():
-            try:
-                parse_type(str(name))
-            except UnknownType as exc:
-                raise ValueError(f"column `{column}`: {exc}") from None
-        return value
 
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)

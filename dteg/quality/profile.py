@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext
 from dteg.errors import ConfigError
-from dteg.security.pii import classify_column
+from dteg.security.pii import classify_column, looks_like_person_names
+from dteg.spec.masking import MASKING_KEY_LINE
 
 DEFAULT_ROWS = 10_000
 _COMPRESSION = (".gz", ".gzip", ".zst", ".zstd", ".bz2")
@@ -64,9 +65,15 @@ class Profile:
                             for c in self.columns]}
 
 
+def _one_line(text: str) -> str:
+    """A table cell: line breaks and tabs written as escapes, so a row stays one line."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _shown(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > 24:
-        return value[:23] + "…"
+    if isinstance(value, str):
+        value = _one_line(value)
+        return value[:23] + "…" if len(value) > 24 else value
     if isinstance(value, bytes):
         return value[:12].hex() + ("…" if len(value) > 12 else "")
     return value
@@ -90,6 +97,9 @@ def profile_table(table: pa.Table, source: str, unreadable: int = 0,
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
             low = high = None
         match = classify_column(column, sample=sample)
+        if match is None and text:
+            match = looks_like_person_names(
+                name, column.slice(0, sample).drop_null().to_pylist())
         profile = ColumnProfile(
             name=name, type=str(t), rows=len(column), nulls=column.null_count,
             empty=int(pc.sum(pc.equal(column, "")).as_py() or 0) if text else None,
@@ -114,22 +124,32 @@ def suggested_masking(profiles: list[Profile]) -> dict[str, Any]:
 
 
 def masking_yaml(suggestion: dict[str, Any]) -> str:
-    """A ``security.data_masking`` block to paste into a pipeline."""
+    """A ``security.data_masking`` block to paste into a pipeline, with the masking key when
+    a strategy is ``hash`` (without a key, hash is plain SHA-256 and guessable values can be
+    recovered)."""
     lines = ["security:", "  data_masking:"]
     for column, strategy in suggestion.items():
         if isinstance(strategy, dict):
             inner = ", ".join(f"{k}: {v}" for k, v in strategy.items())
-            lines.append(f"    {column}: {{{inner}}}")
+            lines.append(f"    {_one_line(column)}: {{{inner}}}")
         else:
-            lines.append(f"    {column}: {strategy}")
+            lines.append(f"    {_one_line(column)}: {strategy}")
+    if needs_masking_key(suggestion):
+        lines.append(f"  {MASKING_KEY_LINE}")
     return "\n".join(lines)
+
+
+def needs_masking_key(suggestion: dict[str, Any]) -> bool:
+    return any((s.get("strategy") if isinstance(s, dict) else s) == "hash"
+               for s in suggestion.values())
 
 
 def render_text(profiles: list[Profile]) -> str:
     out: list[str] = []
     for p in profiles:
         unreadable = f" ({p.unreadable:,} unreadable)" if p.unreadable else ""
-        out += [f"profile of {p.source} · {p.rows:,} rows sampled{unreadable}", "",
+        rows = f"{p.rows:,} {'row' if p.rows == 1 else 'rows'}"
+        out += [f"profile of {p.source} · {rows} sampled{unreadable}", "",
                 f"  {'column':<20}{'type':<16}{'nulls':>7}{'empty':>7}{'distinct':>10}  "
                 f"{'min':<25}{'max':<25}PII"]
         for c in p.columns:
@@ -138,7 +158,8 @@ def render_text(profiles: list[Profile]) -> str:
             low = "(hidden)" if c.pii else "" if c.min is None else str(c.min)
             high = "(hidden)" if c.pii else "" if c.max is None else str(c.max)
             pii = f"{c.pii} ({c.pii_matched}/{c.pii_checked})" if c.pii else ""
-            out.append(f"  {c.name[:19]:<20}{c.type[:15]:<16}{c.null_rate:>7.1%}{empty:>7}"
+            name = _one_line(c.name)[:19]
+            out.append(f"  {name:<20}{c.type[:15]:<16}{c.null_rate:>7.1%}{empty:>7}"
                        f"{distinct:>10}  {low:<25}{high:<25}{pii}")
         out.append("")
     suggestion = suggested_masking(profiles)
@@ -151,8 +172,11 @@ def render_text(profiles: list[Profile]) -> str:
 
 
 def render_json(profiles: list[Profile]) -> str:
+    suggestion = suggested_masking(profiles)
+    extra = ({"suggested_masking_key": MASKING_KEY_LINE.split(": ", 1)[1]}
+             if needs_masking_key(suggestion) else {})
     return json.dumps({"profiles": [p.to_dict() for p in profiles],
-                       "suggested_data_masking": suggested_masking(profiles)},
+                       "suggested_data_masking": suggestion, **extra},
                       indent=2, default=str, ensure_ascii=False)
 
 

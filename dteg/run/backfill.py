@@ -117,6 +117,25 @@ def incremental_sources(spec: PipelineSpec) -> dict[str, str]:
     return found
 
 
+def no_cursor_hint(spec: PipelineSpec) -> str:
+    """What to do when no source reads by a cursor: add one to a source that can (capability
+    ``incremental``), or read from such a source — a file source has no cursor."""
+    from dteg.components.registry import default_registry
+
+    able = [s for s in spec.sources() if s.capabilities.incremental]
+    if able:
+        steps = ", ".join(f"`{s.name}`" for s in able)
+        return (f"Add `incremental: {{cursor: updated_at}}` (the column to partition on) to "
+                f"the config of {steps}.")
+    types = sorted({c.name for c in default_registry().components
+                    if c.kind == "source" and c.capabilities.incremental})
+    used = ", ".join(sorted({f"`{s.type}`" for s in spec.sources()}))
+    return (f"This pipeline's source type(s) {used} cannot read by a cursor; backfill needs "
+            f"a source that can ({', '.join(f'`{t}`' for t in types)}) with "
+            "`incremental: {cursor: updated_at}` in its config. To reload files, run "
+            "`dteg run` on the files of the period instead.")
+
+
 def partition_plan(sources: dict[str, str], partition: Partition, key: str,
                    run_id: str) -> RunPlan:
     """The plan that runs one partition: bounds for each source, and the state entry that
@@ -139,10 +158,8 @@ def run_backfill(spec: PipelineSpec, start: str, end: str, step: str, *, execute
     """Run every unfinished partition in order; returns (partitions run, skipped)."""
     sources = incremental_sources(spec)
     if not sources:
-        raise ConfigError(
-            f"{spec.file}: backfill needs a source with `incremental: {{cursor: …}}`",
-            hint="Add `incremental: {cursor: updated_at}` (the column to partition on) to the "
-            "extract step's config.")
+        raise ConfigError(f"{spec.file}: backfill needs a source with "
+                          "`incremental: {cursor: …}`", hint=no_cursor_hint(spec))
     lower, upper = parse_bound(start, "--start"), parse_bound(end, "--end")
     partitions = plan_partitions(lower, upper, parse_step(step, isinstance(lower, int)))
     bid = backfill_id(spec, partitions)

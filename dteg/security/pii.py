@@ -5,6 +5,10 @@ registration number) when at least half of its non-empty sampled values match th
 Checks are on values, not names, so a masked column (``***@example.com``, a hash, a
 ``dteg:v1:`` ciphertext) is not flagged. Heuristics: a false positive names the column and the
 fix, a false negative is possible (a phone number written without separators, say).
+
+Person names are guessed too (``looks_like_person_names``), from the column's name or from
+values of 2–4 capitalised words; that guess is weaker, so only ``dteg profile`` reports it
+(the restricted-access guard does not refuse a run on it).
 """
 
 from __future__ import annotations
@@ -79,6 +83,47 @@ KINDS: tuple[Kind, ...] = (
     Kind("phone", "phone numbers", _is_phone, {"strategy": "partial", "keep": 4}),
 )
 KINDS_BY_NAME = {k.name: k for k in KINDS}
+
+_NAME_COLUMN = re.compile(
+    r"(?:(?:first|last|full|given|family|middle|customer|client|contact|person|user|"
+    r"display|sur)_?)?name", re.IGNORECASE)
+# A capitalised word (any script with case: José, Müller, O'Neil, Jean-Luc) …
+_WORD = r"[^\W\d_][^\W\d_'\-]*(?:['\-][^\W\d_]+)*"
+_CAPITALISED = re.compile(rf"(?:{_WORD})(?:\s+{_WORD}){{1,3}}")
+# … or, in a column named like a name, any letters (김민지, a single given name).
+_LETTERS = re.compile(r"[^\W\d_](?:[^\W\d_]|[\s'.\-])*")
+
+
+def _capitalised_words(text: str) -> bool:
+    return bool(_CAPITALISED.fullmatch(text)) and all(
+        w[0].isupper() and not w.isupper() for w in text.split())
+
+
+def _person_name_value(text: str, named: bool) -> bool:
+    if len(text) > 60:
+        return False
+    return _capitalised_words(text) or (named and bool(_LETTERS.fullmatch(text)))
+
+
+PERSON_NAME = Kind("person_name", "person names", lambda t: _person_name_value(t, False),
+                   "hash")
+
+
+def looks_like_person_names(column: str, values: Sequence[str]) -> PiiMatch | None:
+    """Person names: a column named like one (``name``, ``first_name``, ``customer_name``…)
+    whose values are letters, or values that are mostly 2–4 capitalised words. Masked values
+    (hashes, ``***``, tokens) have digits or symbols, so they are not flagged."""
+    texts = [v.strip() for v in values if v and v.strip()]
+    if not texts:
+        return None
+    named = bool(_NAME_COLUMN.fullmatch(column.strip()))
+    matched = sum(1 for t in texts if _person_name_value(t, named))
+    # Without the column's name to go by, most values must look like names, and mostly
+    # different ones (a column of a few cities or product names repeats its values).
+    share = MIN_SHARE if named else 0.8
+    if not named and len(set(texts)) < len(texts) / 2:
+        return None
+    return PiiMatch(PERSON_NAME, matched, len(texts)) if matched / len(texts) >= share else None
 
 
 @dataclass(frozen=True)

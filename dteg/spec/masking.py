@@ -3,9 +3,11 @@
 A plain list masks each column with ``hash``; a mapping names a strategy per column, either as
 a word (``email: partial``) or with its options (``phone: {strategy: partial, keep: 2}``):
 
-* ``hash``      HMAC-SHA256 with the masking key (plain SHA-256 without one);
+* ``hash``      HMAC-SHA256 with the masking key (plain SHA-256 without one, which anyone can
+  reverse for guessable values: refused under ``access_level: restricted``);
 * ``redact``    the text ``replacement`` (default ``***``) instead of the value;
-* ``partial``   stars, except the last ``keep`` characters (default 4);
+* ``partial``   stars, except the last ``keep`` non-space characters (default 4; spaces
+  between them are kept: ``+33 6 12 34 56 78`` → ``************56 78``);
 * ``email``     ``***@`` and the domain;
 * ``null``      no value;
 * ``tokenize``  a deterministic, reversible token (AES-SIV with the masking key).
@@ -19,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 Strategy = Literal["hash", "redact", "partial", "email", "null", "tokenize"]
 REDACTED = "***"
+MASKING_KEY_ENV = "DTEG_MASKING_KEY"
+# The line every suggestion of `hash` comes with: without a key, hash is plain SHA-256.
+MASKING_KEY_LINE = "masking_key: ${env:" + MASKING_KEY_ENV + "}"
 # Options and the one strategy each belongs to (an option on another strategy does nothing).
 _OPTION_OF = {"keep": "partial", "replacement": "redact"}
 
@@ -29,7 +34,7 @@ class ColumnMask(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: Strategy = "hash"
-    keep: int = Field(default=4, ge=0, description="partial: characters kept at the end")
+    keep: int = Field(default=4, ge=0, description="partial: non-space characters kept at the end")
     replacement: str = Field(default=REDACTED, description="redact: the text put instead")
 
     @model_validator(mode="after")

@@ -42,12 +42,9 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[
         current = nested
     if current is None:
         return []
-    # A field with an alias is written by its alias (`from:`), unless names are accepted too.
-    by_name = bool(current.model_config.get("populate_by_name")
-                   or current.model_config.get("validate_by_name"))
-    names = [n for n, f in current.model_fields.items() if not f.alias or by_name]
-    names += [f.alias for f in current.model_fields.values() if f.alias]
-    return names
+    # A field with an alias is written by its alias (`schema:` for `schema_`): the field name
+    # is Python's, even where the model accepts it too.
+    return [f.alias or n for n, f in current.model_fields.items()]
 
 
 def _first_model(ann: object) -> type[BaseModel] | None:

@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from dteg.components.capabilities import Capabilities
 from dteg.components.records import DEAD_LETTER_STEP
 from dteg.components.registry import ComponentInfo, Kind, Registry, default_registry
-from dteg.components.settings import required_env
+from dteg.components.settings import required_env, unkeyed_hashes
 from dteg.errors import SpecError, SpecErrors
 from dteg.spec.alerts import SLACK_WEBHOOK_ENV, SlackAlert
 from dteg.spec.interpolate import interpolate
 from dteg.spec.loader import LoadedDocument, load_yaml_file, load_yaml_text
+from dteg.spec.masking import MASKING_KEY_LINE
 from dteg.spec.model_errors import located_errors
 from dteg.spec.models import (
     CONFIG_TYPE_KINDS,
@@ -184,7 +185,18 @@ def normalize_steps(spec: PipelineSpec, registry: Registry | None = None) -> Pip
         config = dict(body.config)
         config_paths: dict[str, tuple[str | int, ...]] = {
             k: (*path, "config", k) for k in body.config}
+        info = find_component(spec, _KINDS.get(kind, "transform"), step_type, registry)
         for key, value in (body.model_extra or {}).items():
+            typo = _body_key_typo(key, info)
+            if typo is not None:
+                errors.append(SpecError(
+                    f"unknown key `{key}` in the body of `{kind}`",
+                    location=spec.source_map.at((*path, key)), step=name,
+                    hint=f"Did you mean `{typo}`? A step body holds "
+                    f"{', '.join(f'`{k}`' for k in sorted(_BODY_KEYS))} and the config keys "
+                    "of its type.",
+                ))
+                continue
             if key in config:
                 errors.append(SpecError(
                     f"`{key}` is set both in the step body and under `config:`",
@@ -198,7 +210,7 @@ def normalize_steps(spec: PipelineSpec, registry: Registry | None = None) -> Pip
             config.setdefault("type", body.type)
             config_paths.setdefault("type", (*path, "type"))
             step_type = kind
-        info = find_component(spec, _KINDS.get(kind, "transform"), step_type, registry)
+            info = find_component(spec, _KINDS.get(kind, "transform"), step_type, registry)
         post_load = info is not None and info.capabilities.runs_after_load
         if body.input is None and post_load:
             inputs: tuple[str, ...] = tuple(s.name for s in steps if s.is_sink)
@@ -215,6 +227,26 @@ def normalize_steps(spec: PipelineSpec, registry: Registry | None = None) -> Pip
             last_producer = name
     _raise_all(errors)
     return spec.model_copy(update={"steps": tuple(steps)})
+
+
+def _body_key_typo(key: str, info: ComponentInfo | None) -> str | None:
+    """The step-body key (`config`, `input`…) that ``key`` misspells, unless ``key`` is a
+    config key of the step's type (those may stand in the body too)."""
+    if info is not None:
+        model = info.config_model()
+        if key in model.model_fields or key in {f.alias for f in model.model_fields.values()}:
+            return None
+    close = difflib.get_close_matches(key, sorted(_BODY_KEYS), n=1, cutoff=0.75)
+    if not close:
+        return None
+    if info is not None:
+        # A closer config key wins (`typ` for a `type` config key is handled by the model).
+        fields = [f.alias or n for n, f in info.config_model().model_fields.items()]
+        rival = difflib.get_close_matches(key, fields, n=1, cutoff=0.75)
+        if rival and difflib.SequenceMatcher(None, key, rival[0]).ratio() >= \
+                difflib.SequenceMatcher(None, key, close[0]).ratio():
+            return None
+    return close[0]
 
 
 # --- phase 3: policies become steps --------------------------------------------------------
@@ -449,6 +481,38 @@ def check_configs(spec: PipelineSpec, registry: Registry | None = None) -> Pipel
     return spec.model_copy(update={"steps": tuple(checked)})
 
 
+# --- phase 5b: hashes without a key ------------------------------------------------------
+
+
+def check_masking_keys(spec: PipelineSpec) -> PipelineSpec:
+    """``hash`` without a masking key is plain SHA-256: an email or a phone number is found
+    again by hashing guesses. Refused under ``access_level: restricted``, a warning otherwise."""
+    restricted = spec.body.security.access_level == "restricted"
+    errors: list[SpecError] = []
+    warnings = list(spec.warnings)
+    for step in spec.steps:
+        columns = unkeyed_hashes(step.settings)
+        if not columns:
+            continue
+        listed = ", ".join(f"`{c}`" for c in columns)
+        where_key = ("`security.masking_key`" if step.generated_from
+                     else "the step's `key:` (or `security.masking_key`)")
+        fix = (f"Set {where_key}, e.g. `{MASKING_KEY_LINE}` (a long random secret), so hash "
+               "is HMAC-SHA256; or use `tokenize`/`redact` for these columns.")
+        path = step.config_paths.get("columns", step.path)
+        what = (f"{listed} {'is' if len(columns) == 1 else 'are'} masked with `hash` but no "
+                "masking key is set, so the hash is plain SHA-256 and guessable values "
+                "(emails, phone numbers) can be recovered by hashing candidates")
+        if restricted:
+            errors.append(SpecError(f"{what}; `access_level: restricted` does not allow that",
+                                    location=spec.source_map.at(path), step=step.name,
+                                    hint=fix))
+        else:
+            warnings.append(f"{step.where()}: {what}. {fix}")
+    _raise_all(errors)
+    return spec.model_copy(update={"warnings": tuple(warnings)})
+
+
 # --- phase 6: the graph --------------------------------------------------------------------
 
 
@@ -635,6 +699,7 @@ PHASES: tuple[tuple[str, Phase], ...] = (
     ("insert_dead_letter_sink", insert_dead_letter_sink),
     ("resolve_types", resolve_types),
     ("check_configs", check_configs),
+    ("check_masking_keys", check_masking_keys),
     ("check_graph", check_graph),
     ("check_monitoring", check_monitoring),
 )

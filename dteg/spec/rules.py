@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dteg.components.types import UnknownType, parse_type
+from dteg.components.types import DeclaredType, UnknownType, parse_type
 from dteg.spec.names import known_names_hint
 
 OnFailure = Literal["quarantine", "drop", "fail"]
@@ -68,7 +68,7 @@ class Rule(BaseModel):
                                    "characters")
     data_type: str | None = Field(default=None, description="type_check: e.g. int, date, "
                                   "decimal(12,2)")
-    schema_: dict[str, str] | None = Field(
+    schema_: dict[str, DeclaredType] | None = Field(
         default=None, alias="schema", description="type_check: column → type, every one checked")
     expression: str | None = Field(
         default=None, description="expression: SQL predicate over the row's columns, e.g. "

@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.components.records import dead_letters, row_json
 from dteg.components.settings import StageSettings
-from dteg.components.types import UnknownType, parse_type
+from dteg.components.types import DeclaredType, parse_type
 from dteg.errors import StepError
 from dteg.security.keys import (
     DEFAULT_KEY_ENV,
@@ -71,7 +71,7 @@ class EncryptConfig(KeyedConfig):
 
 class DecryptConfig(KeyedConfig):
     columns: list[str] = Field(description="Columns to decrypt (dteg:v1: values or tokens)")
-    types: dict[str, str] = Field(
+    types: dict[str, DeclaredType] = Field(
         default_factory=dict, description="column → type to cast the decrypted text to "
         "(e.g. int, decimal(12,2), date); others stay text")
     on_error: Literal["fail", "quarantine"] = Field(
@@ -81,15 +81,6 @@ class DecryptConfig(KeyedConfig):
 
     _columns = field_validator("columns")(_columns_not_empty)
 
-    @field_validator("types")
-    @classmethod
-    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
-        for column, name in value.items():
-            try:
-                parse_type(name)
-            except UnknownType as exc:
-                raise ValueError(f"column `{column}`: {exc}") from None
-        return value
 
 
 def as_text(column: pa.Array) -> list[str | None]:

@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.components.records import dead_letters, row_json
+from dteg.components.settings import StageSettings
 from dteg.transforms.sql import BatchSql, quote
 
 
-class MapConfig(BaseModel):
+class MapConfig(StageSettings):
     model_config = ConfigDict(extra="forbid")
 
     columns: dict[str, str] = Field(
@@ -32,6 +33,9 @@ class MapConfig(BaseModel):
         if not (self.columns or self.rename or self.drop):
             raise ValueError("give at least one of `columns:`, `rename:` or `drop:`")
         return self
+
+    def created_columns(self) -> set[str]:
+        return {self.rename.get(c, c) for c in self.columns} | set(self.rename.values())
 
 
 class Map(BatchTransform):

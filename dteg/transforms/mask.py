@@ -66,6 +66,11 @@ class MaskConfig(StageSettings):
     def masked_columns(self) -> set[str]:
         return set(self.plan())
 
+    def unkeyed_hashes(self) -> list[str]:
+        if self.key is not None:
+            return []
+        return [c for c, m in self.plan().items() if m.strategy == "hash"]
+
     def plan(self) -> dict[str, ColumnMask]:
         if isinstance(self.columns, list):
             return {c: ColumnMask(strategy=self.strategy) for c in self.columns}
@@ -99,13 +104,31 @@ def mask_value(mask: ColumnMask, key: bytes, value: Any,
     if mask.strategy == "redact":
         return mask.replacement
     if mask.strategy == "partial":
-        # A value no longer than `keep` would be shown whole: hide it all instead.
-        kept = text[-mask.keep:] if mask.keep and len(text) > mask.keep else ""
+        kept = _partial_tail(text, mask.keep)
         return "*" * (len(text) - len(kept)) + kept
     if mask.strategy == "email":
         _, at, domain = text.rpartition("@")
         return f"{REDACTED}@{domain}" if at else REDACTED
     raise AssertionError(mask.strategy)
+
+
+def _partial_pattern(keep: int) -> str:
+    # The tail holds exactly `keep` non-space characters (spaces between them stay); the head
+    # must hold at least one more, or the value would be shown whole.
+    between = rf"(?:\s*\S){{{keep - 1}}}" if keep > 1 else ""
+    return rf"(?s)^(?P<head>.*?\S.*?)(?P<tail>\S{between}\s*)$"
+
+
+def _partial_tail(text: str, keep: int) -> str:
+    """What ``partial`` shows of ``text``: the end holding its last ``keep`` non-space
+    characters (``+33 6 12 34 56 78``, keep 4 → ``56 78``); nothing when the value has no
+    more than ``keep`` of them (it would be shown whole)."""
+    if not keep:
+        return ""
+    import re
+
+    found = re.match(_partial_pattern(keep), text)
+    return found["tail"] if found else ""
 
 
 class ColumnHasher:
@@ -169,11 +192,11 @@ def mask_array(mask: ColumnMask, key: bytes, column: pa.Array,
         return pc.if_else(pc.is_null(text), pa.scalar(None, pa.string()), mask.replacement)
     if mask.strategy == "partial":
         length = pc.utf8_length(text)
-        short = pc.less_equal(length, mask.keep)
-        hidden = pc.if_else(short, length, pc.subtract(length, mask.keep))
-        stars = pc.binary_repeat(pa.scalar("*"), hidden)
-        tail = pc.if_else(short, "", pc.utf8_slice_codeunits(text, start=-mask.keep)) \
-            if mask.keep else pc.utf8_slice_codeunits(text, start=0, stop=0)
+        if not mask.keep:
+            return pc.binary_repeat(pa.scalar("*"), length)
+        found = pc.extract_regex(text, _partial_pattern(mask.keep))
+        tail = pc.fill_null(pc.struct_field(found, "tail"), "")
+        stars = pc.binary_repeat(pa.scalar("*"), pc.subtract(length, pc.utf8_length(tail)))
         return pc.binary_join_element_wise(stars, tail, "")
     if mask.strategy == "email":
         has_at = pc.match_substring(text, "@")

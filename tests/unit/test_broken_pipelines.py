@@ -23,6 +23,13 @@ CASES: list[tuple[str, int, str | None, str]] = [
     ("transform_used_as_load.yaml", 10, "hide_pii", "`mask` is a transform, not a sink"),
     ("csv_missing_path.yaml", 7, "read_orders", "`path` is required but missing"),
     ("config_key_typo.yaml", 8, "read_orders", "unknown key `pth`. Did you mean `path`?"),
+    ("step_body_key_typo.yaml", 7, "read_orders",
+     "unknown key `confg` in the body of `extract`. Did you mean `config`?"),
+    ("schema_column_type_typo.yaml", 11, "read_orders",
+     "`amount`: unknown column type `integr`. Did you mean `integer`?"),
+    ("restricted_hash_without_key.yaml", 5, "mask",
+     "`access_level: restricted` does not allow that. Set `security.masking_key`, e.g. "
+     "`masking_key: ${env:DTEG_MASKING_KEY}`"),
     ("wrong_value_type.yaml", 9, "read_orders", "`batch_rows` must be a whole number, not 'lots'"),
     ("invalid_enum.yaml", 13, "warehouse", "Use one of: 'append', 'replace' or 'merge'"),
     ("input_cycle.yaml", 11, "paid", "cycle through `input:`: paid → recent → paid"),

@@ -107,3 +107,25 @@ def test_row_masker_encrypts_columns_a_later_step_encrypts(tmp_path) -> None:
 
     clone = pickle.loads(pickle.dumps(masker))
     assert clone._keys == {} and clone({"ssn": None}) == {"ssn": None}
+
+
+@pytest.mark.parametrize(("value", "keep", "masked"), [
+    ("+33 6 12 34 56 78", 4, "************56 78"),
+    ("+1 415 555 0101", 4, "***********0101"),
+    ("010-1234-5678", 4, "*********5678"),
+    ("1 2 3 4", 4, "*******"),  # only four non-space characters: hidden whole
+    ("ab cd", 0, "*****"),
+])
+def test_partial_keeps_the_last_keep_non_space_characters(value, keep, masked) -> None:
+    from dteg.spec.masking import ColumnMask
+    from dteg.transforms.mask import mask_array, mask_value
+
+    mask = ColumnMask(strategy="partial", keep=keep)
+    assert mask_value(mask, b"", value) == masked
+    assert mask_array(mask, b"", pa.array([value, None])).to_pylist() == [masked, None]
+
+
+def test_mask_config_names_the_columns_it_hashes_without_a_key() -> None:
+    config = MaskConfig(columns={"email": "hash", "phone": "partial"})
+    assert config.unkeyed_hashes() == ["email"]
+    assert MaskConfig(columns=["email"], key=SecretStr(KEY)).unkeyed_hashes() == []

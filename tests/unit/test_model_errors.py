@@ -174,3 +174,89 @@ def test_errors_pickle_with_their_fields() -> None:
     many = SpecErrors([SpecError("a"), SpecError("b", hint="Fix b.")])
     assert many.render() == "2 problems found:\n- a\n- b. Fix b."
     assert pickle.loads(pickle.dumps(many)).render() == many.render()
+
+
+def test_a_misspelt_step_body_key_is_compared_with_the_body_keys() -> None:
+    err = _one("""
+        pipeline:
+          name: x
+          steps:
+            - extract:
+                type: csv
+                confg: {path: a.csv}
+            - load: {type: jsonl, config: {path: out.jsonl}}
+        """)
+    assert "unknown key `confg` in the body of `extract`" in str(err)
+    assert "Did you mean `config`?" in str(err) and "encoding" not in str(err)
+    assert _line(err) == 6
+
+
+def test_allowed_keys_are_listed_by_their_yaml_names_not_python_field_names() -> None:
+    err = _one("""
+        pipeline:
+          name: x
+          steps:
+            - extract: {type: csv, config: {path: a.csv, incremental: {cursor: id}}}
+            - load: {type: jsonl, config: {path: out.jsonl}}
+        """)
+    assert "`schema`" in str(err) and "schema_" not in str(err)
+
+
+def test_a_wrong_declared_column_type_points_at_the_column_line() -> None:
+    err = _one("""
+        pipeline:
+          name: x
+          steps:
+            - extract:
+                type: csv
+                config:
+                  path: a.csv
+                  schema:
+                    id: int
+                    amount: numerc
+            - load: {type: jsonl, config: {path: out.jsonl}}
+        """)
+    assert _line(err) == 10 and "`amount`: unknown column type `numerc`" in str(err)
+
+
+def test_numeric_and_decimal_are_declared_types() -> None:
+    import pyarrow as pa
+
+    from dteg.components.types import parse_type
+
+    assert parse_type("numeric") == parse_type("decimal") == pa.decimal128(38, 9)
+    assert parse_type("numeric(12,2)") == pa.decimal128(12, 2)
+    spec = compile_spec(Path("/nowhere/p.yaml"), environ={}, text=textwrap.dedent("""
+        pipeline:
+          name: x
+          steps:
+            - extract: {type: csv, config: {path: a.csv, schema: {amount: numeric}}}
+            - load: {type: jsonl, config: {path: out.jsonl}}
+        """))
+    assert spec.steps[0].config["schema"] == {"amount": "numeric"}
+
+
+def test_keyless_hash_is_refused_when_restricted_and_warned_about_otherwise() -> None:
+    text = """
+        pipeline:
+          name: x
+          security:
+            access_level: {level}
+            data_masking: [email]
+            {key}
+          steps:
+            - extract: {{type: csv, config: {{path: a.csv}}}}
+            - mask: {{input: extract, config: {{columns: {{phone: hash}}}}}}
+            - load: {{type: jsonl, config: {{path: out.jsonl}}}}
+        """
+    errors = _errors(text.format(level="restricted", key=""))
+    assert [(e.step, _line(e)) for e in errors] == [("mask_policy", 5), ("mask", 9)]
+    assert "`email` is masked with `hash` but no masking key is set" in str(errors[0])
+    assert "masking_key: ${env:DTEG_MASKING_KEY}" in str(errors[0])
+    spec = compile_spec(Path("/nowhere/p.yaml"), environ={}, text=textwrap.dedent(
+        text.format(level="internal", key="")))
+    assert sum("plain SHA-256" in w for w in spec.warnings) == 2
+    keyed = compile_spec(Path("/nowhere/p.yaml"), environ={}, text=textwrap.dedent(
+        text.format(level="restricted", key="masking_key: k")).replace(
+        "{phone: hash}", "{phone: hash}, key: k2"))
+    assert not any("plain SHA-256" in w for w in keyed.warnings)
