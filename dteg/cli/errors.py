@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> None:
         if kind == "Abort" and not isinstance(exc.__cause__, EOFError):
             typer.echo("interrupted", err=True)
             sys.exit(130)
+        if kind == "NoArgsIsHelpError":
+            # `dteg` (or a group) alone asks for help: typer printed it (rich help goes
+            # straight to stdout), which is a success, not a usage error.
+            sys.exit(0)
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # usage errors
             exc.show()
             sys.exit(exc.exit_code)

@@ -25,7 +25,8 @@ def validate(pipeline: PipelineArg, debug: DebugOpt = False) -> None:
         if blocker not in spec.warnings:
             _warn(blocker)
     steps = [s for s in spec.steps if not s.is_dead_letter_sink]
-    _say(f"ok: {pipeline} is valid ({len(steps)} steps: {', '.join(s.name for s in steps)})")
+    count = f"{len(steps)} step{'' if len(steps) == 1 else 's'}"
+    _say(f"ok: {pipeline} is valid ({count}: {', '.join(s.name for s in steps)})")
 
 
 def plan(

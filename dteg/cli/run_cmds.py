@@ -16,8 +16,7 @@ from dteg.cli.context import DebugOpt, PipelineArg, compile_pipeline
 from dteg.cli.context import say as _say
 from dteg.cli.context import warn as _warn
 from dteg.errors import ConfigError
-
-RUNNERS = ("direct", "flink", "dataflow", "spark")
+from dteg.runners.settings import RUNNERS
 
 
 class _Progress:
@@ -56,7 +55,9 @@ class _Progress:
 
 def run(
     pipeline: PipelineArg,
-    runner: Annotated[str, typer.Option(help="direct (embedded, default), flink, dataflow")]
+    runner: Annotated[str, typer.Option(
+        help=f"One of: {', '.join(RUNNERS)} (direct: embedded, the default; `dteg runners` "
+        "shows what each needs)")]
     = "direct",
     run_id: Annotated[str | None, typer.Option(help="Name this run (default: time + random)")]
     = None,

@@ -61,6 +61,7 @@ class ComponentInfo:
     aliases: tuple[str, ...] = ()
     origin: str = "built-in"
     capabilities: Capabilities = field(default_factory=Capabilities)
+    version: str = ""  # of the package that provides it (dteg's own for built-ins)
 
     def config_model(self) -> type[BaseModel]:
         model = import_ref(self.config, extra=self.capabilities.extra)
@@ -83,21 +84,26 @@ _FILE_SINK = Capabilities(write_modes=_FILE_MODES)
 
 
 def _pair(name: str, summary: str, aliases: tuple[str, ...] = (), *,
-          source: Capabilities = _PLAIN, sink: Capabilities = _FILE_SINK) -> list[ComponentInfo]:
-    """A connector folder's source and sink (``dteg/connectors/<name>/``)."""
+          source: Capabilities = _PLAIN, sink: Capabilities = _FILE_SINK,
+          source_note: str = "", sink_note: str = "") -> list[ComponentInfo]:
+    """A connector folder's source and sink (``dteg/connectors/<name>/``); a note is what
+    only one side does (a source's incremental reads, a sink's write modes)."""
     pkg = f"dteg.connectors.{name}"
     return [
         ComponentInfo(name, "source", f"{pkg}.config:SourceConfig", f"{pkg}.source:create",
-                      f"Read {summary}", aliases, capabilities=source),
+                      f"Read {summary}{source_note}", aliases, capabilities=source),
         ComponentInfo(name, "sink", f"{pkg}.config:SinkConfig", f"{pkg}.sink:create",
-                      f"Write {summary}", aliases, capabilities=sink),
+                      f"Write {summary}{sink_note}", aliases, capabilities=sink),
     ]
 
 
-def _sql(name: str, summary: str, aliases: tuple[str, ...]) -> list[ComponentInfo]:
-    return _pair(name, summary, aliases,
+def _sql(name: str, what: str, aliases: tuple[str, ...]) -> list[ComponentInfo]:
+    install = f"pip install 'dteg[{name}]'"
+    return _pair(name, what, aliases,
                  source=Capabilities(incremental=True, extra=name),
-                 sink=Capabilities(write_modes=_TABLE_MODES, extra=name))
+                 sink=Capabilities(write_modes=_TABLE_MODES, extra=name),
+                 source_note=f" (incremental, partitioned; {install})",
+                 sink_note=f" (append, replace, merge; {install})")
 
 
 BUILT_INS: tuple[ComponentInfo, ...] = (
@@ -107,10 +113,8 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
     *_pair("avro", "Avro container files (fastavro)"),
     *_pair("duckdb", "DuckDB tables (the embedded default warehouse)",
            sink=Capabilities(write_modes=_TABLE_MODES)),
-    *_sql("postgres", "PostgreSQL tables (incremental, partitioned; "
-          "pip install 'dteg[postgres]')", ("postgresql",)),
-    *_sql("mysql", "MySQL/MariaDB tables (incremental, partitioned; "
-          "pip install 'dteg[mysql]')", ("mariadb",)),
+    *_sql("postgres", "PostgreSQL tables", ("postgresql",)),
+    *_sql("mysql", "MySQL/MariaDB tables", ("mariadb",)),
     *_pair("kafka", "Kafka topics (at-least-once; `dteg stream` runs until stopped; "
            "pip install 'dteg[kafka]')",
            source=Capabilities(offset_planner="dteg.connectors.kafka.offsets:create_planner",
@@ -193,11 +197,16 @@ def _entry_point_components() -> list[ComponentInfo]:
                     hint="Fix or uninstall the package that declares it.",
                 )
             origin = ep.dist.name if ep.dist else "entry point"
-            found.append(dataclasses.replace(info, origin=origin))
+            version = info.version or (ep.dist.version if ep.dist else "")
+            found.append(dataclasses.replace(info, origin=origin, version=version))
     return found
 
 
 @lru_cache(maxsize=1)
 def default_registry() -> Registry:
     """Built-ins first, so a plugin cannot silently replace one."""
-    return Registry((*BUILT_INS, *_entry_point_components()))
+    from dteg.version import __version__
+
+    built_ins = tuple(dataclasses.replace(c, version=c.version or __version__)
+                      for c in BUILT_INS)
+    return Registry((*built_ins, *_entry_point_components()))

@@ -37,7 +37,9 @@ CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started_at);
 
 
 def yaml_version(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """The SHA-256 of the pipeline file (all 64 hex digits: the column is named after it, and
+    a run is matched to its exact file by it)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _now() -> str:

@@ -69,14 +69,37 @@ def _shown_config(spec: PipelineSpec, step: StepSpec) -> dict[str, Any]:
             for k, v in step.config.items()}
 
 
+def _component(step: StepSpec) -> tuple[str, str] | None:
+    """(version, origin) of the component behind ``step``, if it is installed."""
+    if step.component is None:
+        return None
+    from dteg.components.registry import default_registry
+
+    kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
+    info = default_registry().find(kind, step.component)  # type: ignore[arg-type]
+    return (info.version, info.origin) if info is not None else None
+
+
+def _alerts(spec: PipelineSpec) -> list[dict[str, Any]]:
+    """Each alert's type and the events it is sent on (no addresses or webhook URLs)."""
+    return [{"type": a.type, "on": list(a.on)} for a in spec.body.monitoring.alerts]
+
+
 def as_dict(spec: PipelineSpec) -> dict[str, Any]:
+    def versions(step: StepSpec) -> dict[str, Any]:
+        found = _component(step)
+        return {"version": found[0], "origin": found[1]} if found else {}
+
     return {
         "pipeline": spec.name,
         "file": spec.file,
         "schedule": spec.body.schedule,
+        "access_level": spec.body.security.access_level,
+        "alerts": _alerts(spec),
         "steps": [
             {
                 "name": s.name, "kind": s.kind, "type": s.type, "component": s.component,
+                **versions(s),
                 "inputs": list(s.inputs), "reads": s.reads, "line": s.location.line,
                 "generated_from": s.generated_from, "config": _shown_config(spec, s),
             }
@@ -109,6 +132,9 @@ def render(spec: PipelineSpec, fmt: str = "text") -> str:
     lines = [f"pipeline {spec.name} ({spec.file})"]
     if spec.body.schedule:
         lines.append(f"schedule: {spec.body.schedule}")
+    lines.append(f"access_level: {spec.body.security.access_level}")
+    for alert in _alerts(spec):
+        lines.append(f"alert: {alert['type']} on {', '.join(alert['on'])}")
     for index, s in enumerate((s for s in spec.steps if not s.is_dead_letter_sink), start=1):
         origin = f" (from {s.generated_from})" if s.generated_from else ""
         reads = f" ← {', '.join(s.inputs)}" if s.inputs else ""
@@ -121,6 +147,14 @@ def render(spec: PipelineSpec, fmt: str = "text") -> str:
         shown = _shown_config(spec, dead)
         where = shown.get("path") or shown.get("table") or ""
         lines.append(f"       dead letters → {where or dead.type}".replace("{run_id}", "<run>"))
+    components: dict[str, str] = {}
+    for s in spec.steps:
+        found = _component(s)
+        if found is not None and s.component is not None:
+            components.setdefault(s.component, f"{s.component} {found[0]} ({found[1]})".replace(
+                "  (", " ("))
+    if components:
+        lines.append(f"components: {', '.join(components.values())}")
     return "\n".join(lines)
 
 

@@ -259,6 +259,7 @@ pipeline:
   security:
     access_level: restricted
     data_masking: {masked}
+    masking_key: restricted-test-masking-key
   steps:
     - extract: {{type: csv, config: {{path: data/people.csv}}}}
     - load: {{type: parquet, config: {{path: out/people.parquet}}}}

@@ -32,7 +32,7 @@ def test_plan_text_lists_steps_in_order_with_lines_and_config(cli) -> None:
     # The masking key is shown as written, not resolved.
     assert '       key: "${env:DTEG_MASKING_KEY:-quickstart-demo-key}"' in lines
     assert result.out.count("quickstart-demo-key") == 1
-    assert lines[-1].strip() == "dead letters → .dteg/dead_letter/quickstart/<run>.jsonl"
+    assert lines[-2].strip() == "dead letters → .dteg/dead_letter/quickstart/<run>.jsonl"
 
 
 def test_plan_json_parses(cli) -> None:
@@ -168,3 +168,85 @@ def test_every_example_pipeline_validates(cli, pipeline: Path) -> None:
     result = cli("validate", str(pipeline))
     assert result.code == 0, result.text
     assert result.out.startswith(f"ok: {pipeline} is valid")
+
+
+def test_plan_shows_access_level_alerts_and_component_versions(cli, write_pipeline) -> None:
+    from dteg.version import __version__
+
+    path = write_pipeline("""
+        pipeline:
+          name: p
+          security: {access_level: restricted}
+          monitoring:
+            alerts:
+              - {type: webhook, url: "https://hooks.example/secret-token", on: [failed, succeeded]}
+          steps:
+            - extract: {type: csv, config: {path: a.csv}}
+            - load: {type: duckdb, config: {table: t}}
+    """)
+    result = cli("plan", str(path))
+    assert result.code == 0, result.text
+    lines = result.out.splitlines()
+    assert "access_level: restricted" in lines
+    assert "alert: webhook on failed, succeeded" in lines
+    assert lines[-1].startswith(f"components: csv {__version__} (built-in), duckdb {__version__} "
+                                "(built-in)")
+    assert "secret-token" not in result.out
+    plan = json.loads(cli("plan", str(path), "-f", "json").out)
+    assert plan["access_level"] == "restricted"
+    assert plan["alerts"] == [{"type": "webhook", "on": ["failed", "succeeded"]}]
+    assert (plan["steps"][0]["version"], plan["steps"][0]["origin"]) == (__version__, "built-in")
+
+
+def test_validate_counts_one_step_in_the_singular(cli, write_pipeline) -> None:
+    path = write_pipeline("""
+        pipeline:
+          name: p
+          steps:
+            - extract: {type: csv, config: {path: a.csv}}
+    """)
+    result = cli("validate", str(path))
+    assert "(1 step: extract)" in result.out, result.text
+
+
+def test_sql_sink_descriptions_say_what_the_sink_does(cli) -> None:
+    lines = cli("connectors", "list").out.splitlines()
+    sinks = lines[lines.index("sinks:") + 1:lines.index("transforms:")]
+    sources = lines[lines.index("sources:") + 1:lines.index("sinks:")]
+    for name in ("postgres", "mysql"):
+        sink = next(line for line in sinks if line.split()[0] == name)
+        source = next(line for line in sources if line.split()[0] == name)
+        assert "incremental" not in sink and "append, replace, merge" in sink
+        assert "incremental, partitioned" in source
+
+
+def test_version_and_bare_dteg_succeed(cli) -> None:
+    from dteg.version import __version__
+
+    version = cli("--version")
+    assert (version.code, version.out.strip()) == (0, f"dteg {__version__}")
+    bare = cli()
+    assert bare.code == 0 and "Usage: dteg" in bare.out
+    assert cli("connectors").code == 0
+
+
+def test_help_lists_every_runner_and_shows_flags_without_a_type(cli) -> None:
+    from dteg.runners.settings import RUNNERS
+
+    text = " ".join(cli("run", "--help").out.split())
+    assert all(runner in text for runner in RUNNERS) and "spark" in text
+    assert "<bool>" not in text and "--quiet" in text and "--dry-run" in text
+    assert "<bool>" not in cli("--help").out
+
+
+def test_run_records_keep_the_whole_sha256_of_the_pipeline_file(tmp_path: Path) -> None:
+    import hashlib
+
+    from dteg.run.records import RunStore
+
+    store = RunStore.for_folder(tmp_path)
+    store.start(run_id="r1", pipeline="p", yaml_text="pipeline: {}\n", runner="direct")
+    record = store.get("r1")
+    assert record is not None
+    assert record.yaml_sha256 == hashlib.sha256(b"pipeline: {}\n").hexdigest()
+    assert len(record.yaml_sha256) == 64
