@@ -22,7 +22,8 @@ def profile(
     debug: DebugOpt = False,
 ) -> None:
     """Per-column nulls, distinct values, min/max, and columns that look like personal data
-    (emails, phones, card numbers, national ids), with a data_masking block to mask them."""
+    (emails, phones, card numbers, national ids, person names), with a data_masking block
+    (and the masking key) to mask them."""
     from dteg.quality.profile import profile as run_profile
     from dteg.quality.profile import render_json, render_text
 
