@@ -260,3 +260,26 @@ def test_keyless_hash_is_refused_when_restricted_and_warned_about_otherwise() ->
         text.format(level="restricted", key="masking_key: k")).replace(
         "{phone: hash}", "{phone: hash}, key: k2"))
     assert not any("plain SHA-256" in w for w in keyed.warnings)
+
+
+def test_backfill_advice_names_the_sources_that_can_read_by_a_cursor() -> None:
+    from dteg.run.backfill import no_cursor_hint
+
+    csv = compile_spec(Path("/nowhere/p.yaml"), environ={}, text=textwrap.dedent("""
+        pipeline:
+          name: x
+          steps:
+            - extract: {type: csv, config: {path: a.csv}}
+            - load: {type: jsonl, config: {path: out.jsonl}}
+        """))
+    hint = no_cursor_hint(csv)
+    assert "`csv` cannot read by a cursor" in hint and "`mysql`, `postgres`" in hint
+    pg = compile_spec(Path("/nowhere/p.yaml"), environ={}, text=textwrap.dedent("""
+        pipeline:
+          name: x
+          steps:
+            - extract: {name: orders, type: postgres, config: {url: "postgresql://h/db",
+                        table: orders}}
+            - load: {type: jsonl, config: {path: out.jsonl}}
+        """))
+    assert "to the config of `orders`" in no_cursor_hint(pg)
