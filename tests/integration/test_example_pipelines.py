@@ -147,6 +147,15 @@ def test_fan_out(workdir, run_pipeline) -> None:
     assert refunds and all(r["status"] == "refunded" for r in refunds)
     steps = {s["name"]: s for s in report["steps"]}
     assert steps["refunds"]["rows_out"] + steps["refunds"]["filtered"] == 500
+    # A source has no input: its "in" is what it read, in the JSON as in the summary.
+    assert steps["orders"]["rows_in"] == 500
+    # Fan-out: each sink reconciles with the sources upstream of it.
+    assert report["reconciles"] is True
+    balances = {b["sink"]: b for b in report["reconciliation"]}
+    assert set(balances) == {"customers_table", "orders_table", "refunds_file"}
+    assert balances["refunds_file"]["read"] == 500
+    assert balances["refunds_file"]["loaded"] + balances["refunds_file"]["filtered"] == 500
+    assert "refunds_file: counts reconcile" in out
 
 
 @pytest.mark.parametrize("name", ["seed_example"])
