@@ -67,3 +67,11 @@ def test_sinks_and_users_never_see_the_provenance_columns() -> None:
     assert without_provenance(batch).schema.names == ["a"]
     assert not set(PROVENANCE_COLUMNS) & set(without_provenance(batch).schema.names)
     assert sources_of(pa.record_batch({"a": [1]})) is None
+
+
+def test_jsonl_rows_carry_their_lines(tmp_path: Path) -> None:
+    (tmp_path / "events.jsonl").write_text('{"id": 1}\n\n{"id": 2}\n')
+    reader = build("source", "jsonl", {"path": "events.jsonl"}, context(tmp_path, step="ev"))
+    kept = [b for s in reader.splits() for b in reader.read(s) if isinstance(b, pa.RecordBatch)]
+    path = str(tmp_path / "events.jsonl")
+    assert sources_of(kept[0]) == [f"{path}:1", f"{path}:3"]
