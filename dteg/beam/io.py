@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from dteg.beam import progress
 from dteg.components.contracts import PartResult, Rejected, RunContext
+from dteg.components.records import without_provenance
 from dteg.components.registry import ComponentInfo
 from dteg.components.settings import StreamLimits, stream_limits
 from dteg.errors import find_error
@@ -141,7 +142,8 @@ class _ReadSplit(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(DEAD, item.batch)
             elif item.num_rows:
                 if not self.schema_recorded:
-                    self.built.ctx.run_folder.record_schema(self.built.ctx.step, item.schema)
+                    self.built.ctx.run_folder.record_schema(
+                        self.built.ctx.step, without_provenance(item.schema.empty_table()).schema)
                     self.schema_recorded = True
                 self.rows_out.inc(item.num_rows)
                 progress.rows_read.add(item.num_rows)
@@ -243,6 +245,7 @@ class _WriteParts(beam.DoFn):
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
+        batch = without_provenance(batch)  # where rows were read is not written
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True
@@ -306,6 +309,7 @@ class _StreamWrite(beam.DoFn):
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
+        batch = without_provenance(batch)
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from dteg.components.plan import StepPlan
 from dteg.components.rundir import RunDir
+from dteg.errors import StepError
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,16 @@ class PostLoadOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
+
+
+class PostLoadFailed(StepError):
+    """A post-load step failed; ``outcome`` is what it did before failing (the dbt nodes that
+    passed and failed), kept in the run's report and record."""
+
+    def __init__(self, message: str, *, step: str, outcome: PostLoadOutcome,
+                 hint: str | None = None) -> None:
+        super().__init__(message, step=step, hint=hint)
+        self.outcome = outcome
 
 
 class PostLoadStep(ABC):

@@ -31,7 +31,7 @@ from dteg.components.contracts import (
     RunContext,
     StageResult,
 )
-from dteg.components.records import DEAD_LETTER_SCHEMA
+from dteg.components.records import DEAD_LETTER_SCHEMA, without_provenance
 from dteg.components.registry import ComponentInfo, Kind, default_registry
 
 
@@ -72,7 +72,7 @@ def check_source(name: str, config: dict[str, Any], *, base_dir: Path
             else:
                 assert isinstance(item, pa.RecordBatch), (
                     f"a source must yield RecordBatch or Rejected, got {type(item).__name__}")
-                batches.append(item)
+                batches.append(without_provenance(item))  # as a sink sees it
     schemas = {b.schema for b in batches}
     assert len(schemas) <= 1 or len(splits) > 1, f"one split yielded several schemas: {schemas}"
     table = pa.Table.from_batches(batches) if batches else pa.table({})

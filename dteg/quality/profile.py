@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.records import without_provenance
 from dteg.errors import ConfigError
 from dteg.security.pii import classify_column, looks_like_person_names
 from dteg.spec.masking import MASKING_KEY_LINE
@@ -192,7 +193,7 @@ def read_sample(reader: BatchReader, rows: int) -> tuple[pa.Table, int]:
             if isinstance(item, Rejected):
                 unreadable += item.batch.num_rows
                 continue
-            batches.append(item.slice(0, rows - have))
+            batches.append(without_provenance(item).slice(0, rows - have))
             have += batches[-1].num_rows
             if have >= rows:
                 return pa.Table.from_batches(batches), unreadable

@@ -69,14 +69,20 @@ class SchemaDrifted:
 
 @dataclass(frozen=True)
 class RunFailed:
+    """The run failed. ``report`` is what Beam counted when it failed after the counts were
+    in (a post-load step failed), else None; ``summary`` is the JSON form with the error."""
+
     run: RunInfo
     message: str  # already redacted
     error: BaseException | None = None
+    report: RunReport | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RunFinished:
-    """The last event of every run. ``report`` is None when the run failed."""
+    """The last event of every run. ``report`` is None when the run failed before Beam counted
+    its rows; ``summary`` is the run's JSON report (with ``status``, and ``error`` if failed)."""
 
     run: RunInfo
     status: str  # succeeded | failed

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dteg.components.contracts import LoadedTarget, RunContext
+from dteg.components.contracts import LoadedTarget, PostLoadFailed, RunContext
 from dteg.components.plan import RunPlan
 from dteg.components.registry import default_registry
 from dteg.components.rundir import RunDir
@@ -55,7 +55,12 @@ def run_post_load_steps(spec: PipelineSpec, run_id: str, report: RunReport,
         assert info is not None, "resolve_types found it"
         ctx = RunContext(pipeline=spec.name, step=step.name, base_dir=spec.base_dir,
                          run_id=run_id)
-        report.post_load.append(info.build(step.validated(), ctx).run(loads_before(spec, step)))
+        try:
+            outcome = info.build(step.validated(), ctx).run(loads_before(spec, step))
+        except PostLoadFailed as exc:
+            report.post_load.append(exc.outcome)  # what it did before failing, in the record
+            raise
+        report.post_load.append(outcome)
 
 
 def report_dict(report: RunReport, spec: PipelineSpec) -> dict[str, Any]:
@@ -63,7 +68,9 @@ def report_dict(report: RunReport, spec: PipelineSpec) -> dict[str, Any]:
         "pipeline": report.pipeline, "run_id": report.run_id, "runner": report.runner,
         "seconds": report.seconds, "read": report.read, "loaded": report.loaded,
         "dead_lettered": report.dead_lettered, "filtered": report.filtered,
-        "reconciles": report.reconciles(spec), "steps": [vars(s) for s in report.steps],
+        "reconciles": report.reconciles(spec),
+        "reconciliation": [b.to_dict() for b in report.balances(spec)],
+        "steps": [s.to_dict() for s in report.steps],
         "targets": report.targets, "dead_letter_target": report.dead_letter_target,
         "schemas": report.schemas,
         "schema_drift": [vars(d) for d in report.drift],
@@ -123,15 +130,23 @@ class RecordedRun:
         if report.drift:
             self.listeners.emit(SchemaDrifted(self.info, tuple(report.drift)), tolerant=True)
 
-    def failed(self, exc: BaseException) -> DtegError:
+    def failed(self, exc: BaseException, report: RunReport | None = None) -> DtegError:
+        """Announce a failed run. ``report``: what Beam counted when the run failed after
+        its loads committed (a dbt step failed), so the record still has the counts."""
         error = located(self.spec, exc, self.run_dir)
-        self.listeners.emit(RunFailed(self.info, self.spec.redactor(error.render()), error),
+        message = self.spec.redactor(error.render())
+        summary: dict[str, Any] = {"pipeline": self.spec.name, "run_id": self.info.run_id,
+                                   "runner": self.info.runner}
+        if report is not None:
+            summary = report_dict(report, self.spec)
+        summary.update(status="failed", error=message)
+        self.listeners.emit(RunFailed(self.info, message, error, report, summary),
                             tolerant=True)
-        self.listeners.emit(RunFinished(self.info, "failed"), tolerant=True)
+        self.listeners.emit(RunFinished(self.info, "failed", report, summary), tolerant=True)
         return error
 
     def finished(self, report: RunReport, extra: dict[str, Any] | None = None) -> None:
-        summary = {**report_dict(report, self.spec), **(extra or {})}
+        summary = {**report_dict(report, self.spec), "status": "succeeded", **(extra or {})}
         self.listeners.emit(RunFinished(self.info, "succeeded", report, summary))
 
 
@@ -144,6 +159,7 @@ def execute(spec: PipelineSpec, plan: RunPlan | str, *, launch: Launch,
         plan = RunPlan(run_id=plan)
     run = RecordedRun(spec, plan.run_id, runner, listeners, kind)
     run.started()
+    counted: RunReport | None = None
     try:
         # Incremental state (dteg.run.state): fix this run's cursor bounds before it starts,
         # save the new cursors once every sink has committed.
@@ -152,13 +168,14 @@ def execute(spec: PipelineSpec, plan: RunPlan | str, *, launch: Launch,
         plan, commit_offsets = plan_offsets(spec, plan)
         report = launch(spec, plan)
         run.counted(report)
+        counted = report
         commit_pending_state(spec, plan.run_id)
         commit_offsets()
         run_post_load_steps(spec, plan.run_id, report)
         run.committed(report)
     except BaseException as exc:
         warn_partial_commits(spec, plan.run_id)
-        error = run.failed(exc)
+        error = run.failed(exc, counted)
         if error is exc or isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise error from exc

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dteg.run.events import RunEvent, RunFailed, RunFinished, RunListener, RunStarted
+from dteg.run.report import RunReport
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -168,10 +169,18 @@ class RunRecords(RunListener):
             self.store.start(run_id=run.run_id, pipeline=run.pipeline,
                              yaml_text=run.spec.yaml_text, runner=run.runner)
         elif isinstance(event, RunFailed):
-            self.store.finish(event.run.run_id, status="failed", error=event.message)
-        elif isinstance(event, RunFinished) and event.report is not None:
-            report = event.report
+            # A run that failed after its loads committed (dbt) keeps its counts and report.
+            self.store.finish(event.run.run_id, status="failed", error=event.message,
+                              counts=_counts(event.report),
+                              report=event.summary if event.report is not None else None)
+        elif isinstance(event, RunFinished) and event.status != "failed" \
+                and event.report is not None:
             self.store.finish(event.run.run_id, status=event.status, report=event.summary,
-                              counts={"read": report.read, "loaded": report.loaded,
-                                      "dead_lettered": report.dead_lettered,
-                                      "filtered": report.filtered})
+                              counts=_counts(event.report))
+
+
+def _counts(report: RunReport | None) -> dict[str, int] | None:
+    if report is None:
+        return None
+    return {"read": report.read, "loaded": report.loaded,
+            "dead_lettered": report.dead_lettered, "filtered": report.filtered}

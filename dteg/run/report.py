@@ -19,6 +19,45 @@ class StepCounts:
     filtered: int = 0
     loaded: int = 0
 
+    def shown(self) -> tuple[int, int]:
+        """(in, out) as the summary shows them: a source has no input, so its "in" is what it
+        read (rows out + dead letters); a load's "out" is what it loaded."""
+        rows_in = self.rows_out + self.dead_letter if self.kind == "extract" else self.rows_in
+        rows_out = self.loaded if self.kind == "load" else self.rows_out
+        return rows_in, rows_out
+
+    def to_dict(self) -> dict[str, Any]:
+        rows_in, _ = self.shown()
+        return {**vars(self), "rows_in": rows_in}
+
+
+@dataclass(frozen=True)
+class SinkBalance:
+    """One sink's reconciliation: the rows read by the sources upstream of it equal what it
+    loaded plus what the steps on its path dead-lettered or filtered."""
+
+    sink: str
+    read: int
+    loaded: int
+    dead_lettered: int
+    filtered: int
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.loaded + self.dead_lettered + self.filtered
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**vars(self), "reconciles": self.reconciles}
+
+    def render(self) -> str:
+        accounted = self.loaded + self.dead_lettered + self.filtered
+        if self.reconciles:
+            return (f"  {self.sink}: counts reconcile: read {self.read:,} = loaded "
+                    f"{self.loaded:,} + dead-lettered {self.dead_lettered:,} + filtered "
+                    f"{self.filtered:,}")
+        return (f"  WARNING: {self.sink}: counts do not reconcile (read {self.read:,} ≠ "
+                f"{accounted:,} loaded + dead-lettered + filtered)")
+
 
 @dataclass
 class RunReport:
@@ -54,18 +93,31 @@ class RunReport:
     def filtered(self) -> int:
         return sum(s.filtered for s in self.steps)
 
+    def balances(self, spec: PipelineSpec) -> list[SinkBalance]:
+        """Per sink: read (by its upstream sources) = loaded + dead-lettered + filtered (on
+        its path), for each sink where that is well defined: every step on its path moves
+        rows one to one (no grouping, no join of several inputs)."""
+        counts = {s.name: s for s in self.steps}
+        out = []
+        for sink in spec.sinks():
+            path = _upstream(spec, sink.name)
+            if path is None or sink.name not in counts:
+                continue
+            steps = [counts[name] for name in path if name in counts]
+            out.append(SinkBalance(
+                sink=sink.name,
+                read=sum(s.rows_out + s.dead_letter for s in steps if s.kind == "extract"),
+                loaded=counts[sink.name].loaded,
+                dead_lettered=sum(s.dead_letter for s in steps),
+                filtered=sum(s.filtered for s in steps)))
+        return out
+
     def reconciles(self, spec: PipelineSpec) -> bool | None:
-        """read = loaded + dead-lettered + filtered, checked where it is well defined: one
-        source and one load, with no step that fans out."""
-        sinks = [s for s in self.steps if s.kind == "load"]
-        if len(spec.sources()) != 1 or len(sinks) != 1:
+        """Whether every sink that can be checked reconciles (None: none can be)."""
+        balances = self.balances(spec)
+        if not balances:
             return None
-        if any(len(spec.consumers(s.name)) > 1 for s in spec.steps):
-            return None
-        if any(s.capabilities.stateful or s.capabilities.role == "aggregate"
-               for s in spec.steps):
-            return None  # rows are grouped (or repeated per sliding window), not moved
-        return self.read == self.loaded + self.dead_lettered + self.filtered
+        return all(b.reconciles for b in balances)
 
     def render(self, spec: PipelineSpec) -> str:
         rate = self.read / self.seconds if self.seconds > 0 else 0.0
@@ -76,8 +128,7 @@ class RunReport:
             f"  {'step':<24}{'in':>12}{'out':>12}{'dead-letter':>13}{'filtered':>10}",
         ]
         for s in self.steps:
-            rows_in = s.rows_out + s.dead_letter if s.kind == "extract" else s.rows_in
-            rows_out = s.loaded if s.kind == "load" else s.rows_out
+            rows_in, rows_out = s.shown()
             lines.append(f"  {s.name:<24}{rows_in:>12,}{rows_out:>12,}{s.dead_letter:>13,}"
                          f"{s.filtered:>10,}")
         lines += [
@@ -85,12 +136,15 @@ class RunReport:
             f"  read {self.read:,} · loaded {self.loaded:,} · dead-lettered "
             f"{self.dead_lettered:,} · filtered {self.filtered:,} · {rate:,.0f} rows/s",
         ]
-        check = self.reconciles(spec)
-        if check is True:
-            lines.append("  counts reconcile: read = loaded + dead-lettered + filtered")
-        elif check is False:
-            lines.append("  WARNING: counts do not reconcile "
-                         f"({self.read:,} ≠ {self.loaded + self.dead_lettered + self.filtered:,})")
+        balances = self.balances(spec)
+        if len(balances) == 1 and len(spec.sinks()) == 1:
+            only = balances[0]
+            lines.append("  counts reconcile: read = loaded + dead-lettered + filtered"
+                         if only.reconciles else "  WARNING: counts do not reconcile "
+                         f"({only.read:,} ≠ "
+                         f"{only.loaded + only.dead_lettered + only.filtered:,})")
+        else:
+            lines += [b.render() for b in balances]
         for step, target in self.targets.items():
             lines.append(f"  {step} → {target}")
         for drift in self.drift:
@@ -105,3 +159,23 @@ class RunReport:
 
             lines += render_quality(self.quality)
         return "\n".join(lines)
+
+
+def _upstream(spec: PipelineSpec, sink: str) -> set[str] | None:
+    """The steps whose rows reach ``sink`` (itself included), or None when its counts cannot
+    balance: a step on the path groups rows, or joins several inputs into one row."""
+    seen: set[str] = set()
+    todo = [sink]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        step = spec.step(name)
+        caps = step.capabilities
+        if caps.stateful or caps.role == "aggregate":
+            return None  # rows are grouped (or repeated per sliding window), not moved
+        if len(step.inputs) > 1 and not step.is_sink:
+            return None  # a join: one row out of several in
+        todo.extend(step.inputs)
+    return seen

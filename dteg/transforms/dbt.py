@@ -18,8 +18,14 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dteg.components.contracts import LoadedTarget, PostLoadOutcome, PostLoadStep, RunContext
-from dteg.errors import ConfigError, StepError
+from dteg.components.contracts import (
+    LoadedTarget,
+    PostLoadFailed,
+    PostLoadOutcome,
+    PostLoadStep,
+    RunContext,
+)
+from dteg.errors import ConfigError
 
 
 class DbtConfig(BaseModel):
@@ -160,8 +166,9 @@ def run_dbt(config: DbtConfig, ctx: RunContext, *, duckdb_databases: list[Path])
         details = "; ".join(f"{n}: {m}" for n, m in outcome.failed)
         if not details and result.exception is not None:
             details = str(result.exception).strip().splitlines()[0]
-        raise StepError(
+        raise PostLoadFailed(
             f"dbt {command} failed: {details or 'see the dbt log'}", step=ctx.step,
+            outcome=outcome,
             hint=f"The loads committed; fix the model or test and run `dbt {command}` again "
             f"(dbt log: {work / 'logs' / 'dbt.log'}).",
         )

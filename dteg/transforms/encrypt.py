@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import dead_letters, row_json, sources_of
 from dteg.components.settings import StageSettings
 from dteg.components.types import DeclaredType, parse_type
 from dteg.errors import StepError
@@ -192,13 +192,15 @@ class Decrypt(_Keyed):
         if not bad:
             return StageResult(kept=batch)
         failed = pa.array([i in bad for i in range(batch.num_rows)], pa.bool_())
-        rows = batch.filter(failed).to_pylist()
+        failed_rows = batch.filter(failed)
+        rows = failed_rows.to_pylist()
         labels = [bad[i] for i in sorted(bad)]
         rejected = dead_letters(
             pipeline=self.ctx.pipeline, step=self.ctx.step,
             reasons=[f"`{col}` could not be decrypted: {why}" for col, why in labels],
             rules=["decrypt"] * len(labels), columns=[col for col, _ in labels],
-            records=[row_json(r, self.ctx.mask_row) for r in rows])
+            records=[row_json(r, self.ctx.mask_row) for r in rows],
+            sources=sources_of(failed_rows))
         return StageResult(kept=batch.filter(pc.invert(failed)), rejected=rejected)
 
     def _typed(self, name: str, values: pa.Array) -> pa.Array:

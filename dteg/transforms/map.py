@@ -12,7 +12,13 @@ import pyarrow as pa
 from pydantic import ConfigDict, Field, model_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import (
+    PROVENANCE_COLUMNS,
+    dead_letters,
+    row_json,
+    sources_of,
+    without_provenance,
+)
 from dteg.components.settings import StageSettings
 from dteg.transforms.sql import BatchSql, quote
 
@@ -63,11 +69,12 @@ class Map(BatchTransform):
     def apply(self, batch: pa.RecordBatch) -> StageResult:
         import duckdb
 
-        sql = self._sql(batch.schema.names)
+        sql = self._sql(without_provenance(batch).schema.names)
         try:
             table = self.engine.query(batch, sql)
         except duckdb.Error:
             return self._row_by_row(batch, sql)
+        table = _keep_provenance(table, batch)
         out = table.combine_chunks().to_batches()
         return StageResult(kept=out[0] if out else None)
 
@@ -78,19 +85,31 @@ class Map(BatchTransform):
         good: list[pa.Table] = []
         bad_rows: list[dict[str, Any]] = []
         reasons: list[str] = []
+        bad_at: list[int] = []
         for i in range(batch.num_rows):
             row = batch.slice(i, 1)
             try:
-                good.append(self.engine.query(row, sql))
+                good.append(_keep_provenance(self.engine.query(row, sql), row))
             except duckdb.Error as exc:
+                bad_at.append(i)
                 bad_rows.extend(row.to_pylist())
                 reasons.append(f"expression failed: {str(exc).splitlines()[0]}")
         kept = pa.concat_tables(good).combine_chunks().to_batches()[0] if good else None
         rejected = dead_letters(
             pipeline=self.ctx.pipeline, step=self.ctx.step, reasons=reasons,
             records=[row_json(r, self.ctx.mask_row) for r in bad_rows],
+            sources=sources_of(batch, bad_at),
         ) if bad_rows else None
         return StageResult(kept=kept, rejected=rejected)
+
+
+def _keep_provenance(out: pa.Table, batch: pa.RecordBatch) -> pa.Table:
+    """A map computes row for row: its output rows keep the input rows' provenance."""
+    if out.num_rows != batch.num_rows or PROVENANCE_COLUMNS[0] not in batch.schema.names:
+        return out
+    for name in PROVENANCE_COLUMNS:
+        out = out.append_column(name, pa.chunked_array([batch.column(name)]))
+    return out
 
 
 def create(config: MapConfig, ctx: RunContext) -> Map:

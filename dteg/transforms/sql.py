@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from dteg.components.records import without_provenance
 from dteg.connectors.duckdb.arrow import relation_table
 from dteg.errors import StepError
 
@@ -31,6 +32,8 @@ class BatchSql:
         import duckdb
 
         con = self._connection()
+        # SQL sees the user's columns only (where rows were read is not data).
+        batch = without_provenance(batch)
         con.register("batch", batch)
         try:
             # A relation's fetch works on DuckDB 1.x and 2.x and leaves no pending result.

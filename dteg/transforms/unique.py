@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dteg.components.contracts import RunContext, StageResult
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import dead_letters, row_json, sources_of
 from dteg.errors import StepError
 from dteg.transforms.validate import OnFailure, Rule, describe, masked_value, rule_counter
 
@@ -115,7 +115,7 @@ class UniqueCheck:
             pipeline=self.ctx.pipeline, step=self.ctx.step,
             reasons=[self._reason(r) for r in rows], rules=[self.label] * len(rows),
             columns=[", ".join(self.columns)] * len(rows),
-            records=[row_json(r, self.ctx.mask_row) for r in rows])
+            records=[row_json(r, self.ctx.mask_row) for r in rows], sources=sources_of(dupes))
         return StageResult(kept=out, rejected=rejected, stats=stats)
 
     def _reason(self, row: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import dead_letters, row_json, sources_of
 from dteg.components.types import parse_type
 from dteg.errors import StepError
 from dteg.spec.rules import RUN_WIDE, OnFailure, Rule, ValidationRule
@@ -242,6 +242,7 @@ class Validate(BatchTransform):
                 rules=[label for _, label, _ in labels],
                 columns=[col for _, _, col in labels],
                 records=[row_json(m) for m in masked],
+                sources=sources_of(bad_rows),
             )
         kept = batch.filter(pc.invert(decided))
         return StageResult(kept=kept, rejected=rejected, filtered=pc.sum(drop).as_py() or 0,

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import dead_letters, row_json, sources_of
 from dteg.errors import StepError
 
 START, END = "window_start", "window_end"
@@ -228,12 +228,14 @@ class WindowAssign(BatchTransform):
         rejected = None
         if bad:
             order = sorted(bad)
-            rows_out = batch.take(pa.array(order, pa.int64())).to_pylist()
+            late = batch.take(pa.array(order, pa.int64()))
+            rows_out = late.to_pylist()
             rejected = dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
                 reasons=[bad[i][0] for i in order], rules=[bad[i][1] for i in order],
                 columns=[self.config.event_time] * len(order),
-                records=[row_json(r, self.ctx.mask_row) for r in rows_out])
+                records=[row_json(r, self.ctx.mask_row) for r in rows_out],
+                sources=sources_of(late))
         return StageResult(kept=kept, rejected=rejected)
 
 

@@ -94,6 +94,27 @@ def test_a_failing_dbt_test_fails_the_run_with_its_name(workdir: Path, run_pipel
     assert "The loads committed" in out
 
 
+def test_a_run_whose_dbt_step_fails_keeps_its_counts_report_and_dbt_results(
+        workdir: Path, run_pipeline) -> None:
+    sources = workdir / "dbt" / "models" / "sources.yml"
+    sources.write_text(sources.read_text().replace(
+        "data_tests: [not_null, unique]",
+        "data_tests:\n          - accepted_values:\n              arguments: {values: [KR]}"))
+    code, report, out = run_pipeline(workdir / "quickstart.yaml")
+    assert code == 1, out
+    # --report-json is written for a failed run too, with its status, error and counts.
+    assert report is not None and report["status"] == "failed"
+    assert "dbt build failed" in report["error"]
+    assert report["loaded"] > 0 and report["read"] > 0
+    assert report["dbt"][0]["failed"], report["dbt"]
+    from dteg.run.records import RunStore
+
+    record = RunStore.for_folder(workdir).list("quickstart", limit=1)[0]
+    assert record.status == "failed" and "dbt build failed" in (record.error or "")
+    assert record.rows_loaded == report["loaded"] and record.rows_read == report["read"]
+    assert record.report is not None and record.report["dbt"][0]["failed"]
+
+
 def test_lineage_events_reach_an_http_receiver_in_order(workdir: Path, run_pipeline,
                                                         receiver, monkeypatch) -> None:
     url, events = receiver

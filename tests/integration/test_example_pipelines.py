@@ -55,8 +55,11 @@ def test_quickstart(workdir, run_pipeline) -> None:
     # Dead letters are masked like loaded rows: no raw email anywhere.
     assert "john.smith(at)example.com" not in json.dumps(dead)
     assert "ghost@example.com" not in json.dumps(dead)
-    lines = {d["source"].rsplit(":", 1)[-1] for d in dead if d["source"]}
-    assert lines == {"10", "13"}
+    # Every dead letter names its file and line, the validate step's too (lines 5, 7, 8).
+    assert all(d["source"] for d in dead), dead
+    lines = {d["source"].rsplit(":", 1)[-1] for d in dead}
+    assert lines == {"5", "7", "8", "10", "13"}
+    assert {d["source"].rsplit(":", 1)[-1] for d in dead if d["rule"]} == {"5", "7", "8"}
 
 
 def test_quickstart_twice_merges_instead_of_duplicating(workdir, run_pipeline) -> None:
@@ -95,8 +98,10 @@ def test_jsonl_events(workdir, run_pipeline) -> None:
     con = duckdb.connect(str(workdir / ".dteg" / "dead_letters.duckdb"), read_only=True)
     dead = con.execute("SELECT step, reason, source FROM dead_letters ORDER BY source").fetchall()
     assert len(dead) == 4
-    sources = {d[2].rsplit(":", 1)[-1] for d in dead if d[2]}
-    assert sources == {"4", "7", "8"}  # bad JSON, not an object, "six" is not an int
+    assert all(d[2] for d in dead), dead  # every dead letter names its file and line
+    sources = {d[2].rsplit(":", 1)[-1] for d in dead}
+    # bad JSON, not an object, "six" is not an int; line 10 fails the validate step
+    assert sources == {"4", "7", "8", "10"}
     assert any("not one of" in d[1] for d in dead if d[0] == "validate")
 
 
@@ -147,6 +152,15 @@ def test_fan_out(workdir, run_pipeline) -> None:
     assert refunds and all(r["status"] == "refunded" for r in refunds)
     steps = {s["name"]: s for s in report["steps"]}
     assert steps["refunds"]["rows_out"] + steps["refunds"]["filtered"] == 500
+    # A source has no input: its "in" is what it read, in the JSON as in the summary.
+    assert steps["orders"]["rows_in"] == 500
+    # Fan-out: each sink reconciles with the sources upstream of it.
+    assert report["reconciles"] is True
+    balances = {b["sink"]: b for b in report["reconciliation"]}
+    assert set(balances) == {"customers_table", "orders_table", "refunds_file"}
+    assert balances["refunds_file"]["read"] == 500
+    assert balances["refunds_file"]["loaded"] + balances["refunds_file"]["filtered"] == 500
+    assert "refunds_file: counts reconcile" in out
 
 
 @pytest.mark.parametrize("name", ["seed_example"])

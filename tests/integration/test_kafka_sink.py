@@ -115,6 +115,6 @@ pipeline:
 """)
     code, report, out = run_pipeline(tmp_path / "p.yaml")
     assert code == 1
-    assert report is None
+    assert report["status"] == "failed" and "loaded" not in report
     assert "10 of 10 message(s) to t were not delivered" in out
     assert "Traceback" not in out

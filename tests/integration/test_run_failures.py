@@ -35,7 +35,7 @@ def test_failed_run_leaves_table_and_file_unchanged(workdir: Path, run_pipeline)
     failing.write_text(FAILING)
     code, report, out = run_pipeline(failing)
     assert code == 1
-    assert report is None
+    assert report["status"] == "failed" and "loaded" not in report
     assert "rule `range_check` failed" in out and "on_failure: fail" in out
     assert "step `validate` (" in out  # the step's file:line
     assert "Traceback" not in out

@@ -178,7 +178,7 @@ def test_round_trip_tamper_and_wrong_key(secure_dir, run_pipeline, monkeypatch) 
                                     pa.array(emails)), path)
     before = (secure_dir / "out" / "people_plain.parquet").read_bytes()
     code, report, out = run_pipeline(reader)
-    assert code == 1 and report is None
+    assert code == 1 and report["status"] == "failed" and "loaded" not in report
     assert "step `decrypt` (" in out and "1 value(s) of column `email` could not be " \
         "decrypted" in out
     assert "authentication failed with key `p1`: the key is wrong or the value was altered" in out
@@ -235,7 +235,7 @@ def test_threshold_failure_leaves_every_sink_untouched(secure_dir, run_pipeline,
     (secure_dir / "out" / "people.parquet").write_bytes(b"previous output")
     code, report, out = run_pipeline(_write(secure_dir, "gated.yaml",
                                             THRESHOLD % (step_max, rule_max)))
-    assert code == 1 and report is None
+    assert code == 1 and report["status"] == "failed" and "loaded" not in report
     assert "step `validate` (" in out and expected in out
     assert "failures by rule: `null_check` 1, `range_check` 1, `unique` 1" in out
     assert "before any load committed" in out and "Traceback" not in out
@@ -271,7 +271,7 @@ def test_restricted_access_refuses_unmasked_pii_before_loading(secure_dir, run_p
     (secure_dir / "out" / "people.parquet").write_bytes(b"previous output")
     path = _write(secure_dir, "restricted.yaml", RESTRICTED.format(masked="[email, phone]"))
     code, report, out = run_pipeline(path)
-    assert code == 1 and report is None
+    assert code == 1 and report["status"] == "failed" and "loaded" not in report
     assert "step `load` (" in out and "access_level is `restricted`" in out
     assert "`ssn` (US social security numbers: 13 of 14 sampled values)" in out
     assert "`card` (card numbers (Luhn-valid): 3 of 3 sampled values)" in out

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext
-from dteg.components.records import dead_letters
+from dteg.components.records import dead_letters, with_provenance
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import CastPlan, infer_types
 from dteg.connectors.csv import lines as linemap
@@ -289,7 +289,7 @@ class CsvReader(BatchReader):
         if exact and not self.config.multiline:
             typed = self._typed_block(block, names, split)
             if typed is not None:
-                yield from self._with_filename(typed, split)
+                yield from self._with_filename(typed, split, first_line=first_line)
                 return
         try:
             table, bad = self._read_block(block, names, split.path)
@@ -319,14 +319,18 @@ class CsvReader(BatchReader):
                 return
             if not exact:
                 row_lines = None
-        yield from self._emit(table, bad, plan, split, lambda: row_lines, lambda n: f"row {n}")
+        yield from self._emit(table, bad, plan, split, lambda: row_lines, lambda n: f"row {n}",
+                              contiguous=first_line if rows == lines and not bad else None)
 
     def _emit(self, table: pa.Table, bad: list[tuple[int, str, str]], plan: CastPlan,
               split: _Split, locate: Callable[[], Sequence[int] | None],
-              unknown: Callable[[int], str]) -> Iterator[pa.RecordBatch | Rejected]:
+              unknown: Callable[[int], str], contiguous: int | None = None,
+              ) -> Iterator[pa.RecordBatch | Rejected]:
         """Typed rows, and dead letters for malformed rows and values that do not fit.
         ``locate()[n - 1]`` is the file line of pyarrow's row ``n``; it is called only when a
-        row is rejected (``None``: lines unknown, then ``unknown(n)`` names the row)."""
+        row is rejected or rows are not one a line (``None``: lines unknown, then
+        ``unknown(n)`` names the row). ``contiguous``: pyarrow's rows are the block's lines
+        from that one on."""
         found: list[Sequence[int] | None] = []
 
         def where(row_number: int) -> str:
@@ -347,9 +351,9 @@ class CsvReader(BatchReader):
         if table.num_rows == 0:
             return
         typed, failures = plan.apply(table)
+        skipped = {n for n, _, _ in bad}
+        numbers = [n for n in range(1, table.num_rows + len(bad) + 1) if n not in skipped]
         if failures:
-            skipped = {n for n, _, _ in bad}
-            numbers = [n for n in range(1, table.num_rows + len(bad) + 1) if n not in skipped]
             rows = table.take(pa.array([i for i, _, _ in failures])).to_pylist()
             yield Rejected(dead_letters(
                 pipeline=self.ctx.pipeline, step=self.ctx.step,
@@ -359,7 +363,17 @@ class CsvReader(BatchReader):
                 sources=[where(numbers[i]) if i < len(numbers) else split.path
                          for i, _, _ in failures],
             ))
-        yield from self._with_filename(typed, split)
+        if contiguous is not None and not failures:
+            yield from self._with_filename(typed, split, first_line=contiguous)
+            return
+        failed = {i for i, _, _ in failures}
+        kept = [numbers[i] for i in range(len(numbers)) if i not in failed]
+        row_lines = locate()
+        if row_lines is None or len(kept) != typed.num_rows:
+            yield from self._with_filename(typed, split)  # lines unknown: no provenance
+            return
+        yield from self._with_filename(typed, split,
+                                       lines=[row_lines[n - 1] for n in kept])
 
     def _drop_lines(self, block: bytes, split: _Split, first_line: int,
                     check: Any) -> Generator[Rejected, None, bytes | None]:
@@ -432,13 +446,19 @@ class CsvReader(BatchReader):
             f"{new or '-'}, missing: {missing or '-'})", step=self.ctx.step,
             hint="Read files with different columns in separate extract steps.")
 
-    def _with_filename(self, table: pa.Table, split: _Split) -> Iterator[pa.RecordBatch]:
+    def _with_filename(self, table: pa.Table, split: _Split, *, first_line: int | None = None,
+                       lines: Sequence[int] | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows in the first file's column order, with the file name column if asked for,
+        and (when known) each row's file line for the dead letters of later stages."""
         order = list(split.types)
         if order != table.column_names:
             table = table.select(order)  # the first file's column order, for every file
         if self.config.filename_column:
             table = table.append_column(self.config.filename_column,
                                         pa.array([split.path] * table.num_rows, pa.string()))
+        if first_line is not None or lines is not None:
+            table = with_provenance(table, f"{split.path}:{{}}", first=first_line,
+                                    positions=lines)
         yield from table.to_batches(max_chunksize=self.config.batch_rows)
 
     def _row_json(self, row: dict[str, Any]) -> str:

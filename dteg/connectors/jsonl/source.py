@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import dead_letters, row_json, with_provenance
 from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import CastPlan
@@ -152,6 +152,10 @@ class JsonlReader(BatchReader):
                            for (i, column, reason), row in zip(failures, failed_rows,
                                                                 strict=True))
             if typed.num_rows:
+                failed_at = {i for i, _, _ in failures}
+                kept = [n for i, n in enumerate(lines) if i not in failed_at]
+                if len(kept) == typed.num_rows:  # each row's line, for later dead letters
+                    typed = with_provenance(typed, f"{split.path}:{{}}", positions=kept)
                 for batch in typed.to_batches(max_chunksize=self.config.batch_rows):
                     yield self._with_filename(batch, split.path)
         if bad:
