@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from dteg.components.settings import Dataset, SourceSettings
-from dteg.components.types import UnknownType, parse_type
+from dteg.components.types import UnknownType, check_type
 from dteg.connectors.load_strategy import LoadStrategy
 from dteg.connectors.object_store import ObjectStoreSettings
 
@@ -50,7 +50,7 @@ class FileSourceConfig(ObjectStoreSettings, SourceSettings):
     def _known_types(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for column, name in (value or {}).items():
             try:
-                parse_type(str(name))
+                check_type(str(name))
             except UnknownType as exc:
                 raise ValueError(f"column `{column}`: {exc}") from None
         return value
