@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -57,6 +58,27 @@ class FileSourceConfig(ObjectStoreSettings, SourceSettings):
 
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    def local_files(self, base_dir: Path) -> list[Path] | None:
+        """The local files the paths match now (None: a path is a URL, not checked here)."""
+        found: list[Path] = []
+        for pattern in self.paths():
+            if "://" in pattern and not pattern.startswith("file://"):
+                return None
+            path = Path(pattern.removeprefix("file://")).expanduser()
+            full = str(path if path.is_absolute() else base_dir / path)
+            found.extend(Path(p) for p in sorted(glob.glob(full, recursive=True))
+                         if os.path.isfile(p))
+        return found
+
+    def preflight(self, base_dir: Path) -> list[str]:
+        files = self.local_files(base_dir)
+        if files or files is None or self.allow_empty:
+            return []
+        shown = ", ".join(self.paths())
+        return [f"no file matches `path: {shown}` (looked in {base_dir}); check the path "
+                "(relative paths are taken from the pipeline file's folder), or set "
+                "`allow_empty: true` if an empty input is expected"]
 
     def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
         first = self.path[0] if isinstance(self.path, list) and self.path else self.path

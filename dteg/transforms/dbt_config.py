@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from dteg.components.settings import PostLoadSettings
 
 
-class DbtConfig(BaseModel):
+class DbtConfig(PostLoadSettings):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(
@@ -42,3 +45,11 @@ class DbtConfig(BaseModel):
         from dteg.transforms.window import US, parse_duration
 
         return parse_duration(self.every if self.every is not None else "15m") / US
+
+    def preflight(self, base_dir: Path) -> list[str]:
+        project = Path(self.project_dir).expanduser()
+        project = project if project.is_absolute() else base_dir / project
+        if (project / "dbt_project.yml").is_file():
+            return []
+        return [f"no dbt project at {project} (missing dbt_project.yml); set `project_dir:` "
+                "on the dbt step (relative to the pipeline file)"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pathlib import Path
+
+from pydantic import ConfigDict, Field, model_validator
+
+from dteg.components.settings import StageSettings
+from dteg.transforms.sql_check import sql_problem
 
 
-class MapConfig(BaseModel):
+class MapConfig(StageSettings):
     model_config = ConfigDict(extra="forbid")
 
     columns: dict[str, str] = Field(
@@ -21,3 +26,7 @@ class MapConfig(BaseModel):
         if not (self.columns or self.rename or self.drop):
             raise ValueError("give at least one of `columns:`, `rename:` or `drop:`")
         return self
+
+    def preflight(self, base_dir: Path) -> list[str]:
+        found = (sql_problem(expr, f"`columns.{name}`") for name, expr in self.columns.items())
+        return [p for p in found if p]
