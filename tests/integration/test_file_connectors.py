@@ -138,7 +138,7 @@ def test_csv_glob_reorders_columns_and_refuses_a_different_header(tmp_path,
 
 def test_csv_no_matching_file_is_one_clear_error(tmp_path, run_pipeline) -> None:
     pipeline = make_pipeline(tmp_path, extract("csv", path="data/*.csv"), to_parquet())
-    out = failed(run_pipeline(pipeline), code=1)
+    out = failed(run_pipeline(pipeline), code=2)
     assert f"no file matches {tmp_path / 'data' / '*.csv'}" in out
     assert "allow_empty: true" in out
     assert "pipeline.yaml:4" in out  # the extract step's line
@@ -506,7 +506,7 @@ def test_parquet_corrupt_file_is_a_clear_error(tmp_path, run_pipeline) -> None:
 def test_parquet_folder_without_glob_suggests_one(tmp_path, run_pipeline) -> None:
     write(tmp_path, "data/orders/part-1.parquet", pq_bytes(pa.table({"id": [1]})))
     pipeline = make_pipeline(tmp_path, extract("parquet", path="data/orders"), to_parquet())
-    out = failed(run_pipeline(pipeline), code=1)
+    out = failed(run_pipeline(pipeline), code=2)
     assert "orders is a folder" in out
     assert str(tmp_path / "data" / "orders" / "*.parquet") in out
 

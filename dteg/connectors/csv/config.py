@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, ClassVar
 
@@ -57,9 +58,9 @@ class SourceConfig(FileSourceConfig):
         if kind not in ("none", "gzip"):
             return None
         try:
-            stream: IO[bytes] = (gzip.open(path, "rb") if kind == "gzip"  # type: ignore[assignment]
-                                 else open(path, "rb"))
-            with stream:
+            opener: Callable[[Path, str], IO[bytes]] = (
+                gzip.open if kind == "gzip" else open)  # type: ignore[assignment]
+            with opener(path, "rb") as stream:
                 for _ in range(self.skip_rows):
                     stream.readline()
                 line = stream.readline().decode(self.encoding).lstrip("\ufeff")
