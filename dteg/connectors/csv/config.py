@@ -27,8 +27,8 @@ class SourceConfig(FileSourceConfig):
     )
     multiline: bool = Field(
         default=False,
-        description="Quoted values may contain line breaks (slower: each file is parsed "
-        "whole, in memory)",
+        description="Parse each file whole, in memory (slower). Not needed for quoted values "
+        "with line breaks: those are found and kept without it",
     )
     skip_rows: int = Field(default=0, ge=0, description="Lines to skip before the header")
 
