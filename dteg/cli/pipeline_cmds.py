@@ -17,8 +17,10 @@ from dteg.errors import ConfigError
 def validate(pipeline: PipelineArg, debug: DebugOpt = False) -> None:
     """Check a pipeline file without running it (fast: does not import Beam)."""
     from dteg.spec.phases import run_blockers
+    from dteg.spec.preflight import check_preflight
 
     spec = compile_pipeline(pipeline)
+    check_preflight(spec)  # the inputs a run would fail on before reading a row
     for warning in spec.warnings:
         _warn(warning)
     for blocker in run_blockers(spec):

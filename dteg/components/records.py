@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-# The name of the generated step that writes every stage's dead letters.
-DEAD_LETTER_STEP = "dead_letter"
+from dteg.components.names import DEAD_LETTER_STEP
+
+__all__ = ["DEAD_LETTER_SCHEMA", "DEAD_LETTER_STEP", "dead_letters", "row_json"]
 
 DEAD_LETTER_SCHEMA = pa.schema(
     [

@@ -23,7 +23,18 @@ class StreamLimits:
     seconds: float | None
 
 
-class SourceSettings(BaseModel):
+class ComponentSettings(BaseModel):
+    """What every component's settings may answer."""
+
+    def preflight(self, base_dir: Path) -> list[str]:
+        """Problems found without reading any data (a local input that does not exist, a SQL
+        expression that does not parse …), one sentence each, saying what to do. ``dteg
+        validate`` reports them and ``dteg run`` refuses to start on them; remote stores
+        (s3://, gs://) are not contacted."""
+        return []
+
+
+class SourceSettings(ComponentSettings):
     """Settings of a source."""
 
     def cursor_column(self) -> str | None:
@@ -36,7 +47,7 @@ class SourceSettings(BaseModel):
         return None
 
 
-class SinkSettings(BaseModel):
+class SinkSettings(ComponentSettings):
     """Settings of a sink."""
 
     def write_mode(self) -> str:
@@ -57,7 +68,7 @@ class SinkSettings(BaseModel):
         return None
 
 
-class StageSettings(BaseModel):
+class StageSettings(ComponentSettings):
     """Settings of a row stage."""
 
     def masked_columns(self) -> set[str]:
@@ -79,6 +90,10 @@ class StageSettings(BaseModel):
         """Environment variables it reads at run time because its settings name nothing
         else (a key): ``dteg run`` refuses to start while one is unset."""
         return []
+
+
+class PostLoadSettings(ComponentSettings):
+    """Settings of a step that runs after the loads committed (dbt)."""
 
 
 def created_columns(settings: Any) -> set[str]:
@@ -117,3 +132,7 @@ def masked_columns(settings: Any) -> set[str]:
 
 def database_file(settings: Any, base_dir: Path) -> Path | None:
     return settings.database_file(base_dir) if isinstance(settings, SinkSettings) else None
+
+
+def preflight(settings: Any, base_dir: Path) -> list[str]:
+    return settings.preflight(base_dir) if isinstance(settings, ComponentSettings) else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -45,8 +46,43 @@ class FileSourceConfig(ObjectStoreSettings, SourceSettings):
     filename_column: str | None = Field(
         default=None, description="Add a column holding each row's source file")
 
+    # The glob suggested when `path` names a folder; each format sets its own.
+    glob_example: ClassVar[str] = "*.csv"
+
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    def _local_patterns(self, base_dir: Path) -> list[str] | None:
+        """The paths as absolute local patterns (None: one is a URL, not checked here)."""
+        patterns = []
+        for pattern in self.paths():
+            if "://" in pattern and not pattern.startswith("file://"):
+                return None
+            path = Path(pattern.removeprefix("file://")).expanduser()
+            patterns.append(str(path if path.is_absolute() else base_dir / path))
+        return patterns
+
+    def local_files(self, base_dir: Path) -> list[Path] | None:
+        """The local files the paths match now (None: a path is a URL, not checked here)."""
+        patterns = self._local_patterns(base_dir)
+        if patterns is None:
+            return None
+        return [Path(p) for pattern in patterns
+                for p in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(p)]
+
+    def preflight(self, base_dir: Path) -> list[str]:
+        patterns = self._local_patterns(base_dir)
+        if patterns is None or self.local_files(base_dir):
+            return []
+        folder = next((p for p in patterns if os.path.isdir(p)), None)
+        if folder is not None:
+            return [f"{folder} is a folder; name the files in it with a glob, e.g. "
+                    f"`{os.path.join(folder, self.glob_example)}`"]
+        if self.allow_empty:
+            return []
+        return [f"no file matches {', '.join(patterns)}; check the path (relative paths are "
+                "taken from the pipeline file's folder), or set `allow_empty: true` if an "
+                "empty input is expected"]
 
     def lineage_dataset(self, base_dir: Path, step: str) -> Dataset:
         first = self.path[0] if isinstance(self.path, list) and self.path else self.path

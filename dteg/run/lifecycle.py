@@ -33,6 +33,7 @@ from dteg.run.offsets import plan_offsets
 from dteg.run.report import RunReport
 from dteg.run.state import commit_pending_state, prepare_run, warn_partial_commits
 from dteg.spec.models import PipelineSpec, StepSpec
+from dteg.spec.preflight import check_preflight
 
 # Runs the Beam part of a planned run on some runner (``dteg.runners``) and reports counts.
 Launch = Callable[[PipelineSpec, RunPlan], RunReport]
@@ -161,6 +162,9 @@ def execute(spec: PipelineSpec, plan: RunPlan | str, *, launch: Launch,
     run.started()
     counted: RunReport | None = None
     try:
+        # What fails before a row is read (a missing input, SQL that does not parse, a dbt
+        # step without a project) fails now, before any load can commit.
+        check_preflight(spec)
         # Incremental state (dteg.run.state): fix this run's cursor bounds before it starts,
         # save the new cursors once every sink has committed.
         plan = prepare_run(spec, plan)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dteg.components.capabilities import Capabilities
-from dteg.components.records import DEAD_LETTER_STEP
+from dteg.components.names import DEAD_LETTER_STEP
 from dteg.components.registry import ComponentInfo, Kind, Registry, default_registry
 from dteg.components.settings import required_env, unkeyed_hashes
 from dteg.errors import SpecError, SpecErrors

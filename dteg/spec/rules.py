@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from dteg.components.types import DeclaredType, UnknownType, parse_type
+from dteg.components.types import DeclaredType, UnknownType, check_type
 from dteg.spec.names import known_names_hint
 
 OnFailure = Literal["quarantine", "drop", "fail"]
@@ -124,7 +124,7 @@ class Rule(BaseModel):
                                  "`schema:` (column → type), one of them")
             for column, name in self.types().items():
                 try:
-                    parse_type(name)
+                    check_type(name)
                 except UnknownType as exc:
                     raise ValueError(f"column `{column}`: {exc}") from None
         if self.pattern is not None:

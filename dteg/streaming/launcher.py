@@ -26,7 +26,7 @@ from typing import Any
 
 from dteg.components.contracts import OffsetPlan, OffsetPlanner, Partition
 from dteg.components.files import pid_alive, read_json, write_json_atomic
-from dteg.components.records import DEAD_LETTER_STEP
+from dteg.components.names import DEAD_LETTER_STEP
 from dteg.components.rundir import RunDir
 from dteg.components.settings import write_mode
 from dteg.errors import ConfigError, ConnectorError, find_error

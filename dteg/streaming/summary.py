@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dteg.spec.models import PipelineSpec
+from dteg.spec.preflight import check_preflight
 from dteg.streaming.launcher import Stream, StreamOptions, StreamResult
 from dteg.transforms import checkpoint
 
@@ -44,6 +45,7 @@ def execute_stream(spec: PipelineSpec, run_id: str, options: StreamOptions,
                       kind="stream")
     run.started()
     try:
+        check_preflight(stream.spec)  # before the first micro-batch can commit
         result = stream.run()
         report = result.report
         run.counted(report)

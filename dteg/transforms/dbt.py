@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dteg.components.contracts import (
     LoadedTarget,
@@ -26,43 +25,7 @@ from dteg.components.contracts import (
     RunContext,
 )
 from dteg.errors import ConfigError
-
-
-class DbtConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model: str | None = Field(
-        default=None, description="Model to run (name or .sql file); default: the project")
-    select: str | None = Field(default=None, description="dbt selection syntax, e.g. tag:daily+")
-    tests: bool = Field(default=False, description="`dbt build`: run the models and their tests")
-    project_dir: str = Field(default="dbt", description="dbt project folder, relative to the "
-                             "pipeline file")
-    profiles_dir: str | None = Field(
-        default=None, description="Folder holding profiles.yml; default: a dbt-duckdb profile "
-        "for the DuckDB database this pipeline loads")
-    target: str | None = None
-    vars: dict[str, Any] = Field(default_factory=dict)
-    full_refresh: bool = False
-    every: str | float | None = Field(
-        default=None, description="In `dteg stream`: run dbt at most this often (15m, 1h, …; "
-        "default 15m), after a micro-batch has committed")
-    after_batches: int | None = Field(
-        default=None, ge=1, description="In `dteg stream`: run dbt after this many committed "
-        "micro-batches instead of on a time interval")
-
-    @field_validator("every")
-    @classmethod
-    def _duration(cls, value: str | float | None) -> str | float | None:
-        if value is not None:
-            from dteg.transforms.window import parse_duration
-
-            parse_duration(value)
-        return value
-
-    def interval_seconds(self) -> float:
-        from dteg.transforms.window import US, parse_duration
-
-        return parse_duration(self.every if self.every is not None else "15m") / US
+from dteg.transforms.dbt_config import DbtConfig
 
 
 @dataclass

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
+from dteg.transforms.filter_config import FilterConfig
 from dteg.transforms.sql import BatchSql
-
-
-class FilterConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    where: str = Field(min_length=1, description="SQL predicate, e.g. amount > 0 AND "
-                       "country IN ('KR', 'JP'); rows where it is false or null are filtered")
 
 
 class Filter(BatchTransform):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from pydantic import ConfigDict, Field, model_validator
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.components.records import (
@@ -19,29 +18,8 @@ from dteg.components.records import (
     sources_of,
     without_provenance,
 )
-from dteg.components.settings import StageSettings
+from dteg.transforms.map_config import MapConfig
 from dteg.transforms.sql import BatchSql, quote
-
-
-class MapConfig(StageSettings):
-    model_config = ConfigDict(extra="forbid")
-
-    columns: dict[str, str] = Field(
-        default_factory=dict,
-        description="column → SQL expression; an existing column is replaced in place, a new "
-        "one is added at the end",
-    )
-    rename: dict[str, str] = Field(default_factory=dict, description="old name → new name")
-    drop: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _something(self) -> MapConfig:
-        if not (self.columns or self.rename or self.drop):
-            raise ValueError("give at least one of `columns:`, `rename:` or `drop:`")
-        return self
-
-    def created_columns(self) -> set[str]:
-        return {self.rename.get(c, c) for c in self.columns} | set(self.rename.values())
 
 
 class Map(BatchTransform):

@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 from dteg.components.contracts import RunContext, StageResult
 from dteg.components.records import dead_letters, row_json, sources_of
 from dteg.errors import StepError
-from dteg.transforms.validate import OnFailure, Rule, describe, masked_value, rule_counter
+from dteg.spec.rules import OnFailure, Rule
+from dteg.transforms.validate import describe, masked_value, rule_counter
 
 BUCKETS = 16
 _ROW = "__dteg_row"

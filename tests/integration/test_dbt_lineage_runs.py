@@ -160,7 +160,7 @@ def test_failed_run_is_recorded_and_announced(workdir: Path, run_pipeline) -> No
     path.write_text((workdir / "csv_to_parquet.yaml").read_text().replace(
         "data/customers.csv", "data/none-*.csv"))
     code, _report, _out = run_pipeline(path)
-    assert code == 1
+    assert code == 2
     events = [json.loads(line) for line in
               (workdir / ".dteg" / "lineage" / "events.jsonl").read_text().splitlines()]
     assert [e["eventType"] for e in events] == ["START", "FAIL"]

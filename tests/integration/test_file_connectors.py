@@ -16,6 +16,7 @@ from typing import Any
 import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import yaml
 import zstandard
 
@@ -139,7 +140,7 @@ def test_csv_glob_reorders_columns_and_refuses_a_different_header(tmp_path,
 
 def test_csv_no_matching_file_is_one_clear_error(tmp_path, run_pipeline) -> None:
     pipeline = make_pipeline(tmp_path, extract("csv", path="data/*.csv"), to_parquet())
-    out = failed(run_pipeline(pipeline), code=1)
+    out = failed(run_pipeline(pipeline), code=2)
     assert f"no file matches {tmp_path / 'data' / '*.csv'}" in out
     assert "allow_empty: true" in out
     assert "pipeline.yaml:4" in out  # the extract step's line
@@ -221,7 +222,11 @@ def test_csv_tabs_in_cp949(tmp_path, run_pipeline) -> None:
                                 {"번호": 2, "이름": "박영희", "메모": "탭\t포함"}]
 
 
-def test_csv_multiline_values_keep_their_line_breaks_and_lines(tmp_path, run_pipeline) -> None:
+@pytest.mark.parametrize("declared", [True, False], ids=["multiline", "by-default"])
+def test_csv_multiline_values_keep_their_line_breaks_and_lines(tmp_path, run_pipeline,
+                                                               declared: bool) -> None:
+    # Without `multiline: true` too: quoted line breaks are found and kept (the fast path
+    # falls back to the careful one for those blocks).
     text = (
         "id,comment,score\n"             # 1
         '1,"first line\nsecond line",10\n'  # 2-3
@@ -233,7 +238,8 @@ def test_csv_multiline_values_keep_their_line_breaks_and_lines(tmp_path, run_pip
     )
     path = write(tmp_path, "data/notes.csv", text)
     pipeline = make_pipeline(
-        tmp_path, extract("csv", path="data/notes.csv", multiline=True, schema={"score": "int"}),
+        tmp_path, extract("csv", path="data/notes.csv", schema={"score": "int"},
+                          **({"multiline": True} if declared else {})),
         to_parquet())
     report = ok(run_pipeline(pipeline))
     assert (report["read"], report["loaded"], report["dead_lettered"]) == (5, 3, 2)
@@ -247,6 +253,23 @@ def test_csv_multiline_values_keep_their_line_breaks_and_lines(tmp_path, run_pip
     assert dead[f"{path}:5"]["column"] == "score"
     assert dead[f"{path}:5"]["reason"] == "column `score`: 'oops' is not a valid int64"
     assert dead[f"{path}:9"]["reason"] == "malformed CSV row: expected 3 fields, found 4"
+
+
+def test_csv_quoted_line_break_across_a_block_boundary_stays_one_record(
+        tmp_path, run_pipeline, monkeypatch) -> None:
+    from dteg.connectors.csv import source
+
+    monkeypatch.setattr(source, "BLOCK_BYTES", 64)  # cut blocks inside the quoted values
+    rows = "".join(f'{i},"note {i}\nline two of {i}\nthree",{i}\n' for i in range(1, 21))
+    path = write(tmp_path, "data/notes.csv", "id,note,n\n" + rows + "21,plain,x\n")
+    pipeline = make_pipeline(tmp_path, extract("csv", path="data/notes.csv",
+                                               schema={"n": "int"}), to_parquet())
+    report = ok(run_pipeline(pipeline))
+    assert (report["read"], report["loaded"], report["dead_lettered"]) == (21, 20, 1)
+    assert landed(tmp_path)[19] == {"id": 20, "note": "note 20\nline two of 20\nthree",
+                                    "n": 20}
+    [dead] = dead_letters(tmp_path)
+    assert dead["source"] == f"{path}:62"  # the line the bad record starts on
 
 
 def test_csv_unclosed_quote_does_not_swallow_the_next_lines(tmp_path, run_pipeline) -> None:
@@ -507,7 +530,7 @@ def test_parquet_corrupt_file_is_a_clear_error(tmp_path, run_pipeline) -> None:
 def test_parquet_folder_without_glob_suggests_one(tmp_path, run_pipeline) -> None:
     write(tmp_path, "data/orders/part-1.parquet", pq_bytes(pa.table({"id": [1]})))
     pipeline = make_pipeline(tmp_path, extract("parquet", path="data/orders"), to_parquet())
-    out = failed(run_pipeline(pipeline), code=1)
+    out = failed(run_pipeline(pipeline), code=2)
     assert "orders is a folder" in out
     assert str(tmp_path / "data" / "orders" / "*.parquet") in out
 

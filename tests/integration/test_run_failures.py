@@ -51,15 +51,37 @@ def test_missing_input_is_one_clear_message(workdir: Path, run_pipeline) -> None
     path = workdir / "missing.yaml"
     path.write_text(FAILING.replace("data/customers.csv", "data/nothing-*.csv"))
     code, _report, out = run_pipeline(path)
-    assert code == 1
+    assert code == 2  # the environment is wrong: found before the run starts
     assert "no file matches" in out and "nothing-*.csv" in out
     assert "allow_empty" in out
     assert "Traceback" not in out and "while running" not in out
+
+
+def test_dbt_step_without_project_fails_before_any_load_commits(workdir: Path,
+                                                                 run_pipeline) -> None:
+    path = workdir / "no_dbt.yaml"
+    path.write_text(FAILING.replace("max: 10", "max: 1000").replace(
+        "table: customers", "table: customers_no_dbt") + """
+    - transform:
+        name: models
+        type: dbt
+        project_dir: no_such_dbt
+""")
+    code, report, out = run_pipeline(path)
+    assert code == 2
+    assert report is None
+    assert "step `models` (" in out and "missing dbt_project.yml" in out
+    assert "read again" not in out and "Traceback" not in out
+    con = duckdb.connect(str(workdir / ".dteg" / "warehouse.duckdb"))
+    tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables")
+              .fetchall()}
+    con.close()
+    assert "customers_no_dbt" not in tables  # nothing was loaded
 
 
 def test_debug_shows_the_traceback(workdir: Path, run_pipeline) -> None:
     path = workdir / "missing.yaml"
     path.write_text(FAILING.replace("data/customers.csv", "data/nothing-*.csv"))
     code, _report, out = run_pipeline(path, "--debug")
-    assert code == 1
+    assert code == 2
     assert "Traceback" in out

@@ -60,6 +60,14 @@ CASES: list[tuple[str, int, str | None, str]] = [
      "`column`, `columns`, `min`, `max`"),
     ("mask_option_of_another_strategy.yaml", 8, "mask",
      "`keep` applies only to `strategy: partial`, not to `hash`"),
+    # Found without reading data (settings' preflight): what `dteg run` would fail on first.
+    ("input_file_missing.yaml", 4, "read_orders",
+     "orders_2024.csv; check the path (relative paths are taken from the pipeline file"),
+    ("schema_column_not_in_header.yaml", 4, "read_orders",
+     "the declared `schema:` names column(s) ['contry']"),
+    ("filter_invalid_sql.yaml", 9, "positive", "`where:` is not valid SQL"),
+    ("map_invalid_sql.yaml", 9, "derive", "`columns.total` is not valid SQL"),
+    ("dbt_without_project.yaml", 15, "models", "missing dbt_project.yml"),
 ]
 
 

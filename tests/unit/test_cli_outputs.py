@@ -162,10 +162,19 @@ def test_connectors_list(cli) -> None:
     assert "(also: json, ndjson)" in jsonl and jsonl.endswith("[built-in]")
 
 
+# Examples that read what another example writes (run that one first).
+READS_ANOTHER_EXAMPLES_OUTPUT = {"secure_customers_read.yaml": "out/secure_customers.parquet"}
+
+
 @pytest.mark.parametrize("pipeline", sorted((REPO / "pipelines").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_every_example_pipeline_validates(cli, pipeline: Path) -> None:
     result = cli("validate", str(pipeline))
+    if pipeline.name in READS_ANOTHER_EXAMPLES_OUTPUT and result.code == 2:
+        # Its input does not exist until the other example ran: validate says so, as run would.
+        missing = pipeline.parent / READS_ANOTHER_EXAMPLES_OUTPUT[pipeline.name]
+        assert f"no file matches {missing}" in result.err, result.text
+        return
     assert result.code == 0, result.text
     assert result.out.startswith(f"ok: {pipeline} is valid")
 

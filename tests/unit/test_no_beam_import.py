@@ -53,3 +53,14 @@ def test_importtime_of_validate_has_no_beam() -> None:
                 if line.startswith("import time:")]
     assert "dteg.spec.phases" in imported  # the probe really ran the command
     assert not [m for m in imported if m.startswith("apache_beam")]
+
+
+def test_validate_does_not_import_pyarrow() -> None:
+    """Checking settings needs no Arrow: pyarrow and numpy cost more than the rest of
+    `dteg validate` together on a busy machine."""
+    probe = PROBE + (
+        "\nheavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'numpy'))"
+        "\nprint('HEAVY', heavy, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "validate", "pipelines/quickstart.yaml"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.stderr.strip().splitlines()[-1] == "HEAVY []", proc.stderr

@@ -13,9 +13,10 @@ from pydantic import ValidationError
 from dteg.beam.quality import threshold_error
 from dteg.components.contracts import RunContext
 from dteg.errors import StepError
+from dteg.spec.rules import Rule
 from dteg.testing import check_source, check_stage, context
 from dteg.transforms.unique import UniqueCheck
-from dteg.transforms.validate import Rule, ValidateConfig
+from dteg.transforms.validate import ValidateConfig
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "security"
 

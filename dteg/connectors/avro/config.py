@@ -10,6 +10,8 @@ from dteg.connectors.file_config import FileSinkConfig, FileSourceConfig
 
 
 class SourceConfig(FileSourceConfig):
+    glob_example: ClassVar[str] = "*.avro"
+
     pass
 
 

@@ -34,6 +34,22 @@ def record_lines(data: bytes, first_line: int, quote: bytes) -> list[int]:
     return starts
 
 
+def open_record_start(data: bytes, quote: bytes) -> int | None:
+    """Where the record that ``data`` ends inside starts, when a quoted value is still open at
+    the end of ``data`` (its line breaks belong to the value); None when the quotes balance."""
+    if data.count(quote) % 2 == 0:
+        return None
+    start = 0
+    quotes = 0
+    for match in re.finditer(b"\n|" + re.escape(quote), data):
+        if match.group() == quote:
+            quotes += 1
+        elif quotes % 2 == 0:
+            start = match.end()
+            quotes = 0
+    return start
+
+
 def ends_in_quotes(line: bytes, delimiter: bytes, quote: bytes) -> bool:
     """Whether ``line`` ends inside a quoted value (as pyarrow reads quotes: only at the
     start of a value, doubled inside it)."""

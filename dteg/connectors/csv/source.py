@@ -241,9 +241,26 @@ class CsvReader(BatchReader):
                     yield rest
                 yield from self._blocks(stream)
 
+            quote = self.config.quote_char.encode()
+            pending = b""  # a record whose quoted value runs past the end of a block
             for block in blocks():
-                yield from self._convert_block(block, names, split, plan, line_no)
+                block = pending + block
+                pending = b""
+                typed = self._typed_block(block, names, split)
+                if typed is not None:
+                    yield from self._with_filename(typed, split)
+                    line_no += block.count(b"\n")
+                    continue
+                # Slow path only: keep a record with line breaks in a quoted value whole.
+                start = linemap.open_record_start(block, quote) if quote in block else None
+                if start is not None:
+                    block, pending = block[:start], block[start:]
+                    if not block:
+                        continue
+                yield from self._convert_block(block, names, split, plan, line_no, fast=False)
                 line_no += block.count(b"\n")
+            if pending:  # a quote that is never closed: the careful path reports its line
+                yield from self._convert_block(pending, names, split, plan, line_no)
 
     def _typed_block(self, block: bytes, names: list[str], split: _Split) -> pa.Table | None:
         """Fast path: parse straight into the target types on pyarrow's threads. Returns None
@@ -284,9 +301,9 @@ class CsvReader(BatchReader):
         return table.combine_chunks()
 
     def _convert_block(self, block: bytes, names: list[str], split: _Split, plan: CastPlan,
-                       first_line: int, *, exact: bool = True,
+                       first_line: int, *, exact: bool = True, fast: bool = True,
                        ) -> Iterator[pa.RecordBatch | Rejected]:
-        if exact and not self.config.multiline:
+        if exact and fast and not self.config.multiline:
             typed = self._typed_block(block, names, split)
             if typed is not None:
                 yield from self._with_filename(typed, split, first_line=first_line)
@@ -312,6 +329,13 @@ class CsvReader(BatchReader):
             # pyarrow numbers rows without the blank lines it skipped: map them back to lines.
             row_lines = linemap.row_lines(block, first_line)
             if exact and rows != len(row_lines):
+                quote = self.config.quote_char.encode()
+                records = linemap.record_lines(block, first_line, quote)
+                if block.count(quote) % 2 == 0 and len(records) == rows:
+                    # Quoted values hold line breaks (the records balance their quotes).
+                    yield from self._emit(table, bad, plan, split, lambda: records,
+                                          lambda n: f"record {n}")
+                    return
                 # A value opened a quote it never closed; pyarrow ran it into the next lines.
                 cleaned = yield from self._drop_lines(block, split, first_line, self._open_quote)
                 yield from self._convert_block(cleaned or block, names, split, plan, first_line,
@@ -407,8 +431,8 @@ class CsvReader(BatchReader):
         quote, delimiter = self.config.quote_char.encode(), self.config.delimiter.encode()
         if quote not in line or not linemap.ends_in_quotes(line, delimiter, quote):
             return None
-        return ("malformed CSV row: a quoted value is not closed on its line (set "
-                "`multiline: true` if values contain line breaks)")
+        return ("malformed CSV row: a quoted value is not closed (no closing quote follows "
+                "it in the file)")
 
     def _read_multiline(self, stream: Any, rest: bytes, names: list[str], split: _Split,
                         plan: CastPlan, first_line: int) -> Iterator[pa.RecordBatch | Rejected]:

@@ -10,6 +10,8 @@ from dteg.connectors.file_config import FileSinkConfig, FileSourceConfig
 
 
 class SourceConfig(FileSourceConfig):
+    glob_example: ClassVar[str] = "*.jsonl"
+
     encoding: str = "utf-8"
     sample_rows: int = Field(
         default=10_000, ge=1,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dteg.components.settings import Dataset, SinkSettings, SourceSettings
-from dteg.components.types import UnknownType, parse_type
+from dteg.components.types import UnknownType, check_type
 
 Format = Literal["json", "avro", "string", "bytes"]
 Metadata = Literal["topic", "partition", "offset", "timestamp", "key", "headers"]
@@ -139,7 +139,7 @@ class SourceConfig(_Client, SourceSettings):
     def _known_types(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for column, name in (value or {}).items():
             try:
-                parse_type(str(name))
+                check_type(str(name))
             except UnknownType as exc:
                 raise ValueError(f"column `{column}`: {exc}") from None
         return value

@@ -10,6 +10,8 @@ from dteg.connectors.file_config import FileSinkConfig, FileSourceConfig
 
 
 class SourceConfig(FileSourceConfig):
+    glob_example: ClassVar[str] = "*.parquet"
+
     columns: list[str] | None = Field(default=None, description="Read only these columns")
 
 
