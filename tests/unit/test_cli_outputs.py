@@ -214,6 +214,7 @@ def test_validate_counts_one_step_in_the_singular(cli, write_pipeline) -> None:
           steps:
             - extract: {type: csv, config: {path: a.csv}}
     """)
+    (path.parent / "a.csv").write_text("id\n1\n")
     result = cli("validate", str(path))
     assert "(1 step: extract)" in result.out, result.text
 
