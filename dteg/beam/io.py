@@ -135,17 +135,30 @@ class _ReadSplit(beam.DoFn):
 
     @keeps_errors
     def process(self, split: Any):
+        # A split with no rows still says what its columns are: its first zero-row batch
+        # goes on, so a sink can replace its target with an empty one of the right schema.
+        empty: pa.RecordBatch | None = None
+        rows = False
         for item in self.reader.read(split):
             if isinstance(item, Rejected):
                 self.dead.inc(item.batch.num_rows)
                 yield beam.pvalue.TaggedOutput(DEAD, item.batch)
             elif item.num_rows:
-                if not self.schema_recorded:
-                    self.built.ctx.run_folder.record_schema(self.built.ctx.step, item.schema)
-                    self.schema_recorded = True
+                self._record_schema(item)
+                rows = True
                 self.rows_out.inc(item.num_rows)
                 progress.rows_read.add(item.num_rows)
                 yield item
+            elif empty is None:
+                empty = item
+        if not rows and empty is not None:
+            self._record_schema(empty)
+            yield empty
+
+    def _record_schema(self, batch: pa.RecordBatch) -> None:
+        if not self.schema_recorded:
+            self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
+            self.schema_recorded = True
 
 
 class ReadSource(beam.PTransform):
@@ -183,6 +196,7 @@ class _Apply(beam.DoFn):
     def setup(self) -> None:
         self.stage = self.built.build()
         self.stage.setup()
+        self.empty_sent = False
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
@@ -204,6 +218,11 @@ class _Apply(beam.DoFn):
         if result.kept is not None and result.kept.num_rows:
             if self.count_out:
                 self.rows_out.inc(result.kept.num_rows)
+            yield result.kept
+        elif result.kept is not None and not self.empty_sent:
+            # No rows kept: one zero-row batch per worker carries the output schema on, so
+            # a load of zero rows still knows its columns.
+            self.empty_sent = True
             yield result.kept
 
 
@@ -246,6 +265,7 @@ class _WriteParts(beam.DoFn):
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True
+        # A zero-row batch opens a part too: its (empty) part tells the commit the schema.
         if self.part is None:
             self.part = self.writer.open_part(uuid.uuid4().hex[:12])
         self.part.write(batch)
@@ -306,6 +326,8 @@ class _StreamWrite(beam.DoFn):
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
+        if not batch.num_rows:
+            return  # a micro-batch of no rows commits nothing
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dteg.components.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.contracts import BatchTransform, RunContext, StageResult, as_batch
 from dteg.components.records import dead_letters, row_json
 from dteg.transforms.sql import BatchSql, quote
 
@@ -64,8 +64,7 @@ class Map(BatchTransform):
             table = self.engine.query(batch, sql)
         except duckdb.Error:
             return self._row_by_row(batch, sql)
-        out = table.combine_chunks().to_batches()
-        return StageResult(kept=out[0] if out else None)
+        return StageResult(kept=as_batch(table))
 
     def _row_by_row(self, batch: pa.RecordBatch, sql: str) -> StageResult:
         """Slow path: find the rows whose expressions fail, dead-letter them."""
@@ -81,7 +80,12 @@ class Map(BatchTransform):
             except duckdb.Error as exc:
                 bad_rows.extend(row.to_pylist())
                 reasons.append(f"expression failed: {str(exc).splitlines()[0]}")
-        kept = pa.concat_tables(good).combine_chunks().to_batches()[0] if good else None
+        if not good:  # every row failed: the output's columns still travel on
+            try:
+                good.append(self.engine.query(batch.slice(0, 0), sql))
+            except duckdb.Error:
+                pass
+        kept = as_batch(pa.concat_tables(good)) if good else None
         rejected = dead_letters(
             pipeline=self.ctx.pipeline, step=self.ctx.step, reasons=reasons,
             records=[row_json(r, self.ctx.mask_row) for r in bad_rows],
