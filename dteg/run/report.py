@@ -91,8 +91,11 @@ class RunReport:
         elif check is False:
             lines.append("  WARNING: counts do not reconcile "
                          f"({self.read:,} ≠ {self.loaded + self.dead_lettered + self.filtered:,})")
+        loaded = {s.name: s.loaded for s in self.steps if s.kind == "load"}
         for step, target in self.targets.items():
-            lines.append(f"  {step} → {target}")
+            # The rows each load wrote, so a load of none does not pass for a full one.
+            rows = f" ({loaded[step]:,} rows)" if step in loaded else ""
+            lines.append(f"  {step} → {target}{rows}")
         for drift in self.drift:
             lines.append(f"  WARNING: {drift.describe()}")
         for outcome in self.post_load:

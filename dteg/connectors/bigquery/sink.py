@@ -80,6 +80,8 @@ class _Part(PartWriter):
         elif batch.schema != self.schema:
             assert self.schema is not None
             batch = conform(batch, self.schema, step=self.sink.ctx.step)
+        if not batch.num_rows:
+            return  # the staged file now has the schema; that is all a zero-row batch says
         if self.sink.merging:
             batch = with_merge_order(batch, part=self.opened, first_row=self.rows,
                                      part_column=PART_COL, row_column=ROW_COL)
@@ -217,7 +219,11 @@ class BigQueryWriter(BatchWriter):
 
     def commit(self, parts: list[PartResult]) -> CommitResult:
         rows = sum(p.rows for p in parts)
-        if not parts:
+        if not parts:  # not even a schema (no input at all): nothing to create
+            return CommitResult(rows=0, target=self.describe(), detail="no rows")
+        if not rows and self.config.mode != "replace":
+            if self.config.strategy == "batch":
+                self._drop_work_table()
             return CommitResult(rows=0, target=self.describe(), detail="no rows")
         fields: dict[str, dict[str, str]] = {}
         for part in parts:
