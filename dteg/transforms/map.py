@@ -6,6 +6,7 @@ with DuckDB's message; an expression that cannot work at all (unknown column) fa
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pyarrow as pa
@@ -81,10 +82,8 @@ class Map(BatchTransform):
                 bad_rows.extend(row.to_pylist())
                 reasons.append(f"expression failed: {str(exc).splitlines()[0]}")
         if not good:  # every row failed: the output's columns still travel on
-            try:
+            with contextlib.suppress(duckdb.Error):
                 good.append(self.engine.query(batch.slice(0, 0), sql))
-            except duckdb.Error:
-                pass
         kept = as_batch(pa.concat_tables(good)) if good else None
         rejected = dead_letters(
             pipeline=self.ctx.pipeline, step=self.ctx.step, reasons=reasons,
