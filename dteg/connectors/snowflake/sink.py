@@ -205,8 +205,12 @@ class SnowflakeWriter(BatchWriter):
                     f"merge key column(s) {missing} are not in the data (columns: "
                     f"{list(data)})", step=self.ctx.step, hint="Fix `key:`.")
             existing = self._columns(cur)
-            if existing and c.mode != "replace" and not any(p.rows for p in parts):
-                return  # nothing to add: the table stays as it is
+            if existing and not any(p.rows for p in parts):
+                # No rows: `replace` empties the table (its columns stay; the types a
+                # header-only file infers must not fail the run), the others add nothing.
+                if c.mode == "replace":
+                    cur.execute(f"DELETE FROM {self.table}")
+                return
             # Parts of no rows only carried the schema (a replace of no rows empties the
             # table, which keeps its columns).
             parts = [p for p in parts if p.rows]
