@@ -221,7 +221,9 @@ class BigQueryWriter(BatchWriter):
         rows = sum(p.rows for p in parts)
         if not parts:  # not even a schema (no input at all): nothing to create
             return CommitResult(rows=0, target=self.describe(), detail="no rows")
-        if not rows and self.config.mode != "replace":
+        if not rows and (self.config.mode != "replace" or self._empty_existing()):
+            # No rows: `append`/`merge` add nothing; `replace` emptied the existing table
+            # (its columns stay: the types a header-only file infers must not fail the run).
             if self.config.strategy == "batch":
                 self._drop_work_table()
             return CommitResult(rows=0, target=self.describe(), detail="no rows")
@@ -239,6 +241,31 @@ class BigQueryWriter(BatchWriter):
         finally:
             self._drop_work_table()
         return CommitResult(rows=rows, target=self.describe(), detail=self.config.mode)
+
+    def _empty_existing(self) -> bool:
+        """Empty the target in one job if it exists (False: there is no target yet)."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        def get() -> Any:
+            try:
+                return self.client().get_table(self.target)
+            except NotFound:
+                return None
+
+        if self._retry(f"reading {self.target}", get) is None:
+            return False
+        job_config = bigquery.QueryJobConfig(
+            destination=self.target,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)
+        sql = f"SELECT * FROM {q(self.target)} WHERE FALSE"
+
+        def start(job_id: str) -> Any:
+            return self.client().query(sql, job_config=job_config, job_id=job_id,
+                                       location=self.config.location, job_retry=None)
+
+        self.run_job(f"{self.job_prefix}_commit", start, f"emptying {self.target}")
+        return True
 
     def _prepare_target(self, fields: list[dict[str, str]]) -> list[str]:
         """Create the target, or add the data's new columns; the columns to load."""
