@@ -149,10 +149,11 @@ class _ReadSplit(beam.DoFn):
                 self.rows_out.inc(item.num_rows)
                 progress.rows_read.add(item.num_rows)
                 yield item
-            elif empty is None:
+            elif empty is None and item.num_columns:  # no columns: nothing to say
                 empty = item
         if not rows and empty is not None:
-            self._record_schema(empty)
+            # Not recorded as the source's schema: a header-only file's columns are all text
+            # (nothing to infer types from), which drift checks would report as a change.
             yield empty
 
     def _record_schema(self, batch: pa.RecordBatch) -> None:
@@ -219,7 +220,7 @@ class _Apply(beam.DoFn):
             if self.count_out:
                 self.rows_out.inc(result.kept.num_rows)
             yield result.kept
-        elif result.kept is not None and not self.empty_sent:
+        elif result.kept is not None and result.kept.num_columns and not self.empty_sent:
             # No rows kept: one zero-row batch per worker carries the output schema on, so
             # a load of zero rows still knows its columns.
             self.empty_sent = True
@@ -262,6 +263,8 @@ class _WriteParts(beam.DoFn):
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
+        if not batch.num_rows and not batch.num_columns:
+            return  # no rows and no columns: nothing for the target to learn
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True

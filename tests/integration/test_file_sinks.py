@@ -330,3 +330,33 @@ def test_append_of_zero_rows_adds_nothing(tmp_path, run_pipeline) -> None:
         assert con.execute("SELECT count(*) FROM orders").fetchall() == [(2,)]
     finally:
         con.close()
+
+
+def test_rows_all_dead_lettered_by_a_stage_replace_the_target_with_its_output_columns(
+        tmp_path, run_pipeline) -> None:
+    write(tmp_path, "data/orders.csv", ORDERS)
+    pipeline = make_pipeline(
+        tmp_path, extract("csv", path="data/orders.csv", schema=ORDERS_SCHEMA),
+        {"validate": {"rules": [{"type": "range_check", "column": "amount", "min": 100},
+                                {"type": "unique", "column": "id"}]}},
+        {"map": {"drop": ["note"]}},
+        load("parquet", path="out/one.parquet"))
+    write(tmp_path, "out/one.parquet", pq_bytes(pa.table({"old": [1]})))  # an earlier run
+    code, report, out = run_pipeline(pipeline)
+    assert code == 0, out
+    assert report is not None
+    assert (report["read"], report["loaded"], report["dead_lettered"]) == (2, 0, 2)
+    table = pq.read_table(tmp_path / "out" / "one.parquet")
+    assert (table.num_rows, table.schema.names) == (0, ["id", "amount"])
+
+
+def test_an_empty_jsonl_file_without_a_schema_loads_nothing_and_fails_nothing(
+        tmp_path, run_pipeline) -> None:
+    write(tmp_path, "data/empty.jsonl", "")
+    pipeline = make_pipeline(
+        tmp_path, extract("jsonl", path="data/empty.jsonl"),
+        load("duckdb", database="out/w.duckdb", table="t"),
+        load("parquet", path="out/one.parquet"))
+    report = ok(run_pipeline(pipeline))
+    assert (report["read"], report["loaded"]) == (0, 0)
+    assert not (tmp_path / "out" / "one.parquet").exists()  # no columns to give a file
