@@ -260,15 +260,22 @@ class _WriteParts(beam.DoFn):
 
     def start_bundle(self) -> None:
         self.part: Any = None
+        self.empty: pa.RecordBatch | None = None
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
-        if not batch.num_rows and not batch.num_columns:
-            return  # no rows and no columns: nothing for the target to learn
+        if not batch.num_rows:
+            # Kept for the end of the bundle: written only to a part that got no rows, so
+            # the commit learns the schema, and never fixes the types of a part with rows.
+            if self.empty is None and batch.num_columns:
+                self.empty = batch
+            return
+        self._write(batch)
+
+    def _write(self, batch: pa.RecordBatch) -> None:
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True
-        # A zero-row batch opens a part too: its (empty) part tells the commit the schema.
         if self.part is None:
             self.part = self.writer.open_part(uuid.uuid4().hex[:12])
         self.part.write(batch)
@@ -276,6 +283,9 @@ class _WriteParts(beam.DoFn):
 
     @keeps_errors
     def finish_bundle(self):
+        if self.part is None and self.empty is not None:
+            self._write(self.empty)  # a part of no rows: it carries the schema to the commit
+        self.empty = None
         if self.part is not None:
             result = self.part.close()
             self.part = None

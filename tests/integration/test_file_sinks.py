@@ -360,3 +360,24 @@ def test_an_empty_jsonl_file_without_a_schema_loads_nothing_and_fails_nothing(
     report = ok(run_pipeline(pipeline))
     assert (report["read"], report["loaded"]) == (0, 0)
     assert not (tmp_path / "out" / "one.parquet").exists()  # no columns to give a file
+
+
+def test_an_empty_file_beside_files_with_rows_does_not_set_the_column_types(
+        tmp_path, run_pipeline) -> None:
+    empty = pa.table({"id": pa.array([], pa.int32()), "name": pa.array([], pa.string())})
+    big = pa.table({"id": pa.array([2**40], pa.int64()), "name": ["big"]})
+    write(tmp_path, "data/a.parquet", pq_bytes(empty))  # read first: sorted by name
+    write(tmp_path, "data/b.parquet", pq_bytes(big))
+    pipeline = make_pipeline(
+        tmp_path, extract("parquet", path="data/*.parquet"),
+        load("parquet", path="out/one.parquet"),
+        load("duckdb", database="out/w.duckdb", table="t", mode="replace"))
+    report = ok(run_pipeline(pipeline))
+    assert (report["read"], report["loaded"]) == (1, 2)
+    assert pq.read_table(tmp_path / "out" / "one.parquet").to_pylist() == [
+        {"id": 2**40, "name": "big"}]
+    con = duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT id, name FROM t").fetchall() == [(2**40, "big")]
+    finally:
+        con.close()
