@@ -136,18 +136,33 @@ class _ReadSplit(beam.DoFn):
 
     @keeps_errors
     def process(self, split: Any):
+        # A split with no rows still says what its columns are: its first zero-row batch
+        # goes on, so a sink can replace its target with an empty one of the right schema.
+        empty: pa.RecordBatch | None = None
+        rows = False
         for item in self.reader.read(split):
             if isinstance(item, Rejected):
                 self.dead.inc(item.batch.num_rows)
                 yield beam.pvalue.TaggedOutput(DEAD, item.batch)
             elif item.num_rows:
-                if not self.schema_recorded:
-                    self.built.ctx.run_folder.record_schema(
-                        self.built.ctx.step, without_provenance(item.schema.empty_table()).schema)
-                    self.schema_recorded = True
+                self._record_schema(item)
+                rows = True
                 self.rows_out.inc(item.num_rows)
                 progress.rows_read.add(item.num_rows)
                 yield item
+            elif empty is None and item.num_columns:  # no columns: nothing to say
+                empty = item
+        if not rows and empty is not None:
+            # Not recorded as the source's schema: a header-only file's columns are all text
+            # (nothing to infer types from), which drift checks would report as a change.
+            yield empty
+
+    def _record_schema(self, batch: pa.RecordBatch) -> None:
+        if not self.schema_recorded:
+            # where rows were read (provenance columns) is not part of the data's schema
+            self.built.ctx.run_folder.record_schema(
+                self.built.ctx.step, without_provenance(batch.schema.empty_table()).schema)
+            self.schema_recorded = True
 
 
 class ReadSource(beam.PTransform):
@@ -185,6 +200,7 @@ class _Apply(beam.DoFn):
     def setup(self) -> None:
         self.stage = self.built.build()
         self.stage.setup()
+        self.empty_sent = False
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
@@ -206,6 +222,11 @@ class _Apply(beam.DoFn):
         if result.kept is not None and result.kept.num_rows:
             if self.count_out:
                 self.rows_out.inc(result.kept.num_rows)
+            yield result.kept
+        elif result.kept is not None and result.kept.num_columns and not self.empty_sent:
+            # No rows kept: one zero-row batch per worker carries the output schema on, so
+            # a load of zero rows still knows its columns.
+            self.empty_sent = True
             yield result.kept
 
 
@@ -242,10 +263,20 @@ class _WriteParts(beam.DoFn):
 
     def start_bundle(self) -> None:
         self.part: Any = None
+        self.empty: pa.RecordBatch | None = None
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
         batch = without_provenance(batch)  # where rows were read is not written
+        if not batch.num_rows:
+            # Kept for the end of the bundle: written only to a part that got no rows, so
+            # the commit learns the schema, and never fixes the types of a part with rows.
+            if self.empty is None and batch.num_columns:
+                self.empty = batch
+            return
+        self._write(batch)
+
+    def _write(self, batch: pa.RecordBatch) -> None:
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True
@@ -256,6 +287,9 @@ class _WriteParts(beam.DoFn):
 
     @keeps_errors
     def finish_bundle(self):
+        if self.part is None and self.empty is not None:
+            self._write(self.empty)  # a part of no rows: it carries the schema to the commit
+        self.empty = None
         if self.part is not None:
             result = self.part.close()
             self.part = None
@@ -310,6 +344,8 @@ class _StreamWrite(beam.DoFn):
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
         batch = without_provenance(batch)
+        if not batch.num_rows:
+            return  # a micro-batch of no rows commits nothing
         if not self.schema_recorded:
             self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
             self.schema_recorded = True

@@ -33,6 +33,9 @@ class _Split(beam.DoFn):
         self.check = check
 
     def process(self, batch: pa.RecordBatch):
+        if not batch.num_rows:  # nothing to check; it carries the schema on
+            yield beam.pvalue.TaggedOutput("unchecked", batch)
+            return
         unchecked, parts = self.check.split(batch)
         if unchecked is not None:
             yield beam.pvalue.TaggedOutput("unchecked", unchecked)

@@ -59,6 +59,13 @@ class RunContext:
         return self.state_dir / "staging" / self.run_id / self.step
 
 
+def as_batch(table: pa.Table) -> pa.RecordBatch:
+    """One batch of ``table``'s rows, with its schema even when it has no rows (a table of
+    no rows has no batches, and a zero-row batch is how a schema travels to the sinks)."""
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
 @dataclass(frozen=True)
 class Rejected:
     """Dead-letter rows (``dteg.components.records.DEAD_LETTER_SCHEMA``) from a source or
@@ -76,7 +83,9 @@ class BatchReader(ABC):
 
     @abstractmethod
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
-        """Stream one split as Arrow batches; never load it whole into memory."""
+        """Stream one split as Arrow batches; never load it whole into memory. A split
+        without rows yields one zero-row batch with its schema (so a ``replace`` of zero
+        rows leaves an empty target with the right columns)."""
 
     def describe(self) -> str:
         return type(self).__name__
@@ -198,11 +207,13 @@ class CommitResult:
 
 class PartWriter(ABC):
     @abstractmethod
-    def write(self, batch: pa.RecordBatch) -> None: ...
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Write rows; a zero-row batch only tells the part its schema."""
 
     @abstractmethod
     def close(self) -> PartResult | None:
-        """Finish the part; ``None`` if nothing was written."""
+        """Finish the part; ``None`` if nothing, not even a zero-row batch, was written
+        (a part of zero rows still reaches ``commit``, which then knows the schema)."""
 
 
 class BatchWriter(ABC):
@@ -213,7 +224,8 @@ class BatchWriter(ABC):
 
     @abstractmethod
     def commit(self, parts: list[PartResult]) -> CommitResult:
-        """Publish every part at once. Must leave the target untouched if it raises."""
+        """Publish every part at once. Must leave the target untouched if it raises. Parts of
+        zero rows carry the schema: ``replace`` then leaves an empty target with it."""
 
     def abort(self, parts: list[PartResult]) -> None:  # noqa: B027 - optional hook
         """Clean up staged parts after a failed run."""

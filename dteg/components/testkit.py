@@ -65,6 +65,7 @@ def check_source(name: str, config: dict[str, Any], *, base_dir: Path
     batches: list[pa.RecordBatch] = []
     dead: list[pa.RecordBatch] = []
     for split in splits:
+        found = 0
         for item in reader.read(split):
             if isinstance(item, Rejected):
                 _check_dead(item.batch)
@@ -72,7 +73,17 @@ def check_source(name: str, config: dict[str, Any], *, base_dir: Path
             else:
                 assert isinstance(item, pa.RecordBatch), (
                     f"a source must yield RecordBatch or Rejected, got {type(item).__name__}")
+                found += 1
                 batches.append(without_provenance(item))  # as a sink sees it
+        assert found, (f"split {split!r} yielded no batch: a split without rows yields one "
+                       "zero-row batch with its schema (a `replace` of it needs the columns)")
+    rows = [b for b in batches if b.num_rows]
+    empty = [b for b in batches if not b.num_rows]
+    for batch in empty:
+        assert not rows or batch.schema.names == rows[0].schema.names, (
+            f"a zero-row batch has other columns ({batch.schema.names}) than the rows "
+            f"({rows[0].schema.names})")
+    batches = rows or empty[:1]
     schemas = {b.schema for b in batches}
     assert len(schemas) <= 1 or len(splits) > 1, f"one split yielded several schemas: {schemas}"
     table = pa.Table.from_batches(batches) if batches else pa.table({})

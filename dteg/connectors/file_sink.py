@@ -77,8 +77,9 @@ class _FilePart(PartWriter):
             self._writer = self._open_format(self._stream, batch.schema, self.compression)
         elif batch.schema != self._schema:
             batch = conform(batch, self._schema, step=self._step)
-        self._writer.write(batch)
-        self._rows += batch.num_rows
+        if batch.num_rows:  # a zero-row batch only opens the file with its schema
+            self._writer.write(batch)
+            self._rows += batch.num_rows
 
     @property
     def rows(self) -> int:
@@ -113,8 +114,12 @@ class _Parts(PartWriter):
         self.sequence: dict[str, int] = {}
         self.done: list[tuple[str, PartResult]] = []
         self.run = partitions.run_values(sink.ctx.run_id)
+        self.empty: pa.RecordBatch | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            self.empty = self.empty or batch
+            return
         for rel, rows in self.sink.layout.split(batch, self.run, step=self.sink.ctx.step):
             self._write(rel, rows)
 
@@ -151,6 +156,11 @@ class _Parts(PartWriter):
     def close(self) -> PartResult | None:
         for rel in list(self.current):
             self._finish(rel)
+        if not self.done and self.empty is not None and not self.sink.layout.partitioned:
+            # No rows, but the schema is known: a file of no rows, which the commit
+            # publishes if the whole run has no rows (a partition of no rows has no name).
+            self._open("").write(self.empty)
+            self._finish("")
         if not self.done:
             return None
         files = [{"path": r.location, "rows": r.rows, "bytes": r.bytes, "rel": rel,
@@ -262,7 +272,11 @@ class FileSink(BatchWriter):
                 f"{target} already exists and `mode: error` is set", step=self.ctx.step,
                 hint="Remove it, or use `mode: replace`.",
             )
-        files = _files(parts)
+        staged = _files(parts)
+        # Files of no rows only carry the schema: one is published when the run has no rows
+        # and replaces (or creates) the target; `append` adds nothing.
+        files = [f for f in staged if f["rows"]] or (
+            staged[:1] if self.config.mode != "append" else [])
         try:
             if self.single_file:
                 self._commit_file(files)
@@ -272,7 +286,7 @@ class FileSink(BatchWriter):
             if self.config.strategy == "batch":
                 self._clean_staging()
             else:  # other micro-batches may still be writing into the staging folder
-                self._clean_files(files)
+                self._clean_files(staged)
         return CommitResult(rows=rows, target=target,
                             detail=f"{len(files)} file(s)" if not self.single_file else "")
 
@@ -302,8 +316,8 @@ class FileSink(BatchWriter):
 
     def _commit_file(self, files: list[dict[str, Any]]) -> None:
         if not files:
-            # No rows this run: `replace` must not leave the last run's rows looking current
-            # (a folder target is emptied the same way).
+            # No rows and not even a schema this run (no input file matched): `replace`
+            # must not leave the last run's rows looking current (a folder is emptied too).
             if self.config.mode == "replace" and fs.exists(self.target, self.options):
                 fs.delete_file(self.target, self.options)
             return

@@ -145,8 +145,11 @@ class RunReport:
                          f"{only.loaded + only.dead_lettered + only.filtered:,})")
         else:
             lines += [b.render() for b in balances]
+        loaded = {s.name: s.loaded for s in self.steps if s.kind == "load"}
         for step, target in self.targets.items():
-            lines.append(f"  {step} → {target}")
+            # The rows each load wrote, so a load of none does not pass for a full one.
+            rows = f" ({loaded[step]:,} rows)" if step in loaded else ""
+            lines.append(f"  {step} → {target}{rows}")
         for drift in self.drift:
             lines.append(f"  WARNING: {drift.describe()}")
         for outcome in self.post_load:

@@ -6,11 +6,12 @@ with DuckDB's message; an expression that cannot work at all (unknown column) fa
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pyarrow as pa
 
-from dteg.components.contracts import BatchTransform, RunContext, StageResult
+from dteg.components.contracts import BatchTransform, RunContext, StageResult, as_batch
 from dteg.components.records import (
     PROVENANCE_COLUMNS,
     dead_letters,
@@ -53,8 +54,7 @@ class Map(BatchTransform):
         except duckdb.Error:
             return self._row_by_row(batch, sql)
         table = _keep_provenance(table, batch)
-        out = table.combine_chunks().to_batches()
-        return StageResult(kept=out[0] if out else None)
+        return StageResult(kept=as_batch(table))
 
     def _row_by_row(self, batch: pa.RecordBatch, sql: str) -> StageResult:
         """Slow path: find the rows whose expressions fail, dead-letter them."""
@@ -72,7 +72,10 @@ class Map(BatchTransform):
                 bad_at.append(i)
                 bad_rows.extend(row.to_pylist())
                 reasons.append(f"expression failed: {str(exc).splitlines()[0]}")
-        kept = pa.concat_tables(good).combine_chunks().to_batches()[0] if good else None
+        if not good:  # every row failed: the output's columns still travel on
+            with contextlib.suppress(duckdb.Error):
+                good.append(self.engine.query(batch.slice(0, 0), sql))
+        kept = as_batch(pa.concat_tables(good)) if good else None
         rejected = dead_letters(
             pipeline=self.ctx.pipeline, step=self.ctx.step, reasons=reasons,
             records=[row_json(r, self.ctx.mask_row) for r in bad_rows],

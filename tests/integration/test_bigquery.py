@@ -167,3 +167,27 @@ def test_schema_evolution_and_config_errors(tmp_path, run_pipeline, fake_bq) -> 
     out = failed(run_pipeline(make_pipeline(tmp_path, orders(), bq_load(
         fake_bq, "bq", table="t", mode="merge", strategy="stream", key="id"))), code=2)
     assert "`strategy: stream` sends rows as streaming inserts" in out
+
+
+def test_replace_with_zero_rows_leaves_an_empty_target_with_the_schema(tmp_path, run_pipeline,
+                                                                       fake_bq) -> None:
+    targets = [bq_load(fake_bq, "bq_replace", table="replaced", mode="replace"),
+               bq_load(fake_bq, "bq_append", table="appended"),
+               bq_load(fake_bq, "bq_merge", table="merged", mode="merge", key="id")]
+    write(tmp_path, "data/orders.csv", orders_csv(20))
+    ok(run_pipeline(make_pipeline(tmp_path, orders(), *targets)))
+    write(tmp_path, "data/orders.csv", "id,customer,region,amount,ordered_on\n")
+    fresh = bq_load(fake_bq, "bq_new", table="fresh", mode="replace")
+    code, report, out = run_pipeline(make_pipeline(tmp_path, orders(), *targets, fresh))
+    assert code == 0, out
+    assert report is not None and (report["read"], report["loaded"]) == (0, 0)
+    assert "(0 rows)" in out
+    assert fake_bq.rows("sales.replaced") == []  # replaced by no rows
+    assert len(fake_bq.rows("sales.appended")) == 20  # append added nothing
+    assert len(fake_bq.rows("sales.merged")) == 20
+    assert fake_bq.rows("sales.fresh") == []  # created, empty
+    for table in ("replaced", "fresh"):
+        fields = fake_bq.tables[f"sales.{table}"]["schema"]["fields"]
+        assert [f["name"] for f in fields] == ["id", "customer", "region", "amount",
+                                               "ordered_on"]
+    assert not [t for t in fake_bq.tables if "__dteg_" in t]  # no work table left

@@ -51,3 +51,30 @@ def test_stages_account_for_every_row(tmp_path: Path) -> None:
     assert masked.kept.column("email").to_pylist() == ["***@x.io", None, "***"]
     filtered = check_stage("filter", {"where": "amount > 0"}, BATCH, base_dir=tmp_path)
     assert filtered.filtered == 1
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    ("csv", "out/x.csv"), ("jsonl", "out/x.jsonl"), ("parquet", "out/x.parquet"),
+    ("avro", "out/x.avro"), ("parquet", "out/folder/"),
+])
+def test_zero_rows_round_trip_through_file_sinks_and_sources_with_their_columns(
+        tmp_path: Path, name: str, path: str) -> None:
+    committed = check_sink(name, {"path": path}, [BATCH.slice(0, 0)], base_dir=tmp_path)
+    assert committed.rows == 0
+    pattern = path + "*" if path.endswith("/") else path
+    config = {"path": pattern}
+    if name == "jsonl":  # an empty JSON Lines file says nothing about its columns
+        config["schema"] = {"id": "int64", "email": "string", "amount": "double"}
+    table, dead = check_source(name, config, base_dir=tmp_path)
+    assert (table.num_rows, dead.num_rows) == (0, 0)
+    assert table.schema.names == ["id", "email", "amount"]
+
+
+def test_duckdb_replace_with_zero_rows_empties_the_table_and_keeps_its_columns(
+        tmp_path: Path) -> None:
+    config = {"database": "w.duckdb", "table": "t", "mode": "replace"}
+    check_sink("duckdb", config, [BATCH], base_dir=tmp_path)
+    assert check_sink("duckdb", config, [BATCH.slice(0, 0)], base_dir=tmp_path).rows == 0
+    table, _ = check_source("duckdb", {"database": "w.duckdb", "table": "t"},
+                            base_dir=tmp_path)
+    assert (table.num_rows, table.schema.names) == (0, ["id", "email", "amount"])

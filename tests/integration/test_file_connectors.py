@@ -352,16 +352,24 @@ def test_csv_empty_file_is_a_clear_error(tmp_path, run_pipeline) -> None:
     assert "header: false" in out
 
 
-def test_csv_header_only_loads_nothing_and_replaces_the_old_output(tmp_path,
-                                                                   run_pipeline) -> None:
+def test_csv_header_only_replaces_the_old_output_with_an_empty_file_of_its_columns(
+        tmp_path, run_pipeline) -> None:
     write(tmp_path, "data/header.csv", "id,name\r\n")
     write(tmp_path, "out/rows.parquet", pq_bytes(pa.table({"id": [99]})))  # an earlier run
-    pipeline = make_pipeline(tmp_path, extract("csv", path="data/header.csv"), to_parquet())
-    report = ok(run_pipeline(pipeline))
+    pipeline = make_pipeline(
+        tmp_path, extract("csv", path="data/header.csv", schema={"id": "int64"}), to_parquet())
+    code, report, out = run_pipeline(pipeline)
+    assert code == 0, out
+    assert report is not None
     assert (report["read"], report["loaded"], report["dead_lettered"]) == (0, 0, 0)
-    # Zero rows this run: the last run's rows must not pass for this run's.
-    assert not (tmp_path / "out" / "rows.parquet").exists()
+    # Zero rows this run: the last run's rows must not pass for this run's, and readers
+    # still find the columns.
+    table = pq.read_table(tmp_path / "out" / "rows.parquet")
+    assert table.num_rows == 0
+    assert table.schema.names == ["id", "name"]
+    assert table.schema.field("id").type == pa.int64()
     assert dead_letters(tmp_path) == []
+    assert "0 rows" in out
 
 
 def test_csv_duplicate_column_names_are_a_clear_error(tmp_path, run_pipeline) -> None:

@@ -11,6 +11,8 @@ import io
 import json
 from pathlib import Path
 
+import duckdb
+import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
@@ -230,3 +232,152 @@ def test_parts_from_several_workers_merge_into_one_file_without_retyping(tmp_pat
             assert rows == [{"zip": "01234", "n": 1, "note": "NA", "day": "2024-01-01"},
                             {"zip": "00501", "n": None, "note": "", "day": None}]
     assert staging_left(tmp_path) == []
+
+
+# --- zero rows --------------------------------------------------------------------------------
+
+ORDERS_SCHEMA = {"id": "int64", "amount": "decimal(10,2)"}
+ORDERS = "id,amount,note\n1,10.50,ok\n2,3.25,fine\n"
+ALL_BAD = "id,amount,note\nx,10.50,bad id\ny,1.00,bad id\n"  # every row dead-lettered
+
+
+def _zero_row_targets() -> list[dict]:
+    return [load("parquet", path="out/one.parquet"), load("parquet", path="out/many/"),
+            load("csv", path="out/one.csv"), load("jsonl", path="out/lines/"),
+            load("avro", path="out/one.avro"),
+            load("duckdb", database="out/w.duckdb", table="orders", mode="replace")]
+
+
+def test_replace_with_zero_rows_leaves_an_empty_target_with_the_schema(tmp_path,
+                                                                       run_pipeline) -> None:
+    write(tmp_path, "data/orders.csv", ORDERS)
+    pipeline = make_pipeline(
+        tmp_path, extract("csv", path="data/orders.csv", schema=ORDERS_SCHEMA),
+        *_zero_row_targets())
+    ok(run_pipeline(pipeline))
+    assert pq.read_table(tmp_path / "out" / "one.parquet").num_rows == 2
+
+    write(tmp_path, "data/orders.csv", ALL_BAD)
+    code, report, out = run_pipeline(pipeline)
+    assert code == 0, out
+    assert report is not None
+    assert (report["read"], report["loaded"], report["dead_lettered"]) == (2, 0, 2)
+    expected = pa.schema([("id", pa.int64()), ("amount", pa.decimal128(10, 2)),
+                          ("note", pa.string())])
+    one = pq.read_table(tmp_path / "out" / "one.parquet")
+    assert (one.num_rows, one.schema) == (0, expected)
+    many = sorted((tmp_path / "out" / "many").iterdir())
+    assert len(many) == 1 and many[0].name.startswith(f"part-{report['run_id']}-")
+    assert pq.read_table(many[0]).schema == expected
+    assert pq.read_table(many[0]).num_rows == 0
+    assert read_csv(tmp_path / "out" / "one.csv") == []
+    assert (tmp_path / "out" / "one.csv").read_text().strip() == '"id","amount","note"'
+    lines = list((tmp_path / "out" / "lines").iterdir())
+    assert [p.read_text() for p in lines] == [""]
+    with (tmp_path / "out" / "one.avro").open("rb") as fh:
+        reader = fastavro.reader(fh)
+        assert list(reader) == []
+        assert [f["name"] for f in reader.writer_schema["fields"]] == [  # type: ignore[index]
+            "id", "amount", "note"]
+    con = duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM orders").fetchall() == [(0,)]
+        assert [r[0] for r in con.execute("DESCRIBE orders").fetchall()] == [
+            "id", "amount", "note"]
+    finally:
+        con.close()
+    # The summary says no rows went anywhere, per target.
+    assert "load_1 → " in out and "(0 rows)" in out
+    assert "(2 rows)" not in out
+    assert staging_left(tmp_path) == []
+
+
+def test_a_header_only_file_creates_empty_targets_that_did_not_exist(tmp_path,
+                                                                     run_pipeline) -> None:
+    write(tmp_path, "data/orders.csv", "id,amount,note\n")
+    pipeline = make_pipeline(
+        tmp_path, extract("csv", path="data/orders.csv", schema=ORDERS_SCHEMA),
+        {"map": {"columns": {"twice": "amount * 2"}}},
+        load("parquet", path="out/one.parquet"),
+        load("duckdb", database="out/w.duckdb", table="orders"))
+    report = ok(run_pipeline(pipeline))
+    assert (report["read"], report["loaded"]) == (0, 0)
+    assert pq.read_table(tmp_path / "out" / "one.parquet").schema.names == [
+        "id", "amount", "note", "twice"]
+    con = duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM orders").fetchall() == [(0,)]
+        assert [r[0] for r in con.execute("DESCRIBE orders").fetchall()] == [
+            "id", "amount", "note", "twice"]
+    finally:
+        con.close()
+
+
+def test_append_of_zero_rows_adds_nothing(tmp_path, run_pipeline) -> None:
+    write(tmp_path, "data/orders.csv", ORDERS)
+    pipeline = make_pipeline(
+        tmp_path, extract("csv", path="data/orders.csv", schema=ORDERS_SCHEMA),
+        load("jsonl", path="out/log/", mode="append"),
+        load("duckdb", database="out/w.duckdb", table="orders", mode="append"))
+    ok(run_pipeline(pipeline))
+    before = sorted(p.name for p in (tmp_path / "out" / "log").iterdir())
+    write(tmp_path, "data/orders.csv", "id,amount,note\n")
+    report = ok(run_pipeline(pipeline))
+    assert report["loaded"] == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "log").iterdir()) == before
+    con = duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM orders").fetchall() == [(2,)]
+    finally:
+        con.close()
+
+
+def test_rows_all_dead_lettered_by_a_stage_replace_the_target_with_its_output_columns(
+        tmp_path, run_pipeline) -> None:
+    write(tmp_path, "data/orders.csv", ORDERS)
+    pipeline = make_pipeline(
+        tmp_path, extract("csv", path="data/orders.csv", schema=ORDERS_SCHEMA),
+        {"validate": {"rules": [{"type": "range_check", "column": "amount", "min": 100},
+                                {"type": "unique", "column": "id"}]}},
+        {"map": {"drop": ["note"]}},
+        load("parquet", path="out/one.parquet"))
+    write(tmp_path, "out/one.parquet", pq_bytes(pa.table({"old": [1]})))  # an earlier run
+    code, report, out = run_pipeline(pipeline)
+    assert code == 0, out
+    assert report is not None
+    assert (report["read"], report["loaded"], report["dead_lettered"]) == (2, 0, 2)
+    table = pq.read_table(tmp_path / "out" / "one.parquet")
+    assert (table.num_rows, table.schema.names) == (0, ["id", "amount"])
+
+
+def test_an_empty_jsonl_file_without_a_schema_loads_nothing_and_fails_nothing(
+        tmp_path, run_pipeline) -> None:
+    write(tmp_path, "data/empty.jsonl", "")
+    pipeline = make_pipeline(
+        tmp_path, extract("jsonl", path="data/empty.jsonl"),
+        load("duckdb", database="out/w.duckdb", table="t"),
+        load("parquet", path="out/one.parquet"))
+    report = ok(run_pipeline(pipeline))
+    assert (report["read"], report["loaded"]) == (0, 0)
+    assert not (tmp_path / "out" / "one.parquet").exists()  # no columns to give a file
+
+
+def test_an_empty_file_beside_files_with_rows_does_not_set_the_column_types(
+        tmp_path, run_pipeline) -> None:
+    empty = pa.table({"id": pa.array([], pa.int32()), "name": pa.array([], pa.string())})
+    big = pa.table({"id": pa.array([2**40], pa.int64()), "name": ["big"]})
+    write(tmp_path, "data/a.parquet", pq_bytes(empty))  # read first: sorted by name
+    write(tmp_path, "data/b.parquet", pq_bytes(big))
+    pipeline = make_pipeline(
+        tmp_path, extract("parquet", path="data/*.parquet"),
+        load("parquet", path="out/one.parquet"),
+        load("duckdb", database="out/w.duckdb", table="t", mode="replace"))
+    report = ok(run_pipeline(pipeline))
+    assert (report["read"], report["loaded"]) == (1, 2)
+    assert pq.read_table(tmp_path / "out" / "one.parquet").to_pylist() == [
+        {"id": 2**40, "name": "big"}]
+    con = duckdb.connect(str(tmp_path / "out" / "w.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT id, name FROM t").fetchall() == [(2**40, "big")]
+    finally:
+        con.close()

@@ -117,3 +117,30 @@ def test_connection_errors_are_one_clear_message(workdir, run_pipeline, my, case
                 "port": "cannot reach MySQL at 127.0.0.1:1",
                 "table": "table nope does not exist in MySQL database"}
     assert expected[case] in error[0]
+
+
+def test_replace_with_zero_rows_leaves_an_empty_target_with_the_schema(workdir, run_pipeline,
+                                                                       my) -> None:
+    _customers(my, 4)
+    replace = ("        type: mysql\n        config: {url: '${env:DTEG_MARIADB_URL}', "
+               "table: copy_r, mode: replace}")
+    append = replace.replace("copy_r", "copy_a").replace("replace}", "append}")
+    path_r = _pipeline(workdir, "my_zero_r", "          table: shop_customers", replace)
+    path_a = _pipeline(workdir, "my_zero_a", "          table: shop_customers", append)
+    assert run_pipeline(path_r)[0] == 0 and run_pipeline(path_a)[0] == 0
+    my.cursor().execute("DELETE FROM shop_customers")  # the source is now empty
+    fresh = replace.replace("copy_r", "copy_n")
+    path_n = _pipeline(workdir, "my_zero_n", "          table: shop_customers", fresh)
+    for path in (path_r, path_a, path_n):
+        code, report, out = run_pipeline(path)
+        assert code == 0, out
+        assert report is not None and (report["read"], report["loaded"]) == (0, 0)
+        assert "(0 rows)" in out
+    assert rows(my, "SELECT count(*) FROM copy_r") == [(0,)]  # replaced by no rows
+    assert rows(my, "SELECT count(*) FROM copy_a") == [(4,)]  # append added nothing
+    assert rows(my, "SELECT count(*) FROM copy_n") == [(0,)]  # created, empty
+    for table in ("copy_r", "copy_n"):
+        assert [r[0] for r in rows(my, "SELECT column_name FROM information_schema.columns "
+                                   f"WHERE table_schema = DATABASE() AND table_name = "
+                                   f"'{table}' ORDER BY ordinal_position")] == [
+            "id", "name", "balance", "active", "joined", "note"]

@@ -276,3 +276,32 @@ def test_state_in_a_postgres_table(workdir, run_pipeline, pg, capsys) -> None:
     assert "updated_at = 2030-01-01 00:00:00" in shown and "dteg:***@" in shown
     assert "removed 1 state entry" in cli(capsys, "state", "reset", str(path))
     assert rows(pg, "SELECT count(*) FROM dteg_state") == [(0,)]
+
+
+def test_replace_with_zero_rows_leaves_an_empty_target_with_the_schema(workdir, run_pipeline,
+                                                                       pg) -> None:
+    _orders(pg, 5)
+    replace = ("        type: postgres\n        config: {url: '${env:DTEG_POSTGRES_URL}', "
+               "table: copy, mode: replace}")
+    append = replace.replace("table: copy", "table: log").replace("replace}", "append}")
+    path_r = _pipeline(workdir, "pg_zero_replace", "          table: shop_orders", replace)
+    path_a = _pipeline(workdir, "pg_zero_append", "          table: shop_orders", append)
+    assert run_pipeline(path_r)[0] == 0 and run_pipeline(path_a)[0] == 0
+    pg.execute("DELETE FROM shop_orders")  # the source is now empty
+    fresh = replace.replace("table: copy", "table: fresh")
+    path_n = _pipeline(workdir, "pg_zero_new", "          table: shop_orders", fresh)
+    for path in (path_r, path_a, path_n):
+        code, report, out = run_pipeline(path)
+        assert code == 0, out
+        assert report is not None and (report["read"], report["loaded"]) == (0, 0)
+        assert "(0 rows)" in out
+    assert rows(pg, "SELECT count(*) FROM copy") == [(0,)]  # replaced by no rows
+    assert rows(pg, "SELECT count(*) FROM log") == [(5,)]  # append added nothing
+    assert rows(pg, "SELECT count(*) FROM fresh") == [(0,)]  # created, empty
+    columns = ("SELECT attname FROM pg_attribute WHERE attrelid = '{}'::regclass AND "
+               "attnum > 0 AND NOT attisdropped ORDER BY attnum")
+    for table in ("copy", "fresh"):
+        assert [r[0] for r in rows(pg, columns.format(table))] == [
+            "id", "customer", "amount", "updated_at"]
+    assert rows(pg, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '_dteg_stage%'"
+                ) == [(0,)]

@@ -300,3 +300,33 @@ def test_server_stopped_and_restarted_mid_run_loses_and_doubles_nothing(
     ids = server.parquet(bucket, "orders/").column("id").to_pylist()
     assert sorted(ids) == list(range(1, 30_001))
     assert len(server.keys(bucket, "orders/")) == 30
+
+
+def test_replace_with_zero_rows_leaves_an_empty_target_with_the_schema(tmp_path, run_pipeline,
+                                                                       s3_server) -> None:
+    bucket = s3_server.bucket("zero")
+    s3 = s3_server.client()
+    header = "id,customer,region,amount,ordered_on\n"
+    targets = [s3_load("parquet", s3_server, path=f"s3://{bucket}/parts/"),
+               s3_load("csv", s3_server, path=f"s3://{bucket}/one/orders.csv"),
+               s3_load("jsonl", s3_server, path=f"s3://{bucket}/log/", mode="append")]
+    s3.put_object(Bucket=bucket, Key="in/orders.csv", Body=orders_csv(50).encode())
+    source = s3_extract("csv", s3_server, path=f"s3://{bucket}/in/orders.csv",
+                        schema={"id": "int64"})
+    ok(run_pipeline(make_pipeline(tmp_path, source, *targets)))
+    log_keys = s3_server.keys(bucket, "log/")
+    s3.put_object(Bucket=bucket, Key="in/orders.csv", Body=header.encode())
+    code, report, out = run_pipeline(make_pipeline(tmp_path, source, *targets))
+    assert code == 0, out
+    assert report is not None and (report["read"], report["loaded"]) == (0, 0)
+    [part] = s3_server.keys(bucket, "parts/")
+    assert report["run_id"] in part
+    body = s3.get_object(Bucket=bucket, Key=part)["Body"].read()
+    table = pq.read_table(io.BytesIO(body))
+    assert table.num_rows == 0
+    assert table.schema.names == ["id", "customer", "region", "amount", "ordered_on"]
+    assert str(table.schema.field("id").type) == "int64"
+    text = s3.get_object(Bucket=bucket, Key="one/orders.csv")["Body"].read().decode()
+    assert text.replace('"', "") == header
+    assert s3_server.keys(bucket, "log/") == log_keys  # append added nothing
+    assert [k for k in s3_server.keys(bucket) if "dteg-tmp" in k] == []

@@ -164,3 +164,31 @@ def test_config_errors_name_the_problem(tmp_path, run_pipeline, fake_snowflake) 
 def test_the_plain_load_helper_names_a_snowflake_step(tmp_path) -> None:
     assert load("snowflake", table="t")["load"]["type"] == "snowflake"
     assert extract("csv", path="x")["extract"]["type"] == "csv"
+
+
+def test_replace_with_zero_rows_leaves_an_empty_target_with_the_schema(tmp_path, run_pipeline,
+                                                                       fake_snowflake) -> None:
+    write(tmp_path, "data/orders.csv", orders_csv(20))
+    targets = [
+        sf_load(fake_snowflake, "sf_replace", schema="ZERO", table="replaced", mode="replace"),
+        sf_load(fake_snowflake, "sf_append", schema="ZERO", table="appended"),
+        sf_load(fake_snowflake, "sf_merge", schema="ZERO", table="merged", mode="merge",
+                key="id"),
+    ]
+    ok(run_pipeline(make_pipeline(tmp_path, orders(), *targets)))
+    write(tmp_path, "data/orders.csv", "id,customer,region,amount,ordered_on\n")
+    fresh = sf_load(fake_snowflake, "sf_new", schema="ZERO", table="fresh", mode="replace")
+    code, report, out = run_pipeline(make_pipeline(tmp_path, orders(), *targets, fresh))
+    assert code == 0, out
+    assert report is not None and (report["read"], report["loaded"]) == (0, 0)
+    assert "(0 rows)" in out
+    count = "SELECT count(*) FROM ANALYTICS.ZERO.{}"
+    assert fake_snowflake.query(count.format("REPLACED")) == [(0,)]
+    assert fake_snowflake.query(count.format("APPENDED")) == [(20,)]
+    assert fake_snowflake.query(count.format("MERGED")) == [(20,)]
+    assert fake_snowflake.query(count.format("FRESH")) == [(0,)]
+    columns = ("SELECT column_name FROM ANALYTICS.information_schema.columns WHERE "
+               "table_schema = 'ZERO' AND table_name = '{}' ORDER BY ordinal_position")
+    for table in ("REPLACED", "FRESH"):
+        assert [r[0] for r in fake_snowflake.query(columns.format(table))] == [
+            "ID", "CUSTOMER", "REGION", "AMOUNT", "ORDERED_ON"]

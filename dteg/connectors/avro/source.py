@@ -9,7 +9,7 @@ from typing import Any
 import fastavro
 import pyarrow as pa
 
-from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.contracts import BatchReader, Rejected, RunContext, as_batch
 from dteg.components.records import dead_letters, row_json
 from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
@@ -72,8 +72,8 @@ class AvroReader(BatchReader):
                 if len(rows) >= self.config.batch_rows:
                     yield from self._batch(rows, schema, path, read - len(rows) + 1)
                     rows = []
-            if rows:
-                yield from self._batch(rows, schema, path, read - len(rows) + 1)
+            # Also with no rows left: the columns (dropped if there were rows).
+            yield from self._batch(rows, schema, path, read - len(rows) + 1)
 
     def _batch(self, rows: list[dict[str, Any]], schema: pa.Schema, path: str,
                first: int) -> Iterator[pa.RecordBatch | Rejected]:
@@ -95,9 +95,9 @@ class AvroReader(BatchReader):
                     records=[row_json(rows[i], self.ctx.mask_row) for i, _, _ in failures],
                     sources=[f"{path} (record {first + i})" for i, _, _ in failures],
                 ))
-            if table.num_rows == 0:
+            if table.num_rows == 0 and batch.num_rows:
                 return
-            batch = table.combine_chunks().to_batches()[0]
+            batch = as_batch(table)
         if self.config.filename_column:
             batch = batch.append_column(self.config.filename_column,
                                         pa.array([path] * batch.num_rows, pa.string()))

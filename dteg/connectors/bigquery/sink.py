@@ -80,6 +80,8 @@ class _Part(PartWriter):
         elif batch.schema != self.schema:
             assert self.schema is not None
             batch = conform(batch, self.schema, step=self.sink.ctx.step)
+        if not batch.num_rows:
+            return  # the staged file now has the schema; that is all a zero-row batch says
         if self.sink.merging:
             batch = with_merge_order(batch, part=self.opened, first_row=self.rows,
                                      part_column=PART_COL, row_column=ROW_COL)
@@ -217,7 +219,13 @@ class BigQueryWriter(BatchWriter):
 
     def commit(self, parts: list[PartResult]) -> CommitResult:
         rows = sum(p.rows for p in parts)
-        if not parts:
+        if not parts:  # not even a schema (no input at all): nothing to create
+            return CommitResult(rows=0, target=self.describe(), detail="no rows")
+        if not rows and (self.config.mode != "replace" or self._empty_existing()):
+            # No rows: `append`/`merge` add nothing; `replace` emptied the existing table
+            # (its columns stay: the types a header-only file infers must not fail the run).
+            if self.config.strategy == "batch":
+                self._drop_work_table()
             return CommitResult(rows=0, target=self.describe(), detail="no rows")
         fields: dict[str, dict[str, str]] = {}
         for part in parts:
@@ -233,6 +241,31 @@ class BigQueryWriter(BatchWriter):
         finally:
             self._drop_work_table()
         return CommitResult(rows=rows, target=self.describe(), detail=self.config.mode)
+
+    def _empty_existing(self) -> bool:
+        """Empty the target in one job if it exists (False: there is no target yet)."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        def get() -> Any:
+            try:
+                return self.client().get_table(self.target)
+            except NotFound:
+                return None
+
+        if self._retry(f"reading {self.target}", get) is None:
+            return False
+        job_config = bigquery.QueryJobConfig(
+            destination=self.target,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)
+        sql = f"SELECT * FROM {q(self.target)} WHERE FALSE"
+
+        def start(job_id: str) -> Any:
+            return self.client().query(sql, job_config=job_config, job_id=job_id,
+                                       location=self.config.location, job_retry=None)
+
+        self.run_job(f"{self.job_prefix}_commit", start, f"emptying {self.target}")
+        return True
 
     def _prepare_target(self, fields: list[dict[str, str]]) -> list[str]:
         """Create the target, or add the data's new columns; the columns to load."""

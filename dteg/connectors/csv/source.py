@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.contracts import BatchReader, Rejected, RunContext, as_batch
 from dteg.components.records import dead_letters, with_provenance
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import CastPlan, infer_types
@@ -233,6 +233,7 @@ class CsvReader(BatchReader):
             self._same_columns(names, split)
             if self.config.multiline:
                 yield from self._read_multiline(stream, rest, names, split, plan, consumed + 1)
+                yield self._empty(names, split, plan)
                 return
             line_no = consumed + 1  # 1-based line number of the next block's first line
 
@@ -261,6 +262,16 @@ class CsvReader(BatchReader):
                 line_no += block.count(b"\n")
             if pending:  # a quote that is never closed: the careful path reports its line
                 yield from self._convert_block(pending, names, split, plan, line_no)
+        yield self._empty(names, split, plan)
+
+    def _empty(self, names: list[str], split: _Split, plan: CastPlan) -> pa.RecordBatch:
+        """The split's columns with no rows (dropped downstream if the split had rows)."""
+        typed, _ = plan.apply(pa.table({n: pa.array([], pa.string()) for n in names}))
+        order = list(split.types)
+        table = typed.select(order) if order != typed.column_names else typed
+        if self.config.filename_column:
+            table = table.append_column(self.config.filename_column, pa.array([], pa.string()))
+        return as_batch(table)
 
     def _typed_block(self, block: bytes, names: list[str], split: _Split) -> pa.Table | None:
         """Fast path: parse straight into the target types on pyarrow's threads. Returns None

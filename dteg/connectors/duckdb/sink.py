@@ -39,8 +39,9 @@ class _ParquetPart(PartWriter):
             self.writer = pq.ParquetWriter(self.path, batch.schema, compression="none")
         elif batch.schema != self.schema:
             batch = conform(batch, self.schema, step=self.step)
-        self.writer.write_batch(batch)
-        self.rows += batch.num_rows
+        if batch.num_rows:  # a zero-row batch only gives the staged file its schema
+            self.writer.write_batch(batch)
+            self.rows += batch.num_rows
 
     def close(self) -> PartResult | None:
         if self.writer is None:
@@ -72,14 +73,14 @@ class DuckDbWriter(BatchWriter):
                 hint="Close other programs that hold it open (DuckDB allows one writer).",
             ) from None
         try:
-            if not parts:
+            if not parts:  # not even a schema (no input at all): nothing to create
                 return CommitResult(rows=0, target=f"{self.database}:{self.config.table}",
                                     detail="no rows")
             files = ", ".join("'" + p.location.replace("'", "''") + "'" for p in parts)
             staged = f"read_parquet([{files}], union_by_name = true)"
             con.execute("BEGIN TRANSACTION")
             try:
-                self._load(con, table, staged)
+                self._load(con, table, staged, rows)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -97,7 +98,7 @@ class DuckDbWriter(BatchWriter):
         return CommitResult(rows=rows, target=f"{self.database}:{self.config.table}",
                             detail=self.config.mode)
 
-    def _load(self, con: Any, table: str, staged: str) -> None:
+    def _load(self, con: Any, table: str, staged: str, rows: int) -> None:
         if "." in self.config.table:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_q(self.config.table.split('.')[0])}")
         exists = con.execute(
@@ -114,6 +115,8 @@ class DuckDbWriter(BatchWriter):
             raise ConnectorError(
                 f"merge key column(s) {missing} are not in the data (columns: {staged_columns})",
                 step=self.ctx.step, hint="Fix `key:` (names are case-sensitive).")
+        if not rows and exists and mode != "replace":
+            return  # nothing to add; the table (and its columns) stay as they are
         source = self._deduplicated(staged, keys) if mode == "merge" else staged
         if mode == "replace" or not exists:
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")

@@ -42,6 +42,8 @@ class DuckDbReader(BatchReader):
                 raise ConnectorError(f"the query failed: {str(exc).splitlines()[0]}",
                                      step=self.ctx.step) from None
             yield from reader
+            # The columns, also when there are no rows (dropped if there were).
+            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
         finally:
             con.close()
 

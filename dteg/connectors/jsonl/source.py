@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.contracts import BatchReader, Rejected, RunContext, as_batch
 from dteg.components.records import dead_letters, row_json, with_provenance
 from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
@@ -128,6 +128,15 @@ class JsonlReader(BatchReader):
                 yield from self._emit(rows, lines, bad, split)
                 rows, lines, bad = [], [], []
         yield from self._emit(rows, lines, bad, split)
+        yield self._empty(split)
+
+    def _empty(self, split: _Split) -> pa.RecordBatch:
+        """The split's columns with no rows (dropped downstream if the split had rows)."""
+        columns = {f.name: _column([], f, f.name in split.json_columns, {})
+                   for f in split.schema}
+        plan = CastPlan({f.name: f.type for f in split.schema}, null_values=[""])
+        typed, _ = plan.apply(pa.table(columns))
+        return self._with_filename(as_batch(typed), split.path)
 
     def _emit(self, rows: list[dict[str, Any]], lines: list[int], bad: list[_Bad],
               split: _Split) -> Iterator[pa.RecordBatch | Rejected]:

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.contracts import BatchReader, Rejected, RunContext, as_batch
 from dteg.components.records import dead_letters, row_json
 from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
@@ -62,6 +62,11 @@ class ParquetReader(BatchReader):
                         f"{path} is corrupt near row {first_row}: {exc}",
                         step=self.ctx.step) from None
                 if batch is None:
+                    # The columns, also when there are no rows (dropped if there were).
+                    empty = pf.schema_arrow.empty_table()
+                    if self.config.columns:
+                        empty = empty.select(self.config.columns)
+                    yield from self._finish(as_batch(empty), path, first_row)
                     return
                 yield from self._finish(batch, path, first_row)
                 first_row += batch.num_rows
@@ -82,9 +87,9 @@ class ParquetReader(BatchReader):
                     records=[row_json(r, self.ctx.mask_row) for r in rows],
                     sources=[f"{path} (row {first_row + i})" for i, _, _ in failures],
                 ))
-            if table.num_rows == 0:
+            if table.num_rows == 0 and batch.num_rows:
                 return
-            batch = table.combine_chunks().to_batches()[0]
+            batch = as_batch(table)
         if self.config.filename_column:
             batch = batch.append_column(self.config.filename_column,
                                         pa.array([path] * batch.num_rows, pa.string()))

@@ -81,6 +81,8 @@ class _Part(PartWriter):
         elif batch.schema != self.schema:
             assert self.schema is not None
             batch = conform(batch, self.schema, step=self.sink.ctx.step)
+        if not batch.num_rows:
+            return  # the staged file now has the schema; that is all a zero-row batch says
         if self.sink.config.mode == "merge":
             batch = with_merge_order(batch, part=self.opened, first_row=self.rows,
                                      part_column=PART_COL, row_column=ROW_COL)
@@ -175,7 +177,7 @@ class SnowflakeWriter(BatchWriter):
 
     def commit(self, parts: list[PartResult]) -> CommitResult:
         rows = sum(p.rows for p in parts)
-        if not parts:
+        if not parts:  # not even a schema (no input at all): nothing to create
             return CommitResult(rows=0, target=self.describe(), detail="no rows")
         schema = pa.unify_schemas([_schema_of(p.extra["schema"]) for p in parts])
         self._sql_errors(lambda: self._retry(
@@ -203,6 +205,15 @@ class SnowflakeWriter(BatchWriter):
                     f"merge key column(s) {missing} are not in the data (columns: "
                     f"{list(data)})", step=self.ctx.step, hint="Fix `key:`.")
             existing = self._columns(cur)
+            if existing and not any(p.rows for p in parts):
+                # No rows: `replace` empties the table (its columns stay; the types a
+                # header-only file infers must not fail the run), the others add nothing.
+                if c.mode == "replace":
+                    cur.execute(f"DELETE FROM {self.table}")
+                return
+            # Parts of no rows only carried the schema (a replace of no rows empties the
+            # table, which keeps its columns).
+            parts = [p for p in parts if p.rows]
             if not existing:
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {q(c.name(c.database))}."
                             f"{q(c.name(c.db_schema))}")

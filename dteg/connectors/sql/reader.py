@@ -120,6 +120,9 @@ class SqlReader(IncrementalReader):
                             ahead = rows / split.rows_per_second - (time.monotonic() - started)
                             if ahead > 0:
                                 time.sleep(ahead)
+                # The columns, also when there are no rows (dropped if there were).
+                yield pa.RecordBatch.from_pylist([], schema=pa.schema(
+                    [pa.field(c.name, c.arrow) for c in split.columns]))
             except ConnectorError:
                 raise
             except Exception as exc:

@@ -85,6 +85,8 @@ class _StagePart(PartWriter):
             self.con.commit()
         elif batch.schema != self.schema:
             batch = self._conform(batch)
+        if not batch.num_rows:
+            return  # the staging table now has the schema; that is all a zero-row batch says
         writer.check_keys(batch)
         rows = pa.array(range(self.rows, self.rows + batch.num_rows), pa.int64())
         staged = batch.append_column(ROW_COLUMN, rows)
@@ -164,7 +166,7 @@ class SqlWriter(BatchWriter):
     def commit(self, parts: list[PartResult]) -> CommitResult:
         target = f"{self.dialect.endpoint.describe()}:{self.config.table}"
         rows = sum(p.rows for p in parts)
-        if not parts:
+        if not parts:  # not even a schema (no input at all): nothing to create
             return CommitResult(rows=0, target=target, detail="no rows")
         con = self.dialect.connect()
         try:
@@ -196,6 +198,9 @@ class SqlWriter(BatchWriter):
         data = self._data_columns(parts)
         exists = d.table_exists(con, table)
         notes: list[str] = []
+        if exists and self.config.mode != "replace" and not any(p.rows for p in parts):
+            self._drop_staging(con)  # nothing to add: the table stays as it is
+            return f"{self.config.mode}, no rows"
         if self.config.mode == "replace" or not exists:
             columns = list(data)
             self._create(con, table, data, replace=exists)
@@ -230,11 +235,15 @@ class SqlWriter(BatchWriter):
         if into != table:
             con.commit()
             self.run(con, d.swap_sql(table, into), f"replacing {table}")
+        self._drop_staging(con)
+        return ", ".join([self.config.mode, *notes])
+
+    def _drop_staging(self, con: Any) -> None:
+        d = self.dialect
         leftovers = d.tables_like(con, self.schema_name, self.prefix)
         self.run(con, [f"DROP TABLE IF EXISTS {d.table_name(self.staged_name(t))}"
                        for t in leftovers], "dropping staging tables")
         con.commit()
-        return ", ".join([self.config.mode, *notes])
 
     def _create(self, con: Any, table: str, data: dict[str, ColumnType], *, replace: bool) -> None:
         d = self.dialect
