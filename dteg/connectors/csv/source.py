@@ -248,8 +248,8 @@ class CsvReader(BatchReader):
                 block = pending + block
                 pending = b""
                 typed = self._typed_block(block, names, split)
-                if typed is not None:
-                    yield from self._with_filename(typed, split)
+                if typed is not None:  # one row per line: each row's line is known
+                    yield from self._with_filename(typed, split, first_line=line_no)
                     line_no += block.count(b"\n")
                     continue
                 # Slow path only: keep a record with line breaks in a quoted value whole.
