@@ -148,7 +148,8 @@ class RunReport:
         loaded = {s.name: s.loaded for s in self.steps if s.kind == "load"}
         for step, target in self.targets.items():
             # The rows each load wrote, so a load of none does not pass for a full one.
-            rows = f" ({loaded[step]:,} rows)" if step in loaded else ""
+            count = loaded.get(step)
+            rows = "" if count is None else f" ({count:,} row{'' if count == 1 else 's'})"
             lines.append(f"  {step} → {target}{rows}")
         for drift in self.drift:
             lines.append(f"  WARNING: {drift.describe()}")

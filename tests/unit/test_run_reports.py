@@ -127,3 +127,22 @@ def test_report_json_is_written_for_a_run_that_failed_before_counting(
     assert "the runner fell over" in written["error"]
     record = store.get("r2")
     assert record is not None and record.status == "failed" and record.rows_read is None
+
+
+def test_the_summary_counts_one_loaded_row_in_the_singular(tmp_path) -> None:
+    from dteg.spec.phases import compile_spec
+
+    (tmp_path / "one.csv").write_text("id\n1\n")
+    spec = compile_spec(tmp_path / "p.yaml", text="""pipeline:
+  name: p
+  steps:
+    - extract: {type: csv, config: {path: one.csv}}
+    - load: {type: jsonl, config: {path: out.jsonl}}
+""", environ={})
+    report = RunReport(pipeline="p", run_id="r", runner="direct", seconds=1.0,
+                       steps=[StepCounts("extract", "extract", rows_out=1),
+                              StepCounts("load", "load", rows_in=1, loaded=1)],
+                       dead_letter_target="", dead_lettered_stored=0,
+                       targets={"load": "out.jsonl"})
+    text = report.render(spec)
+    assert "load → out.jsonl (1 row)" in text and "(1 rows)" not in text
