@@ -18,6 +18,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,18 +71,30 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _stop)
     moto_app = DomainDispatcherApplication(create_backend_app)
     delay = args.delay_ms / 1000
+    # Requests run on threads; a write that finished after the state was saved would be
+    # acknowledged and then lost at the next start. So every request's work and the save
+    # take one lock, and once the server is stopping, requests get 503 (clients retry).
+    busy = threading.Lock()
+    stopping = threading.Event()
 
     def app(environ: Any, start_response: Any) -> Any:
         if delay and not environ.get("PATH_INFO", "").startswith("/moto-api"):
             time.sleep(delay)
-        return moto_app(environ, start_response)
+        with busy:
+            if stopping.is_set():
+                start_response("503 Service Unavailable",
+                               [("Content-Type", "text/plain"), ("Retry-After", "1")])
+                return [b"the server is stopping"]
+            return list(moto_app(environ, start_response))
 
     print(f"s3 server on http://{args.host}:{args.port} (state {state_file})", flush=True)
     try:
         run_simple(args.host, args.port, app, threaded=True,
                    request_handler=MotoRequestHandler)
     finally:
-        save_state(state_file)
+        stopping.set()
+        with busy:
+            save_state(state_file)
         print("state saved", flush=True)
     sys.exit(0)
 
