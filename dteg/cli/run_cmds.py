@@ -16,7 +16,6 @@ from dteg.cli.context import DebugOpt, PipelineArg, compile_pipeline
 from dteg.cli.context import say as _say
 from dteg.cli.context import warn as _warn
 from dteg.errors import ConfigError
-from dteg.run.events import RunEvent, RunFinished, RunListener
 from dteg.runners.settings import RUNNERS
 
 
@@ -124,25 +123,14 @@ def run(
         return
     listeners = default_listeners(spec)
     if report_json:
-        listeners.append(_ReportJson(report_json))
+        from dteg.run.records import ReportFile
+
+        listeners.append(ReportFile(report_json))
     with _Progress(enabled=sys.stderr.isatty() and not quiet):
         report = execute(spec, rid, launch=launcher(settings, debug=debug),
                          listeners=listeners, runner=runner)
     if not quiet:
         _say(spec.redactor(report.render(spec)))
-
-
-class _ReportJson(RunListener):
-    """``--report-json``: the run's JSON report, written however the run ended (a failed run
-    has ``status: failed``, its error, and the counts if Beam got that far)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def on_event(self, event: RunEvent) -> None:
-        if isinstance(event, RunFinished):
-            self.path.write_text(json.dumps(event.summary, indent=2, default=str),
-                                 encoding="utf-8")
 
 
 def _runnable(pipeline: Path) -> Any:

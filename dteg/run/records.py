@@ -184,3 +184,16 @@ def _counts(report: RunReport | None) -> dict[str, int] | None:
         return None
     return {"read": report.read, "loaded": report.loaded,
             "dead_lettered": report.dead_lettered, "filtered": report.filtered}
+
+
+class ReportFile(RunListener):
+    """``--report-json``: the run's JSON report, written however the run ended (a failed run
+    has ``status: failed``, its error, and the counts if Beam got that far)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_event(self, event: RunEvent) -> None:
+        if isinstance(event, RunFinished):
+            self.path.write_text(json.dumps(event.summary, indent=2, default=str),
+                                 encoding="utf-8")

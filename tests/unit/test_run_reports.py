@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dteg.cli.run_cmds import _ReportJson
 from dteg.components.plan import RunPlan
 from dteg.run.events import Committed, RunEvent, RunListener
 from dteg.run.lifecycle import execute, report_dict
-from dteg.run.records import RunRecords, SqliteRunStore
+from dteg.run.records import ReportFile, RunRecords, SqliteRunStore
 from dteg.run.report import RunReport, StepCounts
 from dteg.spec.phases import compile_spec
 
@@ -100,7 +99,7 @@ def test_a_run_failing_after_its_loads_keeps_counts_in_its_record_and_json(
     out = tmp_path / "report.json"
     with pytest.raises(Exception, match="boom after the loads"):
         execute(spec, RunPlan(run_id="r1"), launch=lambda _spec, _plan: _report(),
-                listeners=[RunRecords(store), _FailsAfterCommit(), _ReportJson(out)])
+                listeners=[RunRecords(store), _FailsAfterCommit(), ReportFile(out)])
     record = store.get("r1")
     assert record is not None and record.status == "failed"
     assert (record.rows_read, record.rows_loaded, record.rows_dead_lettered,
@@ -121,7 +120,7 @@ def test_report_json_is_written_for_a_run_that_failed_before_counting(
     store = SqliteRunStore(tmp_path / "runs.sqlite")
     with pytest.raises(Exception, match="the runner fell over"):
         execute(spec, RunPlan(run_id="r2"), launch=launch,
-                listeners=[RunRecords(store), _ReportJson(out)])
+                listeners=[RunRecords(store), ReportFile(out)])
     written = json.loads(out.read_text())
     assert written["status"] == "failed" and written["run_id"] == "r2"
     assert "the runner fell over" in written["error"]
