@@ -297,6 +297,15 @@ class _WriteParts(beam.DoFn):
                 yield WindowedValue(result, GlobalWindow().max_timestamp(), (GlobalWindow(),))
 
 
+def _commit(writer: Any, parts: list[PartResult]) -> Any:
+    """Publish ``parts``; on failure drop them (the target stays as it was) and re-raise."""
+    try:
+        return writer.commit(parts)
+    except BaseException:
+        writer.abort(parts)
+        raise
+
+
 class _Commit(beam.DoFn):
     def __init__(self, built: _Built) -> None:
         self.built = built
@@ -306,12 +315,7 @@ class _Commit(beam.DoFn):
     def process(self, parts: list[PartResult], gates: Any = ()):
         # `gates` (quality thresholds) is a side input: this runs only once every gate has
         # passed; a gate that fails raises, and then no sink commits.
-        writer = self.built.build()
-        try:
-            result = writer.commit(sorted(parts, key=lambda p: p.location))
-        except BaseException:
-            writer.abort(parts)
-            raise
+        result = _commit(self.built.build(), sorted(parts, key=lambda p: p.location))
         # The launcher reads this marker to settle a run killed before it saved its state.
         self.built.ctx.run_folder.record_commit(self.built.ctx.step, result.rows)
         self.loaded.inc(result.rows)
@@ -374,11 +378,7 @@ class _StreamWrite(beam.DoFn):
         result = part.close()
         if result is None:
             return
-        try:
-            committed = self.writer.commit([result])
-        except BaseException:
-            self.writer.abort([result])
-            raise
+        committed = _commit(self.writer, [result])
         self.committed += committed.rows
         self.built.ctx.run_folder.record_commit(self.built.ctx.step, self.committed)
         self.loaded.inc(committed.rows)
