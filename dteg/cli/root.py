@@ -15,6 +15,7 @@ from dteg.cli import (
     run_cmds,
     runners_cmd,
     runs_cmds,
+    server_cmds,
     state_cmds,
 )
 from dteg.cli.context import DebugOpt, begin
@@ -22,7 +23,7 @@ from dteg.cli.context import DebugOpt, begin
 # Every command module; each one's `register(app)` adds its commands (nothing registers on
 # import, so a module can be imported, e.g. by a test, without touching the app).
 COMMAND_MODULES = (pipeline_cmds, connectors_cmds, runs_cmds, dbt_cmds, state_cmds,
-                   profile_cmd, run_cmds, runners_cmd)
+                   profile_cmd, run_cmds, runners_cmd, server_cmds)
 
 
 def _show_version(value: bool) -> None:

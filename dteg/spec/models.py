@@ -20,6 +20,7 @@ from dteg.spec.keyring import KeyConfig
 from dteg.spec.loader import Path_, SourceMap
 from dteg.spec.masking import MaskColumns
 from dteg.spec.rules import ValidationRule
+from dteg.spec.orchestration import FreshnessSpec, RetryPolicy, SlaSpec, TriggerSpec
 from dteg.spec.schedule import Schedule, ScheduleSpec, schedule_spec
 from dteg.spec.secrets import Redactor
 
@@ -119,6 +120,11 @@ class MonitoringSpec(_Strict):
     alerts: list[Alert] = Field(
         default_factory=list, description="Sent by the orchestrator (dteg server) on run "
         "events; `dteg run` ignores them")
+    sla: SlaSpec | None = Field(default=None, description="dteg server: a run still going "
+                                "after `max_duration` sends the `sla` alert event")
+    freshness: FreshnessSpec | None = Field(
+        default=None, description="dteg server: no successful run for `max_age` sends the "
+        "`freshness` alert event")
     metrics_port: int | None = None
     lineage: LineageSpec = Field(default_factory=LineageSpec)
 
@@ -167,6 +173,11 @@ class PipelineBody(_Strict):
     state: StateSpec | None = Field(
         default=None, description="Where incremental cursors and backfill progress are kept "
         "(default: SQLite in .dteg/state.sqlite)")
+    retries: RetryPolicy = Field(
+        default_factory=RetryPolicy, description="dteg server: how failed runs are retried "
+        "(only failures that may pass on their own: connections, lost workers, timeouts)")
+    trigger: TriggerSpec | None = Field(
+        default=None, description="dteg server: run after other pipelines' runs succeed")
 
     def schedule_spec(self) -> ScheduleSpec | None:
         """``schedule:`` in either form (a plain cron text is read in UTC); its

@@ -676,21 +676,28 @@ def check_monitoring(spec: PipelineSpec) -> PipelineSpec:
 
 def run_notices(spec: PipelineSpec) -> list[str]:
     """What ``dteg run``/``stream``/``backfill`` leave out of this pipeline, as one warning
-    (empty when nothing is left out): ``schedule`` and ``monitoring.alerts`` act only when the
-    orchestrator serves the pipeline."""
+    (empty when nothing is left out): ``schedule``, ``retries``, ``trigger`` and the alerts,
+    SLA and freshness of ``monitoring`` act only when the orchestrator serves the pipeline."""
+    body, monitoring = spec.body, spec.body.monitoring
     ignored = [
         f"`{label}` (line {spec.source_map.at(path).line})"
         for label, path, present in (
-            ("schedule", ("pipeline", "schedule"), spec.body.schedule is not None),
+            ("schedule", ("pipeline", "schedule"), body.schedule is not None),
+            ("retries", ("pipeline", "retries"), "retries" in body.model_fields_set),
+            ("trigger", ("pipeline", "trigger"), body.trigger is not None),
             ("monitoring.alerts", ("pipeline", "monitoring", "alerts"),
-             bool(spec.body.monitoring.alerts)))
+             bool(monitoring.alerts)),
+            ("monitoring.sla", ("pipeline", "monitoring", "sla"), monitoring.sla is not None),
+            ("monitoring.freshness", ("pipeline", "monitoring", "freshness"),
+             monitoring.freshness is not None))
         if present]
     if not ignored:
         return []
     one = len(ignored) == 1
-    return [f"{spec.file}: {' and '.join(ignored)} {'takes' if one else 'take'} effect only "
-            "under dteg server, which comes with the orchestrator (not available yet); this "
-            f"run ignores {'it' if one else 'them'}."]
+    listed = ", ".join(ignored[:-1]) + " and " + ignored[-1] if not one else ignored[0]
+    return [f"{spec.file}: {listed} {'takes' if one else 'take'} effect only when `dteg "
+            "server --pipelines <folder>` serves this file; this run ignores "
+            f"{'it' if one else 'them'}."]
 
 
 PHASES: tuple[tuple[str, Phase], ...] = (

@@ -19,10 +19,18 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
 
 ALIASES = {
     "@hourly": "0 * * * *",
@@ -259,8 +267,15 @@ def check_timezone(name: str) -> str:
 CronText = Annotated[str, AfterValidator(check_cron)]
 
 
+Catchup = Literal["none", "latest", "all"]
+
+
 class ScheduleSpec(BaseModel):
-    """``schedule: {cron: "0 6 * * mon-fri", timezone: Europe/Berlin}``."""
+    """``schedule: {cron: "0 6 * * mon-fri", timezone: Europe/Berlin, catchup: latest}``.
+
+    ``catchup`` says what the scheduler does with ticks it missed (the server was down):
+    ``none`` skips them, ``latest`` (the default) runs the most recent one once, ``all`` runs
+    each of them (at most ``max_catchup_runs``, the newest ones)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -268,6 +283,31 @@ class ScheduleSpec(BaseModel):
                            "day-of-week) or an alias such as @daily")
     timezone: Annotated[str, AfterValidator(check_timezone)] = Field(
         default="UTC", description="The IANA time zone the cron fields are read in")
+    catchup: Catchup = Field(
+        default="latest", description="Missed ticks after downtime: none (skip them), latest "
+        "(run the newest once), all (run each, up to max_catchup_runs)")
+    max_catchup_runs: int = Field(default=100, ge=1, description="catchup all: the most "
+                                  "missed ticks run, the newest ones")
+    max_active_runs: int = Field(default=1, ge=1, description="Runs of this pipeline at once; "
+                                 "1 (the default): runs never overlap, the next one waits")
+    start_date: datetime | None = Field(default=None, description="No tick before this (in "
+                                        "the schedule's time zone unless it has an offset)")
+    end_date: datetime | None = Field(default=None, description="No tick after this")
+    paused: bool = Field(default=False, description="Loaded but not scheduled until resumed "
+                         "(`dteg server` API or `dteg pipelines resume`)")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ScheduleSpec:
+        if self.start_date and self.end_date and self.end_date <= self.start_date:
+            raise ValueError("`end_date` must come after `start_date`")
+        return self
+
+    def bound(self, name: str) -> datetime | None:
+        """``start_date``/``end_date`` as an aware time (read in the schedule's zone)."""
+        value = self.start_date if name == "start" else self.end_date
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=ZoneInfo(self.timezone))
 
     def cron_schedule(self) -> CronSchedule:
         return CronSchedule.parse(self.cron, ZoneInfo(self.timezone))

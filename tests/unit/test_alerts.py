@@ -163,13 +163,12 @@ def test_run_notices_say_what_a_run_ignores() -> None:
     both = _compile("- {type: webhook, url: 'https://x.example.com'}\n",
                     head='  schedule: "@daily"\n')
     assert run_notices(both) == [
-        "p.yaml: `schedule` (line 3) and `monitoring.alerts` (line 8) take effect only under "
-        "dteg server, which comes with the orchestrator (not available yet); this run "
-        "ignores them."]
+        "p.yaml: `schedule` (line 3) and `monitoring.alerts` (line 8) take effect only when "
+        "`dteg server --pipelines <folder>` serves this file; this run ignores them."]
     alerts_only = _compile("- {type: webhook, url: 'https://x.example.com'}\n")
     assert run_notices(alerts_only) == [
-        "p.yaml: `monitoring.alerts` (line 7) takes effect only under dteg server, which "
-        "comes with the orchestrator (not available yet); this run ignores it."]
+        "p.yaml: `monitoring.alerts` (line 7) takes effect only when `dteg server "
+        "--pipelines <folder>` serves this file; this run ignores it."]
     plain = compile_spec("p.yaml", text="pipeline:\n  name: p\n" + STEPS, environ={})
     assert run_notices(plain) == []
     schedule_only = compile_spec("p.yaml", environ={}, text="pipeline:\n  name: p\n"

@@ -1,0 +1,72 @@
+"""``executor: celery``: tasks go to a Redis broker; ``dteg worker`` processes run them.
+
+The message is the ``RunTask`` as JSON (the pipeline's YAML text and sha256 in it). A worker
+acknowledges a message when it starts it, and the store, not the broker, decides who runs
+what: a worker killed mid-run stops beating, the watcher marks the attempt lost and queues
+the run again by its retry policy; a message delivered twice finds the run already claimed
+and is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dteg.orchestrator.task import RunTask
+
+QUEUE = "dteg"
+TASK = "dteg.run_task"
+
+
+def celery_app(broker_url: str) -> Any:
+    from celery import Celery
+
+    app = Celery("dteg", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json", accept_content=["json"], task_ignore_result=True,
+        task_acks_late=False, worker_prefetch_multiplier=1, task_default_queue=QUEUE,
+        broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,
+        worker_send_task_events=False, broker_transport_options={"visibility_timeout": 3600},
+    )
+    return app
+
+
+class CeleryExecutor:
+    """Sends tasks to the broker; workers take them as they free up."""
+
+    # A task waits in the broker until a worker is free: take it back only after long.
+    claim_timeout_s = 900.0
+
+    def __init__(self, broker_url: str) -> None:
+        self.app = celery_app(broker_url)
+
+    def free_slots(self) -> int:
+        return 1000
+
+    def submit(self, task: RunTask) -> None:
+        self.app.send_task(TASK, args=[task.to_json()], queue=QUEUE)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def run_worker(broker_url: str, store_url: str, name: str | None = None) -> None:
+    """``dteg worker``: one process that runs one task at a time (start several for more),
+    beating in the store while it lives."""
+    from dteg.orchestrator.store.store import Store
+    from dteg.orchestrator.worker import Heartbeat, execute_task
+
+    store = Store.open(store_url)
+    heartbeat = Heartbeat(store, "worker").start()
+    app = celery_app(broker_url)
+
+    @app.task(name=TASK)
+    def run_task(message: str) -> None:
+        execute_task(RunTask.from_json(message), store, heartbeat.id, heartbeat)
+
+    argv = ["worker", "--pool=solo", "--concurrency=1", f"--queues={QUEUE}",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--loglevel=INFO", f"--hostname={name or heartbeat.id.replace(':', '-')}@%h"]
+    try:
+        app.worker_main(argv)
+    finally:
+        heartbeat.stop()
