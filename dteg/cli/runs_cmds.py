@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,15 +21,76 @@ def _run_store(where: Path) -> Any:
     return RunStore.for_folder(folder)
 
 
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", help="Read a dteg server's runs from its database (sqlite:///… or "
+    "postgresql://…; or DTEG_STORE_URL). Default: the server's store in the folder's .dteg/ "
+    "when there is one, else the runs `dteg run` recorded")]
+
+
+def _orchestrator_store(where: Path, store: str | None) -> Any:
+    """The dteg server store to read, or None (then the folder's own run records)."""
+    url = store or os.environ.get("DTEG_STORE_URL")
+    if url is None:
+        folder = where if where.is_dir() else where.resolve().parent
+        candidate = folder / ".dteg" / "orchestrator.sqlite"
+        if not candidate.exists():
+            return None
+        url = f"sqlite:///{candidate.resolve()}"
+    from dteg.orchestrator.store.store import Store
+
+    return Store.open(url)
+
+
+def _when(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "-"
+
+
+def _server_runs_list(handle: Any, pipeline: str | None, limit: int) -> None:
+    rows = handle.runs(pipeline, limit=limit)
+    if not rows:
+        _say("no runs in the server's store yet")
+        return
+    _say(f"{'run':<27}{'pipeline':<20}{'kind':<9}{'status':<11}{'try':>4}{'read':>9}"
+         f"{'loaded':>9}{'dead':>6}  {'scheduled':<20}started")
+    for r in rows:
+        _say(f"{r.id:<27}{r.pipeline:<20}{r.kind:<9}{r.status:<11}{r.attempt:>4}"
+             f"{r.rows_read or 0:>9,}{r.rows_loaded or 0:>9,}{r.rows_dead_lettered or 0:>6,}"
+             f"  {_when(r.scheduled_at):<20}{_when(r.started_at)}")
+
+
+def _server_run_show(handle: Any, run_id: str, logs: int) -> bool:
+    from dataclasses import asdict
+
+    run = handle.run(run_id)
+    if run is None:
+        return False
+    lines = handle.logs(run_id, limit=100_000)[-logs:] if logs else []
+    data = {
+        "run": asdict(run),
+        "attempts": [asdict(a) for a in handle.attempts(run_id)],
+        "steps": handle.step_counts(run_id),
+        "quality": handle.quality(run_id),
+        "alerts": [d for d in handle.deliveries(run.pipeline, 500) if d["run_id"] == run_id],
+        "log": [f"{line.at:%H:%M:%S} {line.level:<7} {line.message}" for line in lines],
+    }
+    _say(json.dumps(data, indent=2, default=str))
+    return True
+
+
 def runs_list(
     where: Annotated[Path, typer.Argument(help="A pipeline file or its folder")] = Path("."),
     limit: Annotated[int, typer.Option(help="How many runs")] = 20,
+    store: StoreOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """The latest runs, newest first (of one pipeline when a file is given)."""
     pipeline = None
     if where.is_file():
         pipeline = compile_pipeline(where).name
+    handle = _orchestrator_store(where, store)
+    if handle is not None:
+        _server_runs_list(handle, pipeline, limit)
+        return
     records = _run_store(where).list(pipeline, limit)
     if not records:
         _say(f"no runs recorded under {where}")
@@ -43,10 +105,18 @@ def runs_list(
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="The run id (from `dteg runs list`)")],
     where: Annotated[Path, typer.Argument(help="A pipeline file or its folder")] = Path("."),
+    store: StoreOpt = None,
+    logs: Annotated[int, typer.Option(help="dteg server runs: how many of the last log "
+                                      "lines to include")] = 200,
     debug: DebugOpt = False,
 ) -> None:
-    """Everything recorded about one run, as JSON."""
+    """Everything recorded about one run, as JSON (a server run: its attempts, step counts,
+    quality, alerts and log)."""
     from dataclasses import asdict
+
+    handle = _orchestrator_store(where, store)
+    if handle is not None and _server_run_show(handle, run_id, logs):
+        return
 
     record = _run_store(where).get(run_id)
     if record is None:
