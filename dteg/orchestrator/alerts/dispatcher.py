@@ -115,8 +115,8 @@ class AlertDispatcher:
 
 def _secrets(alert: AlertBase, settings: AlertSettings) -> Iterator[str]:
     """Every secret an error could echo: the alert's and the server's secret values (and the
-    path and query of a secret URL, where a Slack webhook keeps its token), and the URL of a
-    webhook."""
+    path, its last part and the query of a secret URL, where a Slack webhook keeps its
+    token), and the URL of a webhook."""
     values = [*_secret_values(alert), *(s.get_secret_value() for s in (
         settings.slack_webhook_url, settings.slack_bot_token, settings.smtp_password) if s)]
     for value in values:
@@ -124,7 +124,8 @@ def _secrets(alert: AlertBase, settings: AlertSettings) -> Iterator[str]:
         yield from value.split()[1:]  # the token of "Bearer xyz"
         if "://" in value:
             parts = urlsplit(value)
-            yield from (part for part in (parts.path.strip("/"), parts.query)
+            path = parts.path.strip("/")
+            yield from (part for part in (path, path.rpartition("/")[2], parts.query)
                         if len(part) >= _SECRET_PART)
     if isinstance(alert, WebhookAlert):
         yield alert.url
