@@ -38,7 +38,12 @@ def alert_key(alert: Alert, index: int) -> str:
 
 class AlertDispatcher:
     """Sends run events to alerts, at most once per ``settings.throttle`` for each
-    (pipeline, alert, event), and records every delivery in ``history``."""
+    (pipeline, alert, event), and records every delivery in ``history``.
+
+    Without ``settings``, they are read from the environment (``AlertSettings.from_env``,
+    which raises ``ConfigError`` for a malformed value: at start-up, not at the first alert).
+    ``channels`` replaces the senders (tests, or a channel of one's own).
+    """
 
     def __init__(self, history: AlertHistory, settings: AlertSettings | None = None, *,
                  channels: Mapping[type[AlertBase], Channel] = CHANNELS) -> None:
