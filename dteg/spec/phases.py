@@ -19,7 +19,7 @@ from dteg.components.names import DEAD_LETTER_STEP
 from dteg.components.registry import ComponentInfo, Kind, Registry, default_registry
 from dteg.components.settings import required_env, unkeyed_hashes
 from dteg.errors import SpecError, SpecErrors
-from dteg.spec.alerts import SLACK_WEBHOOK_ENV, SlackAlert
+from dteg.spec.alerts import SLACK_BOT_TOKEN_ENV, SLACK_WEBHOOK_ENV, SlackAlert
 from dteg.spec.interpolate import interpolate
 from dteg.spec.loader import LoadedDocument, load_yaml_file, load_yaml_text
 from dteg.spec.masking import MASKING_KEY_LINE
@@ -658,19 +658,23 @@ def run_blockers(spec: PipelineSpec, environ: Mapping[str, str] | None = None) -
 
 
 def check_monitoring(spec: PipelineSpec) -> PipelineSpec:
-    """Warn about alerts that cannot work as written: sent ``on: quality_failed`` in a
-    pipeline that validates nothing, or a Slack alert without ``webhook_url``."""
+    """Warn about alerts that cannot work as written: sent ``on: quality`` in a pipeline
+    that validates nothing, or a Slack alert that names neither ``webhook_url`` nor
+    ``bot_token``."""
     warnings = list(spec.warnings)
     validates = any(s.kind == "validate" for s in spec.steps)
     for index, alert in enumerate(spec.body.monitoring.alerts):
         where = (f"{spec.source_map.at(('pipeline', 'monitoring', 'alerts', index))}: "
                  f"alert {index + 1} ({alert.type})")
-        if "quality_failed" in alert.on and not validates:
-            warnings.append(f"{where} is sent on `quality_failed`, but no step validates rows "
+        if "quality" in alert.on and not validates:
+            warnings.append(f"{where} is sent on `quality`, but no step validates rows "
                             "(add `quality.validation_rules`), so it never is")
-        if isinstance(alert, SlackAlert) and alert.webhook_url is None:
-            warnings.append(f"{where} names no `webhook_url`: the orchestrator will read it "
-                            f"from the {SLACK_WEBHOOK_ENV} environment variable")
+        if (isinstance(alert, SlackAlert) and alert.webhook_url is None
+                and alert.bot_token is None):
+            warnings.append(f"{where} names no `webhook_url` or `bot_token`: the "
+                            "orchestrator will take them from its settings or the "
+                            f"{SLACK_WEBHOOK_ENV} / {SLACK_BOT_TOKEN_ENV} environment "
+                            "variables")
     return spec.model_copy(update={"warnings": tuple(warnings)})
 
 

@@ -37,7 +37,7 @@ def _error(alerts: str, head: str = "") -> SpecError:
     return info.value
 
 
-def test_each_type_has_its_model_and_on_defaults_to_failed() -> None:
+def test_each_type_has_its_model_and_on_defaults_to_failure() -> None:
     spec = _compile("""\
         - type: slack
           webhook_url: ${env:HOOK}
@@ -54,15 +54,16 @@ def test_each_type_has_its_model_and_on_defaults_to_failed() -> None:
           on: [succeeded, schema_drift]
     """, environ={"HOOK": "https://hooks.slack.com/services/T/B/X", "TOKEN": "t0k3n"})
     slack, email, hook = spec.body.monitoring.alerts
-    assert isinstance(slack, SlackAlert) and slack.on == ["failed"]
+    assert isinstance(slack, SlackAlert) and slack.on == ["failure"]
     assert slack.webhook_url is not None
     assert slack.webhook_url.get_secret_value() == "https://hooks.slack.com/services/T/B/X"
     assert "hooks.slack.com" not in repr(slack)
     assert isinstance(email, EmailAlert)
     assert (email.to, email.sender, email.smtp_port) == (
         ["ops@example.com", "data@example.org"], "dteg@example.com", 587)
-    assert email.on == ["failed", "quality_failed", "recovered"]  # YAML 1.1 reads `on` as true
-    assert isinstance(hook, WebhookAlert)
+    # YAML 1.1 reads `on` as true; the first version's names are read as the new ones.
+    assert email.on == ["failure", "quality", "recovered"]
+    assert isinstance(hook, WebhookAlert) and hook.on == ["success", "schema_drift"]
     assert hook.headers["Authorization"].get_secret_value() == "Bearer t0k3n"
 
 
@@ -97,10 +98,18 @@ def test_unknown_type_names_the_closest_and_every_known_one() -> None:
      "`to` item 2: 'not-an-address' is not an e-mail address (name@example.com)"),
     ("- {type: email, to: [a@example.com], recipients: [b@example.com]}\n", 8,
      "`recipients` and `to` are the same list; keep one of them"),
-    ("- type: slack\n  on: [failed, recoverd]\n", 9,
-     "`on` item 2 is 'recoverd', which is not allowed. Use one of: 'failed', 'succeeded', "
-     "'quality_failed', 'schema_drift' or 'recovered'."),
-    ("- {type: slack, on: [failed, failed]}\n", 8, "failed is listed more than once"),
+    ("- type: slack\n  on: [failure, recoverd]\n", 9,
+     "`on` item 2 is 'recoverd', which is not allowed. Use one of: 'failure', 'retry', "
+     "'success', 'recovered', 'sla', 'freshness', 'quality' or 'schema_drift'."),
+    ("- {type: slack, on: [failure, failure]}\n", 8, "failure is listed more than once"),
+    # An old name and its new one are the same event.
+    ("- {type: slack, on: [failed, failure]}\n", 8, "failure is listed more than once"),
+    ("- {type: slack, bot_token: xoxb-1}\n", 8, "`bot_token` posts with chat.postMessage, "
+     "which needs `channel`"),
+    ("- {type: slack, webhook_url: 'https://h.example', bot_token: x, channel: '#a'}\n", 8,
+     "`webhook_url` and `bot_token` are two ways to reach Slack; keep one of them"),
+    ("- {type: email, to: [a@example.com], ssl: true, starttls: true}\n", 8,
+     "keep one of them (465 is usually ssl, 587 starttls)"),
     ("- {type: slack, on: []}\n", 8, "`on` is empty"),
     ("- {type: email, to: [a@example.com], smtp_port: 70000}\n", 8, "less than or equal to "
      "65535"),
@@ -129,9 +138,13 @@ def test_schema_completes_alerts_per_type() -> None:
         "slack": "#/$defs/SlackAlert", "email": "#/$defs/EmailAlert",
         "webhook": "#/$defs/WebhookAlert"}
     assert set(schema["$defs"]["SlackAlert"]["properties"]) == {
-        "type", "on", "webhook_url", "channel"}
+        "type", "on", "webhook_url", "bot_token", "channel"}
     assert set(schema["$defs"]["EmailAlert"]["properties"]) == {
-        "type", "on", "to", "recipients", "from", "smtp_host", "smtp_port"}
+        "type", "on", "to", "recipients", "from", "smtp_host", "smtp_port", "smtp_user",
+        "smtp_password", "starttls", "ssl"}
+    # Editors accept the first version's event names as well as the new ones.
+    on_items = schema["$defs"]["SlackAlert"]["properties"]["on"]["items"]
+    assert {"failure", "quality", "failed", "quality_failed"} <= set(on_items["enum"])
     validator = jsonschema.Draft202012Validator(schema)
     seed = yaml.safe_load((REPO / "pipelines" / "seed_example.yaml").read_text("utf-8"))
     assert list(validator.iter_errors(seed)) == []
@@ -142,19 +155,21 @@ def test_schema_completes_alerts_per_type() -> None:
 
 def test_check_monitoring_warns_about_alerts_that_cannot_work() -> None:
     spec = _compile("""\
-        - {type: slack, on: [failed, quality_failed]}
+        - {type: slack, on: [failure, quality]}
         - {type: webhook, url: "https://x.example.com", on: [quality_failed]}
+        - {type: slack, bot_token: "xoxb-1", channel: "#data"}
     """)
     assert spec.warnings == (
-        "p.yaml:8: alert 1 (slack) is sent on `quality_failed`, but no step validates rows "
+        "p.yaml:8: alert 1 (slack) is sent on `quality`, but no step validates rows "
         "(add `quality.validation_rules`), so it never is",
-        "p.yaml:8: alert 1 (slack) names no `webhook_url`: the orchestrator will read it "
-        "from the DTEG_SLACK_WEBHOOK_URL environment variable",
-        "p.yaml:9: alert 2 (webhook) is sent on `quality_failed`, but no step validates rows "
+        "p.yaml:8: alert 1 (slack) names no `webhook_url` or `bot_token`: the orchestrator "
+        "will take them from its settings or the DTEG_SLACK_WEBHOOK_URL / "
+        "DTEG_SLACK_BOT_TOKEN environment variables",
+        "p.yaml:9: alert 2 (webhook) is sent on `quality`, but no step validates rows "
         "(add `quality.validation_rules`), so it never is",
     )
     rules = "  quality:\n    validation_rules: [{type: null_check, column: id}]\n"
-    spec = _compile("- {type: webhook, url: 'https://x.example.com', on: [quality_failed]}\n",
+    spec = _compile("- {type: webhook, url: 'https://x.example.com', on: [quality]}\n",
                     head=rules)
     assert spec.warnings == ()
 

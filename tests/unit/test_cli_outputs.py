@@ -197,13 +197,13 @@ def test_plan_shows_access_level_alerts_and_component_versions(cli, write_pipeli
     assert result.code == 0, result.text
     lines = result.out.splitlines()
     assert "access_level: restricted" in lines
-    assert "alert: webhook on failed, succeeded" in lines
+    assert "alert: webhook on failure, success" in lines  # the old names, read as new
     assert lines[-1].startswith(f"components: csv {__version__} (built-in), duckdb {__version__} "
                                 "(built-in)")
     assert "secret-token" not in result.out
     plan = json.loads(cli("plan", str(path), "-f", "json").out)
     assert plan["access_level"] == "restricted"
-    assert plan["alerts"] == [{"type": "webhook", "on": ["failed", "succeeded"]}]
+    assert plan["alerts"] == [{"type": "webhook", "on": ["failure", "success"]}]
     assert (plan["steps"][0]["version"], plan["steps"][0]["origin"]) == (__version__, "built-in")
 
 
