@@ -28,7 +28,9 @@ def build(settings: OrchestratorSettings, executor_for: Callable[..., Executor] 
     """The orchestrator and the URL of its metrics endpoint (None when it has none)."""
     store = Store.open(settings.store_url)
     executor = (executor_for or make_executor)(settings, store)
-    notifier: Any = None
+    from dteg.orchestrator.notify import StoreNotifier
+
+    notifier = StoreNotifier(store)
     metrics: Any = None
     endpoint = None
     orchestrator = Orchestrator(settings, store, executor, notifier=notifier, metrics=metrics,

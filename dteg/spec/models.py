@@ -19,8 +19,8 @@ from dteg.spec.alerts import Alert
 from dteg.spec.keyring import KeyConfig
 from dteg.spec.loader import Path_, SourceMap
 from dteg.spec.masking import MaskColumns
-from dteg.spec.rules import ValidationRule
 from dteg.spec.orchestration import FreshnessSpec, RetryPolicy, SlaSpec, TriggerSpec
+from dteg.spec.rules import ValidationRule
 from dteg.spec.schedule import Schedule, ScheduleSpec, schedule_spec
 from dteg.spec.secrets import Redactor
 

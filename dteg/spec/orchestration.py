@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from typing import Literal
-
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 

@@ -51,8 +51,8 @@ def _warm_up() -> None:
     scheduled run does not wait seconds for imports."""
     import apache_beam  # noqa: F401
 
-    import dteg.governance.listeners  # noqa: F401
-    import dteg.run.lifecycle  # noqa: F401
+    import dteg.governance.listeners
+    import dteg.run.lifecycle
     import dteg.runners.launch  # noqa: F401
 
 
