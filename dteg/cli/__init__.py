@@ -7,7 +7,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dteg.cli.errors import main
-from dteg.cli.root import app
+
+if TYPE_CHECKING:
+    import typer
 
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `app` (every command registered) is built on first use: `main()` does not need it.
+    if name == "app":
+        from dteg.cli.root import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,7 @@ import traceback
 import typer
 
 from dteg.cli.context import Invocation
-from dteg.cli.root import app
+from dteg.cli.root import build_app, command_of
 from dteg.errors import DtegError, RunError, find_error
 
 # Runners append the Beam stage's label to an error's text; users know steps, not labels.
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     state = Invocation()
     try:
         # Not standalone: click would turn an EOFError raised inside a run into "Aborted.".
+        app = build_app(command_of(args))  # only the commands this command line can run
         code = app(args=args, prog_name="dteg", standalone_mode=False, obj=state)
         sys.exit(code if isinstance(code, int) else 0)
     except KeyboardInterrupt:

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from dteg.cli import (
-    connectors_cmds,
-    dbt_cmds,
-    pipeline_cmds,
-    profile_cmd,
-    run_cmds,
-    runners_cmd,
-    runs_cmds,
-    server_cmds,
-    state_cmds,
-)
 from dteg.cli.context import DebugOpt, begin
 
-# Every command module; each one's `register(app)` adds its commands (nothing registers on
-# import, so a module can be imported, e.g. by a test, without touching the app).
-COMMAND_MODULES = (pipeline_cmds, connectors_cmds, runs_cmds, dbt_cmds, state_cmds,
-                   profile_cmd, run_cmds, runners_cmd, server_cmds)
+# Every command module (under dteg.cli) and the commands and groups its `register(app)` adds,
+# in the order `dteg --help` lists them. Nothing registers on import, so a module can be
+# imported, e.g. by a test, without touching the app. `main()` builds the app with the one
+# module its command line names: importing the others and building their click commands would
+# be most of what typer costs `dteg validate`. A test checks the names against the modules.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "pipeline_cmds": ("validate", "plan", "schema"),
+    "connectors_cmds": ("connectors",),
+    "runs_cmds": ("runs",),
+    "dbt_cmds": ("dbt",),
+    "state_cmds": ("state",),
+    "profile_cmd": ("profile",),
+    "run_cmds": ("run", "stream", "backfill"),
+    "runners_cmd": ("runners",),
+    "server_cmds": ("server", "scheduler", "worker", "pipelines"),
+}
+# Root options that may stand before the command (`dteg --debug run x.yaml`).
+_ROOT_FLAGS = ("--debug",)
 
 
 def _show_version(value: bool) -> None:
@@ -77,17 +83,38 @@ def _use_plain_flags(app: typer.Typer) -> None:
             _use_plain_flags(group.typer_instance)
 
 
-def build_app() -> typer.Typer:
-    """A new ``dteg`` app with every command registered."""
+def build_app(command: str | None = None) -> typer.Typer:
+    """A new ``dteg`` app: with every command, or with the commands of the module that
+    registers ``command`` when one does (what a command line needs, see ``command_of``)."""
     app = typer.Typer(
         name="dteg", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
         help="YAML-first ELT and streaming pipelines, compiled to Apache Beam.", cls=_Group,
     )
     app.callback()(_root)
-    for module in COMMAND_MODULES:
-        module.register(app)
+    wanted = [m for m, names in COMMAND_MODULES.items() if command in names]
+    for module in wanted or COMMAND_MODULES:
+        importlib.import_module(f"dteg.cli.{module}").register(app)
     _use_plain_flags(app)
     return app
 
 
-app = build_app()
+def command_of(args: Sequence[str]) -> str | None:
+    """The command (or group) a ``dteg`` command line names, after the root flags; None for
+    ``--help``, ``--version`` or no command at all."""
+    for arg in args:
+        if arg not in _ROOT_FLAGS:
+            return None if arg.startswith("-") else arg
+    return None
+
+
+@lru_cache(maxsize=1)
+def _whole_app() -> typer.Typer:
+    return build_app()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `app`, the app with every command, is built on first use (tests, `from dteg.cli import
+    # app`); `main()` builds its own with only the module it needs.
+    if name == "app":
+        return _whole_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

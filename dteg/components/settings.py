@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 # The OpenLineage identity of the dataset a step reads or writes: (namespace, name).
 Dataset = tuple[str, str]
@@ -25,6 +25,10 @@ class StreamLimits:
 
 class ComponentSettings(BaseModel):
     """What every component's settings may answer."""
+
+    # Built on first use, not on import: a connector's config module holds its source's and
+    # its sink's settings (and their shared bases), and a pipeline checks only the ones it uses.
+    model_config = ConfigDict(defer_build=True)
 
     def preflight(self, base_dir: Path) -> list[str]:
         """Problems found without reading any data (a local input that does not exist, a SQL

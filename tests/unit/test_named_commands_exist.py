@@ -14,6 +14,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from dteg.cli import app
+from dteg.cli.root import COMMAND_MODULES, build_app, command_of
 from dteg.components.registry import default_registry
 
 from ._helpers import REPO
@@ -113,3 +114,29 @@ def test_components_name_existing_extras() -> None:
                for info in default_registry().components
                if info.capabilities.extra and info.capabilities.extra not in extras]
     assert missing == []
+
+
+def test_the_command_table_names_what_each_module_registers() -> None:
+    """``main()`` builds the app with the one module ``COMMAND_MODULES`` says registers the
+    command a command line names, so the table must say exactly what each module adds."""
+    whole = set(_commands())
+    listed = [name for names in COMMAND_MODULES.values() for name in names]
+    assert sorted(listed) == sorted(whole)  # every command once, none that does not exist
+    for names in COMMAND_MODULES.values():
+        for name in names:
+            root = typer.main.get_command(build_app(name))
+            assert isinstance(root, TyperGroup)
+            assert set(root.commands) == set(names), name
+
+
+@pytest.mark.parametrize(("args", "command"), [
+    (["validate", "p.yaml"], "validate"),
+    (["--debug", "runs", "list"], "runs"),
+    (["--help"], None),
+    (["--version"], None),
+    (["--debug"], None),
+    ([], None),
+    (["valdate", "p.yaml"], "valdate"),  # no module registers it: the whole app says so
+])
+def test_command_of_a_command_line(args: list[str], command: str | None) -> None:
+    assert command_of(args) == command
