@@ -213,10 +213,20 @@ def backfill(
     = "1d",
     restart: Annotated[bool, typer.Option(
         "--restart", help="Forget the partitions this range already finished")] = False,
+    server: Annotated[bool, typer.Option(
+        "--server", help="Queue the partitions as runs of the dteg server that serves this "
+        "file (retries, alerts and history as for scheduled runs) instead of running them "
+        "here")] = False,
+    store: Annotated[str | None, typer.Option(
+        "--store", help="--server: the server's database (default: DTEG_STORE_URL, else "
+        "<folder>/.dteg/orchestrator.sqlite)")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run the pipeline over [start, end) of its cursor, one partition at a time, in order;
     run it again after a crash to resume at the first unfinished partition."""
+    if server:
+        _queue_backfill(pipeline, start, end, step, restart, store)
+        return
     from dteg.components.plan import new_run_id
     from dteg.governance.listeners import default_listeners
     from dteg.run.backfill import run_backfill
@@ -230,6 +240,28 @@ def backfill(
         execute=lambda plan: execute(spec, plan, launch=launch,
                                      listeners=default_listeners(spec), kind="backfill"))
     _say(f"backfill finished: {ran} partition(s) run, {skipped} done earlier")
+
+
+def _queue_backfill(pipeline: Path, start: str, end: str, step: str, restart: bool,
+                    store: str | None) -> None:
+    import os
+    from datetime import datetime, timezone
+
+    from dteg.orchestrator.backfill import queue_backfill
+    from dteg.orchestrator.store.store import Store, default_store_url
+    from dteg.run.backfill import plan_backfill
+
+    spec = _runnable(pipeline)
+    plan = plan_backfill(spec, start, end, step, restart)
+    url = store or os.environ.get("DTEG_STORE_URL") or default_store_url(
+        pipeline.resolve().parent)
+    result = queue_backfill(Store.open(url), spec, plan, datetime.now(timezone.utc))
+    _say(plan.describe())
+    _say(f"queued {len(result.queued)} partition run(s) on the server"
+         + (f"; {result.already_queued} were queued before" if result.already_queued else "")
+         + (f": {', '.join(r.id for r in result.queued[:3])}"
+            + ("…" if len(result.queued) > 3 else "") if result.queued else "")
+         + " — `dteg runs list` follows them")
 
 
 def register(app: typer.Typer) -> None:

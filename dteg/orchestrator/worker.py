@@ -208,7 +208,12 @@ def _run(spec: PipelineSpec, task: RunTask, store: Store, heartbeat: Heartbeat |
     poller = _Poller(watch_first_read)
     poller.start()
     try:
-        plan = RunPlan(run_id=task.engine_run_id)
+        if task.kind == "backfill":
+            from dteg.run.backfill import plan_from_params
+
+            plan = plan_from_params(task.params, task.engine_run_id)
+        else:
+            plan = RunPlan(run_id=task.engine_run_id)
         execute(spec, plan, launch=launcher(RunnerSettings(name="direct")),
                 listeners=[*default_listeners(spec), *listeners], runner="direct",
                 kind="backfill" if task.kind == "backfill" else "run")

@@ -152,10 +152,34 @@ def partition_plan(sources: dict[str, str], partition: Partition, key: str,
 Execute = Callable[[RunPlan], Any]
 
 
-def run_backfill(spec: PipelineSpec, start: str, end: str, step: str, *, execute: Execute,
-                 new_run_id: Callable[[], str], say: Callable[[str], None],
-                 restart: bool = False) -> tuple[int, int]:
-    """Run every unfinished partition in order; returns (partitions run, skipped)."""
+@dataclass(frozen=True)
+class BackfillPlan:
+    """The partitions of one backfill range and which of them are still to run."""
+
+    id: str
+    pipeline: str
+    sources: dict[str, str]  # step → cursor column
+    lower: Any
+    upper: Any
+    partitions: list[Partition]
+    done: dict[str, Any]  # state key → the entry of a partition finished earlier
+
+    def key(self, partition: Partition) -> str:
+        return f"backfill:{self.id}:{partition.index:06d}"
+
+    def pending(self) -> list[Partition]:
+        return [p for p in self.partitions if self.key(p) not in self.done]
+
+    def describe(self) -> str:
+        return (f"backfill {self.id} of {self.pipeline}: {len(self.partitions)} partition(s) of "
+                f"{', '.join(f'{s}.{c}' for s, c in self.sources.items())} from "
+                f"{render_value(self.lower)} to {render_value(self.upper)}"
+                + (f", {len(self.done)} already done" if self.done else ""))
+
+
+def plan_backfill(spec: PipelineSpec, start: str, end: str, step: str,
+                  restart: bool = False) -> BackfillPlan:
+    """Check the range and find the partitions finished earlier (``restart``: forget them)."""
     sources = incremental_sources(spec)
     if not sources:
         raise ConfigError(f"{spec.file}: backfill needs a source with "
@@ -168,22 +192,43 @@ def run_backfill(spec: PipelineSpec, start: str, end: str, step: str, *, execute
     if restart:
         store.delete(spec.name, prefix)
     done = {e.key: e for e in store.entries(spec.name, prefix)}
-    say(f"backfill {bid} of {spec.name}: {len(partitions)} partition(s) of "
-        f"{', '.join(f'{s}.{c}' for s, c in sources.items())} from {render_value(lower)} to "
-        f"{render_value(upper)}" + (f", {len(done)} already done" if done else ""))
+    return BackfillPlan(bid, spec.name, sources, lower, upper, partitions, done)
+
+
+def run_backfill(spec: PipelineSpec, start: str, end: str, step: str, *, execute: Execute,
+                 new_run_id: Callable[[], str], say: Callable[[str], None],
+                 restart: bool = False) -> tuple[int, int]:
+    """Run every unfinished partition in order; returns (partitions run, skipped)."""
+    plan = plan_backfill(spec, start, end, step, restart)
+    say(f"{plan.describe()}")
     ran = skipped = 0
-    for partition in partitions:
-        key = f"{prefix}{partition.index:06d}"
-        label = f"  {partition.index + 1}/{len(partitions)} {partition.describe()}"
-        if key in done:
-            say(f"{label} done earlier (run {done[key].run_id})")
+    for partition in plan.partitions:
+        key = plan.key(partition)
+        label = f"  {partition.index + 1}/{len(plan.partitions)} {partition.describe()}"
+        if key in plan.done:
+            say(f"{label} done earlier (run {plan.done[key].run_id})")
             skipped += 1
             continue
         run_id = new_run_id()
-        report = execute(partition_plan(sources, partition, key, run_id))
+        report = execute(partition_plan(plan.sources, partition, key, run_id))
         ran += 1
         say(f"{label} read {report.read:,}, loaded {report.loaded:,} (run {run_id})")
     return ran, skipped
+
+
+def partition_params(plan: BackfillPlan, partition: Partition) -> dict[str, Any]:
+    """One partition as JSON, for a server run (``partition_from_params`` reads it back)."""
+    return {"backfill": {"id": plan.id, "key": plan.key(partition), "index": partition.index,
+                         "lower": encode_value(partition.lower),
+                         "upper": encode_value(partition.upper), "sources": plan.sources}}
+
+
+def plan_from_params(params: dict[str, Any], run_id: str) -> RunPlan:
+    """The run plan of a partition that a server run carries."""
+    data = params["backfill"]
+    partition = Partition(int(data["index"]), decode_value(data["lower"]),
+                          decode_value(data["upper"]))
+    return partition_plan(dict(data["sources"]), partition, str(data["key"]), run_id)
 
 
 def describe_entry(key: str, value: dict[str, Any]) -> str:
