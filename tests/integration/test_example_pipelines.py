@@ -31,7 +31,9 @@ def test_every_example_has_a_test() -> None:
               # run by test_postgres.py and test_mysql.py (they need the database servers)
               "postgres_incremental", "mysql_incremental",
               # run by test_kafka_stream.py and test_kafka_windows.py (they need the broker)
-              "kafka_to_duckdb", "kafka_windowed"}
+              "kafka_to_duckdb", "kafka_windowed",
+              # served on its schedule by orchestrator/test_server_embedded.py
+              "every_minute"}
     assert {p.stem for p in PIPELINES.glob("*.yaml")} <= tested
 
 

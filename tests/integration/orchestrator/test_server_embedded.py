@@ -1,7 +1,8 @@
-"""`dteg server` end to end on the embedded executor (no Redis): a pipeline scheduled every
-minute runs on time; a failing one sends one Slack payload and one e-mail to real receivers,
-then is throttled; a file edited into an error keeps its last good revision; kill -9 of the
-server and a restart run the missed tick once, never twice."""
+"""`dteg server --pipelines <a copy of pipelines/>` end to end on the embedded executor (no
+Redis): every example is served and `every_minute.yaml` runs on time; a failing pipeline sends
+one Slack payload and one e-mail to real receivers, then is throttled; a file edited into an
+error keeps its last good revision; kill -9 of the server and a restart run the missed tick
+once, never twice."""
 
 from __future__ import annotations
 
@@ -26,21 +27,13 @@ from tests.integration.orchestrator.test_alert_delivery import (  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-EVERY = """\
-pipeline:
-  name: every_minute
-  schedule: "* * * * *"
-  steps:
-    - extract: {type: csv, config: {path: in.csv}}
-    - load: {type: duckdb, config: {database: out.duckdb, table: people, mode: replace}}
-"""
 FAILING = """\
 pipeline:
   name: always_fails
   schedule: "* * * * *"
   steps:
     - extract: {type: csv, config: {path: missing.csv}}
-    - load: {type: duckdb, config: {database: out2.duckdb, table: t, mode: replace}}
+    - load: {type: duckdb, config: {database: out/fails.duckdb, table: t, mode: replace}}
   monitoring:
     alerts:
       - type: slack
@@ -55,11 +48,10 @@ pipeline:
 
 
 def test_schedules_alerts_reload_and_a_kill_9_restart(
-        tmp_path: Path, http: HttpReceiver, relay: SmtpServer) -> None:  # noqa: F811
-    folder = tmp_path / "pipelines"
-    folder.mkdir()
-    (folder / "in.csv").write_text("id,name\n1,ada\n2,grace\n")
-    (folder / "every.yaml").write_text(EVERY)
+        workdir: Path, tmp_path: Path, http: HttpReceiver, relay: SmtpServer  # noqa: F811
+) -> None:
+    folder = workdir
+    every = (folder / "every_minute.yaml").read_text()
     (folder / "fails.yaml").write_text(FAILING % {"hook": http.url + "/hook",
                                                   "smtp": relay.port})
     server = ServerProcess(folder, tmp_path / "server.log", "--workers", "2").start()
@@ -73,12 +65,15 @@ def test_schedules_alerts_reload_and_a_kill_9_restart(
 
         first = wait_for(succeeded, "a scheduled run of every_minute", log=server.log)[0]
         assert first.kind == "schedule" and first.scheduled_at is not None
-        assert first.scheduled_at.second == 0 and first.rows_loaded == 2
+        assert first.scheduled_at.second == 0
+        assert (first.rows_read, first.rows_loaded, first.rows_dead_lettered) == (13, 11, 2)
+        served = {row.name for row in store.pipelines()}
+        assert {"quickstart", "csv_to_parquet", "every_minute", "always_fails"} <= served
         assert first.started_at is not None and first.first_read_at is not None
         assert first.started_at >= first.scheduled_at
         logs = [line.message for line in store.logs(first.id)]
         assert any("attempt 1 of 3" in line for line in logs)
-        assert any("2 rows" in line or "loaded" in line for line in logs), logs
+        assert any("11 rows" in line for line in logs), logs
 
         # The failing pipeline: a configuration error is not retried; one alert each.
         failed = wait_for(lambda: [r for r in store.runs("always_fails")
@@ -93,7 +88,7 @@ def test_schedules_alerts_reload_and_a_kill_9_restart(
 
         # A broken edit is reported; the last good revision keeps running.
         good_sha = store.pipeline("every_minute").sha256  # type: ignore[union-attr]
-        (folder / "every.yaml").write_text(EVERY.replace("type: csv", "type: csvv"))
+        (folder / "every_minute.yaml").write_text(every.replace("type: csv", "type: csvv"))
         wait_for(lambda: (store.pipeline("every_minute").error or None),  # type: ignore[union-attr]
                  "the broken revision reported", log=server.log)
         assert "csvv" in server.log()
@@ -110,7 +105,7 @@ def test_schedules_alerts_reload_and_a_kill_9_restart(
         assert {r.sha256 for r in succeeded()} == {good_sha}
 
         # kill -9, stay down across a tick, restart: the missed tick runs once.
-        (folder / "every.yaml").write_text(EVERY)
+        (folder / "every_minute.yaml").write_text(every)
         server.kill9()
         down_at = utcnow()
         missed = (down_at + timedelta(minutes=1)).replace(second=0, microsecond=0)
