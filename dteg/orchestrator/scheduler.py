@@ -56,8 +56,14 @@ class Scheduler:
     def tick(self, now: datetime) -> list[RunRow]:
         """Queue the runs of every tick due at ``now``."""
         created: list[RunRow] = []
+        revisions = self.catalog.revisions
+        if all(name in self._next and self._sha.get(name) == revision.sha256
+               for name, revision in revisions.items() if revision.schedule is not None):
+            if not any(upcoming is not None and upcoming <= now
+                       for upcoming in self._next.values()):
+                return created  # nothing is due: no need to read the store
         rows = {row.name: row for row in self.store.pipelines()}
-        for name, revision in self.catalog.revisions.items():
+        for name, revision in revisions.items():
             schedule, row = revision.schedule, rows.get(name)
             if schedule is None or row is None:
                 continue
@@ -92,7 +98,9 @@ class Scheduler:
                     created.append(run)
             if decision.decided_up_to is not None:
                 self.store.advance_tick(name, decision.decided_up_to)
-                self._next[name] = next_tick(cron, schedule, decision.decided_up_to)
+            # From the newest decided tick — ours, or another scheduler's that got there first.
+            self._next[name] = next_tick(cron, schedule,
+                                         decision.decided_up_to or row.last_tick)
         return created
 
     def next_wake(self, now: datetime, longest: timedelta) -> datetime:

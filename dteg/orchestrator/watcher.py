@@ -21,6 +21,11 @@ from dteg.orchestrator.store.store import AttemptResult, Store
 from dteg.orchestrator.worker import lost_attempt_retry
 
 
+# SLAs, freshness and retention are checked this often (lost workers and ended runs: every
+# pass).
+SLOW_CHECKS_EVERY = timedelta(seconds=5)
+
+
 class Notifier(Protocol):
     """Sends ``event`` (failure, retry, success, recovered, sla, freshness, quality,
     schema_drift) about ``run`` to the alerts of ``revision`` that ask for it."""
@@ -49,6 +54,7 @@ class Watcher:
     keep_runs: timedelta | None = None
     log: Callable[[str], None] = print
     _last_purge: datetime | None = None
+    _last_slow: datetime | None = None
     _started_seen: set[str] = field(default_factory=set)
 
     def step(self, now: datetime) -> None:
@@ -56,9 +62,11 @@ class Watcher:
         for run in self.store.unhandled():
             if self.store.mark_handled(run.id, run.attempt):
                 self._ended(run, now)
-        self._sla(now)
-        self._freshness(now)
-        self._purge(now)
+        if self._last_slow is None or now - self._last_slow >= SLOW_CHECKS_EVERY:
+            self._last_slow = now
+            self._sla(now)
+            self._freshness(now)
+            self._purge(now)
 
     def observe_started(self, runs: list[RunRow]) -> None:
         """Runs that started since the last look (for the schedule-lag metric)."""

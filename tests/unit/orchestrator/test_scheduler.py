@@ -156,3 +156,16 @@ def test_a_task_carries_the_revision_it_runs(tmp_path: Path, store: Store) -> No
     task = executor.tasks[0]
     assert task.yaml_text == path.read_text() and task.path == str(path.resolve())
     assert RunTask.from_json(task.to_json()) == task
+
+
+def test_a_scheduler_that_lost_the_race_waits_for_the_next_tick(
+        tmp_path: Path, store: Store) -> None:
+    write_pipeline(tmp_path, "a", '  schedule: "* * * * *"\n')
+    first, second = _scheduler(tmp_path, store, T0), _scheduler(tmp_path, store, T0)
+    first.tick(T0)
+    second.tick(T0)
+    due = T0 + timedelta(seconds=40)
+    first.tick(due)
+    second.tick(due)  # the tick is taken: nothing to do, and it knows when the next one is
+    assert second._next["a"] == T0.replace(second=0) + timedelta(minutes=2)
+    assert len(_ticks(store, "a")) == 1
