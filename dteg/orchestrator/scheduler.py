@@ -57,11 +57,11 @@ class Scheduler:
         """Queue the runs of every tick due at ``now``."""
         created: list[RunRow] = []
         revisions = self.catalog.revisions
-        if all(name in self._next and self._sha.get(name) == revision.sha256
-               for name, revision in revisions.items() if revision.schedule is not None):
-            if not any(upcoming is not None and upcoming <= now
-                       for upcoming in self._next.values()):
-                return created  # nothing is due: no need to read the store
+        known = all(name in self._next and self._sha.get(name) == revision.sha256
+                    for name, revision in revisions.items() if revision.schedule is not None)
+        if known and not any(upcoming is not None and upcoming <= now
+                             for upcoming in self._next.values()):
+            return created  # nothing is due: no need to read the store
         rows = {row.name: row for row in self.store.pipelines()}
         for name, revision in revisions.items():
             schedule, row = revision.schedule, rows.get(name)

@@ -20,7 +20,6 @@ from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.store import AttemptResult, Store
 from dteg.orchestrator.worker import lost_attempt_retry
 
-
 # SLAs, freshness and retention are checked this often (lost workers and ended runs: every
 # pass).
 SLOW_CHECKS_EVERY = timedelta(seconds=5)
