@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from datetime import datetime, timezone
@@ -30,11 +31,11 @@ def _log(text: str) -> None:
     sys.stderr.flush()
 
 
-def _settings(**options: Any) -> Any:
+def _settings(needs_folder: bool = True, **options: Any) -> Any:
     from dteg.orchestrator.settings import OrchestratorSettings
 
     settings = OrchestratorSettings.resolve(**options)
-    if not settings.pipelines_dir.is_dir():
+    if needs_folder and not settings.pipelines_dir.is_dir():
         raise ConfigError(f"{settings.pipelines_dir} is not a folder",
                           hint="Pass --pipelines DIR, the folder that holds your pipeline "
                           "files.")
@@ -109,8 +110,13 @@ def worker(
     """A Celery worker that runs dispatched runs, one at a time (start several for more)."""
     from dteg.orchestrator.executors.celery import run_worker
 
-    settings = _settings(pipelines_dir=pipelines, store_url=store, executor="celery",
-                         broker_url=broker)
+    if store is None and not os.environ.get("DTEG_STORE_URL") and not (
+            pipelines or Path("pipelines")).is_dir():
+        raise ConfigError("a worker needs the server's store",
+                          hint="Pass --store postgresql+psycopg://… (the database the "
+                          "scheduler uses) or set DTEG_STORE_URL.")
+    settings = _settings(needs_folder=False, pipelines_dir=pipelines, store_url=store,
+                         executor="celery", broker_url=broker)
     _log(f"dteg worker: broker {_redact(settings.broker_url)}; store {_redact(settings.store_url)}")
     run_worker(settings.broker_url, settings.store_url, name)
 

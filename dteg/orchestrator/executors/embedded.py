@@ -11,7 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import sys
+import time
 from typing import Any
 
 from dteg.orchestrator.store.records import ACTIVE
@@ -25,6 +27,9 @@ def _worker_main(store_url: str, tasks: Any, parent_pid: int) -> None:
     from dteg.orchestrator.store.store import Store
     from dteg.orchestrator.worker import Heartbeat, execute_task
 
+    # Ctrl-C in a terminal reaches the whole process group: the server decides when its
+    # workers stop (after their runs), so they ignore it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = Store.open(store_url)
     heartbeat = Heartbeat(store, "worker", parent_pid=parent_pid).start()
     _warm_up()
@@ -94,10 +99,13 @@ class EmbeddedExecutor:
         self._in_flight[task.run_id] = task.attempt
         self._tasks.put(task.to_json())
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 120.0) -> None:
+        """Let each worker finish its run (at most ``grace_s`` in all), then stop it; a run
+        stopped this way is found lost by the next server and retried."""
         for _ in self._processes:
             self._tasks.put(_STOP)
+        deadline = time.monotonic() + grace_s
         for process in self._processes:
-            process.join(timeout=10)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.terminate()
