@@ -40,8 +40,9 @@ LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300
 DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
                     7200.0, 21600.0, 86400.0)
 
-# The scheduler should beat at least this often; the DtegSchedulerDown rule fires after 20 s
-# without a beat (deploy/monitoring/rules/dteg-alerts.yml), within 60 s of the scheduler stopping.
+# The scheduler should beat at least this often: the DtegSchedulerDown rule
+# (deploy/monitoring/rules/dteg-alerts.yml) takes a beat older than 25 s for a dead scheduler,
+# and fires within 60 s of the scheduler stopping (scraped and evaluated every 15 s).
 SCHEDULER_HEARTBEAT_INTERVAL_S = 5.0
 
 # The row counters of ``dteg stream --metrics-port`` (dteg.streaming.metrics), same names and
