@@ -4,7 +4,7 @@ own heartbeat.
 
 ``OrchestratorMetrics`` keeps its own registry (never the process-global one), so a test or
 two servers in one process never see each other's series. The server mounts ``render()`` at
-``/metrics``; ``dteg worker`` and ``dteg scheduler`` run alone serve it with ``serve_metrics``.
+``/metrics``; dteg worker and dteg scheduler run alone serve it with ``serve_metrics``.
 The alerting rules and the dashboard in ``deploy/monitoring/`` use these names; a test checks
 that every name they use is exported here.
 
