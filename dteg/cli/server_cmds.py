@@ -61,8 +61,12 @@ def _serve(settings: Any, executor_for: Any, role: str) -> None:
     _log(f"dteg {role}: {count} pipeline(s) from {settings.pipelines_dir}; store "
          f"{orchestrator.store.url}; executor {settings.executor}"
          + (f" ({settings.workers} workers)" if settings.executor == "embedded" else "")
-         + (f"; metrics on {endpoint}" if endpoint else ""))
-    orchestrator.serve()
+         + (f"; metrics on {endpoint.url}/metrics" if endpoint else ""))
+    try:
+        orchestrator.serve()
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
 
 
 def server(

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from dteg.orchestrator.alerts import AlertDispatcher, AlertMessage, AlertSettings
 from dteg.orchestrator.catalog import Revision
+from dteg.orchestrator.metrics import OrchestratorMetrics
 from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.store import Store
 
@@ -33,11 +34,17 @@ class StoreNotifier:
     """Sends alerts with the store as the delivery history (throttling spans restarts and
     every server on the store)."""
 
-    def __init__(self, store: Store, settings: AlertSettings | None = None) -> None:
+    def __init__(self, store: Store, settings: AlertSettings | None = None,
+                 metrics: OrchestratorMetrics | None = None) -> None:
         self.dispatcher = AlertDispatcher(store, settings or AlertSettings.from_env())
+        self.metrics = metrics
 
     def notify(self, revision: Revision, event: str, run: RunRow | None, now: datetime,
                detail: str | None = None) -> None:
         alerts = revision.spec.body.monitoring.alerts
-        if alerts:
-            self.dispatcher.deliver(alerts, message_for(revision, event, run, detail), now)
+        if not alerts:
+            return
+        for delivery in self.dispatcher.deliver(alerts, message_for(revision, event, run,
+                                                                    detail), now):
+            if self.metrics is not None:
+                self.metrics.alert(delivery.channel, delivery.status)

@@ -4,9 +4,10 @@ metrics and their HTTP endpoint."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from dteg.orchestrator.executors import Executor
+from dteg.orchestrator.metrics import MetricsServer, OrchestratorMetrics, serve_metrics
+from dteg.orchestrator.notify import StoreNotifier
 from dteg.orchestrator.service import Orchestrator
 from dteg.orchestrator.settings import OrchestratorSettings
 from dteg.orchestrator.store.store import Store
@@ -24,15 +25,21 @@ def make_executor(settings: OrchestratorSettings, store: Store) -> Executor:
 
 
 def build(settings: OrchestratorSettings, executor_for: Callable[..., Executor] | None = None,
-          log: Callable[[str], None] = print) -> tuple[Orchestrator, str | None]:
-    """The orchestrator and the URL of its metrics endpoint (None when it has none)."""
+          log: Callable[[str], None] = print, serve_http: bool = True
+          ) -> tuple[Orchestrator, MetricsServer | None]:
+    """The orchestrator and its /metrics + /healthz endpoint (None without ``serve_http``)."""
     store = Store.open(settings.store_url)
     executor = (executor_for or make_executor)(settings, store)
-    from dteg.orchestrator.notify import StoreNotifier
-
-    notifier = StoreNotifier(store)
-    metrics: Any = None
-    endpoint = None
+    metrics = OrchestratorMetrics()
+    notifier = StoreNotifier(store, metrics=metrics)
     orchestrator = Orchestrator(settings, store, executor, notifier=notifier, metrics=metrics,
                                 log=log)
+    endpoint = None
+    if serve_http:
+        try:
+            endpoint = serve_metrics(metrics, settings.host, settings.port,
+                                     healthy=orchestrator.healthy)
+        except Exception:
+            executor.close()
+            raise
     return orchestrator, endpoint

@@ -16,10 +16,12 @@ from datetime import datetime, timedelta, timezone
 
 from dteg.orchestrator.catalog import Catalog
 from dteg.orchestrator.executors import Executor
+from dteg.orchestrator.metrics import OrchestratorMetrics
 from dteg.orchestrator.scheduler import Dispatcher, Scheduler
 from dteg.orchestrator.settings import OrchestratorSettings
+from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.store import Store
-from dteg.orchestrator.watcher import Notifier, RunMetrics, Watcher
+from dteg.orchestrator.watcher import Notifier, Watcher
 from dteg.orchestrator.worker import Heartbeat
 
 POLL_S = 0.2
@@ -35,7 +37,7 @@ class Orchestrator:
     store: Store
     executor: Executor
     notifier: Notifier | None = None
-    metrics: RunMetrics | None = None
+    metrics: OrchestratorMetrics | None = None
     log: Callable[[str], None] = print
     clock: Callable[[], datetime] = utcnow
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -49,6 +51,8 @@ class Orchestrator:
                                self.log)
         self.heartbeat = Heartbeat(self.store, "scheduler")
         self._last_reload: datetime | None = None
+        self._last_gauges: datetime | None = None
+        self.last_pass: datetime | None = None
         self.passes = 0
 
     def reload(self, now: datetime) -> None:
@@ -72,18 +76,51 @@ class Orchestrator:
         now = self.clock()
         if self._last_reload is None or now - self._last_reload >= self.settings.reload_every:
             self.reload(now)
-        self.scheduler.tick(now)
+        created = self.scheduler.tick(now)
         self.dispatcher.take_back_unclaimed(now)
-        self.dispatcher.dispatch(now)
+        sent = self.dispatcher.dispatch(now)
         self.watcher.observe_started(self.store.runs(status=("running",), limit=500))
         self.watcher.step(now)
+        if self.metrics is not None:
+            self._measure(now, created, sent)
+        self.last_pass = now
         self.passes += 1
         after = self.clock()
         return self.scheduler.next_wake(after, timedelta(seconds=POLL_S))
 
+    def _measure(self, now: datetime, created: list[RunRow], sent: list[RunRow]) -> None:
+        metrics = self.metrics
+        assert metrics is not None
+        metrics.scheduler_heartbeat(now)
+        for run in created:
+            metrics.ticks(run.pipeline, 1)
+        for run in sent:
+            if run.scheduled_at is not None and run.attempt == 1:
+                metrics.dispatched(run.pipeline, (now - run.scheduled_at).total_seconds())
+        if self._last_gauges is None or now - self._last_gauges >= timedelta(seconds=1):
+            self._last_gauges = now
+            metrics.set_queue_depth(self.store.count_ready(now))
+            alive = now - self.settings.heartbeat_timeout
+            metrics.set_live_workers(len(self.store.processes("worker", alive_after=alive)))
+
+    def remember_successes(self) -> None:
+        """Last success per pipeline from the store (the freshness alert survives a
+        restart)."""
+        if self.metrics is None:
+            return
+        for row in self.store.pipelines():
+            if row.last_success is not None:
+                self.metrics.last_success(row.name, row.last_success)
+
+    def healthy(self) -> bool:
+        """The loop made a pass in the last 10 s."""
+        return self.last_pass is not None and (
+            self.clock() - self.last_pass < timedelta(seconds=10))
+
     def serve(self) -> None:
         """Run until ``stopping`` is set."""
         self.heartbeat.start()
+        self.remember_successes()
         try:
             while not self.stopping.is_set():
                 wake = self.step()

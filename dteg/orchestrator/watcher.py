@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from dteg.orchestrator.catalog import Catalog, Revision
+from dteg.orchestrator.metrics import OrchestratorMetrics
 from dteg.orchestrator.scheduler import queue_run
 from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.store import AttemptResult, Store
@@ -33,22 +34,12 @@ class Notifier(Protocol):
                now: datetime, detail: str | None = None) -> None: ...
 
 
-class RunMetrics(Protocol):
-    def run_started(self, pipeline: str, schedule_lag_s: float | None) -> None: ...
-
-    def run_finished(self, pipeline: str, status: str, duration_s: float | None,
-                     rows_read: int | None, rows_loaded: int | None,
-                     rows_dead_lettered: int | None) -> None: ...
-
-    def retries(self, pipeline: str) -> None: ...
-
-
 @dataclass
 class Watcher:
     store: Store
     catalog: Catalog
     notifier: Notifier | None = None
-    metrics: RunMetrics | None = None
+    metrics: OrchestratorMetrics | None = None
     heartbeat_timeout: timedelta = timedelta(seconds=30)
     keep_runs: timedelta | None = None
     log: Callable[[str], None] = print
@@ -107,9 +98,11 @@ class Watcher:
             if run.status == "queued":
                 self.metrics.retries(run.pipeline)
             else:
-                self.metrics.run_finished(run.pipeline, run.status, run.seconds,
-                                          run.rows_read, run.rows_loaded,
-                                          run.rows_dead_lettered)
+                self.metrics.run_finished(run.pipeline, run.status, run.seconds or 0.0,
+                                          run.rows_read or 0, run.rows_loaded or 0,
+                                          run.rows_dead_lettered or 0)
+                if run.status == "succeeded" and run.finished_at is not None:
+                    self.metrics.last_success(run.pipeline, run.finished_at)
         if revision is None:
             return
         for event in self._events(run):

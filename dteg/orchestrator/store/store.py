@@ -269,6 +269,12 @@ class Store:
             ).order_by(runs.c.not_before, runs.c.created_at).limit(limit)).mappings().all()
         return [_run(r) for r in rows]
 
+    def count_ready(self, now: datetime) -> int:
+        """Queued runs whose time has come (the queue's depth)."""
+        with self._tx() as tx:
+            return int(tx.execute(select(func.count()).select_from(runs).where(
+                runs.c.status == "queued", runs.c.not_before <= now)).scalar() or 0)
+
     def active_counts(self) -> dict[str, int]:
         """Dispatched or running runs per pipeline."""
         with self._tx() as tx:

@@ -6,6 +6,7 @@ once, never twice."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.integration.orchestrator.server_process import (
 from tests.integration.orchestrator.test_alert_delivery import (  # noqa: F401
     HttpReceiver,
     SmtpServer,
+    free_port,
     http,
     relay,
 )
@@ -47,6 +49,11 @@ pipeline:
 """
 
 
+def _get(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+        return str(answer.read().decode())
+
+
 def test_schedules_alerts_reload_and_a_kill_9_restart(
         workdir: Path, tmp_path: Path, http: HttpReceiver, relay: SmtpServer  # noqa: F811
 ) -> None:
@@ -54,7 +61,9 @@ def test_schedules_alerts_reload_and_a_kill_9_restart(
     every = (folder / "every_minute.yaml").read_text()
     (folder / "fails.yaml").write_text(FAILING % {"hook": http.url + "/hook",
                                                   "smtp": relay.port})
-    server = ServerProcess(folder, tmp_path / "server.log", "--workers", "2").start()
+    port = free_port()
+    server = ServerProcess(folder, tmp_path / "server.log", "--workers", "2",
+                           "--port", str(port)).start()
     try:
         store = wait_for(lambda: (folder / ".dteg" / "orchestrator.sqlite").exists()
                          and store_of(folder), "the store", log=server.log)
@@ -67,6 +76,16 @@ def test_schedules_alerts_reload_and_a_kill_9_restart(
         assert first.kind == "schedule" and first.scheduled_at is not None
         assert first.scheduled_at.second == 0
         assert (first.rows_read, first.rows_loaded, first.rows_dead_lettered) == (13, 11, 2)
+        # /metrics counts it (from the store, as for any executor); /healthz is up.
+        def counted() -> str | None:
+            text = _get(port, "/metrics")
+            wanted = 'dteg_runs_total{pipeline="every_minute",status="succeeded"}'
+            return text if wanted in text else None
+
+        metrics = wait_for(counted, "the run in /metrics", timeout=30, log=server.log)
+        assert 'dteg_stream_records_in_total{pipeline="every_minute"}' in metrics
+        assert "dteg_live_workers 2.0" in metrics
+        assert _get(port, "/healthz") == "ok\n"
         served = {row.name for row in store.pipelines()}
         assert {"quickstart", "csv_to_parquet", "every_minute", "always_fails"} <= served
         assert first.started_at is not None and first.first_read_at is not None
