@@ -27,8 +27,15 @@ StoreOpt = Annotated[str | None, typer.Option(
     "when there is one, else the runs `dteg run` recorded")]
 
 
-def _orchestrator_store(where: Path, store: str | None) -> Any:
+LocalOpt = Annotated[bool, typer.Option(
+    "--local", help="The runs `dteg run` recorded in the folder, even when a dteg server's "
+    "store is there")]
+
+
+def _orchestrator_store(where: Path, store: str | None, local: bool = False) -> Any:
     """The dteg server store to read, or None (then the folder's own run records)."""
+    if local:
+        return None
     url = store or os.environ.get("DTEG_STORE_URL")
     if url is None:
         folder = where if where.is_dir() else where.resolve().parent
@@ -81,15 +88,18 @@ def runs_list(
     where: Annotated[Path, typer.Argument(help="A pipeline file or its folder")] = Path("."),
     limit: Annotated[int, typer.Option(help="How many runs")] = 20,
     store: StoreOpt = None,
+    local: LocalOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """The latest runs, newest first (of one pipeline when a file is given)."""
     pipeline = None
     if where.is_file():
         pipeline = compile_pipeline(where).name
-    handle = _orchestrator_store(where, store)
+    handle = _orchestrator_store(where, store, local)
     if handle is not None:
         _server_runs_list(handle, pipeline, limit)
+        _say(f"(runs of the dteg server in {handle.url}; `--local` lists the runs `dteg run` "
+             "recorded here)")
         return
     records = _run_store(where).list(pipeline, limit)
     if not records:
@@ -108,13 +118,14 @@ def runs_show(
     store: StoreOpt = None,
     logs: Annotated[int, typer.Option(help="dteg server runs: how many of the last log "
                                       "lines to include")] = 200,
+    local: LocalOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Everything recorded about one run, as JSON (a server run: its attempts, step counts,
     quality, alerts and log)."""
     from dataclasses import asdict
 
-    handle = _orchestrator_store(where, store)
+    handle = _orchestrator_store(where, store, local)
     if handle is not None and _server_run_show(handle, run_id, logs):
         return
 

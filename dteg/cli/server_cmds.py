@@ -80,11 +80,15 @@ def server(
     workers: Annotated[int | None, typer.Option(
         help="embedded: how many worker processes (default 2)")] = None,
     broker: BrokerOpt = None,
+    keep_runs: Annotated[str | None, typer.Option(
+        help="Purge finished runs older than this: 90d (the default), 12w, never "
+        "(or DTEG_KEEP_RUNS)")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Serve every pipeline under a folder: schedules, retries, runs, alerts, metrics."""
     settings = _settings(pipelines_dir=pipelines, host=host, port=port, store_url=store,
-                         executor=executor, workers=workers, broker_url=broker)
+                         executor=executor, workers=workers, broker_url=broker,
+                         keep_runs=keep_runs)
     _serve(settings, None, "server")
 
 

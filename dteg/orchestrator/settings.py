@@ -17,14 +17,16 @@ ExecutorName = Literal["embedded", "celery"]
 EXECUTORS: tuple[str, ...] = ("embedded", "celery")
 
 
-def _env_duration(name: str, default: str | None) -> timedelta | None:
-    value = os.environ.get(name, default)
+def _env_duration(name: str, default: str | None, given: str | None = None
+                  ) -> timedelta | None:
+    value = given if given is not None else (os.environ.get(name) or default)
     if value in (None, "", "never"):
         return None
+    where = f"--keep-runs {given}" if given is not None else f"{name}={value!r}"
     try:
         return parse_duration(value)
     except ValueError as exc:
-        raise ConfigError(f"{name}={value!r}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class OrchestratorSettings:
     def resolve(cls, *, pipelines_dir: Path | None = None, store_url: str | None = None,
                 executor: str | None = None, workers: int | None = None,
                 broker_url: str | None = None, host: str | None = None,
-                port: int | None = None) -> OrchestratorSettings:
+                port: int | None = None, keep_runs: str | None = None
+                ) -> OrchestratorSettings:
         folder = (pipelines_dir or Path(os.environ.get("DTEG_PIPELINES_DIR", "pipelines")))
         chosen = executor or os.environ.get("DTEG_EXECUTOR", "embedded")
         if chosen not in EXECUTORS:
@@ -67,5 +70,5 @@ class OrchestratorSettings:
             host=host or os.environ.get("DTEG_HOST", "127.0.0.1"),
             port=port if port is not None else int(os.environ.get("DTEG_PORT", "8265")),
             heartbeat_timeout=timeout or timedelta(seconds=30),
-            keep_runs=_env_duration("DTEG_KEEP_RUNS", "90d"),
+            keep_runs=_env_duration("DTEG_KEEP_RUNS", "90d", keep_runs),
         )
