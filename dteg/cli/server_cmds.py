@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from datetime import datetime, timezone
@@ -30,11 +31,11 @@ def _log(text: str) -> None:
     sys.stderr.flush()
 
 
-def _settings(**options: Any) -> Any:
+def _settings(*, need_folder: bool = True, **options: Any) -> Any:
     from dteg.orchestrator.settings import OrchestratorSettings
 
     settings = OrchestratorSettings.resolve(**options)
-    if not settings.pipelines_dir.is_dir():
+    if need_folder and not settings.pipelines_dir.is_dir():
         raise ConfigError(f"{settings.pipelines_dir} is not a folder",
                           hint="Pass --pipelines DIR, the folder that holds your pipeline "
                           "files.")
@@ -110,9 +111,14 @@ def worker(
     from dteg.orchestrator.executors.celery import run_worker
 
     settings = _settings(pipelines_dir=pipelines, store_url=store, executor="celery",
-                         broker_url=broker)
+                         broker_url=broker, need_folder=_needs_folder(pipelines, store))
     _log(f"dteg worker: broker {_redact(settings.broker_url)}; store {_redact(settings.store_url)}")
     run_worker(settings.broker_url, settings.store_url, name)
+
+
+def _needs_folder(pipelines: Path | None, store: str | None) -> bool:
+    """A worker or a `pipelines` command reads the folder only for the default store in it."""
+    return pipelines is not None or not (store or os.environ.get("DTEG_STORE_URL"))
 
 
 def _redact(url: str) -> str:
@@ -124,7 +130,8 @@ def _redact(url: str) -> str:
 def _store(store: str | None, pipelines: Path | None) -> Any:
     from dteg.orchestrator.store.store import Store
 
-    settings = _settings(pipelines_dir=pipelines, store_url=store)
+    settings = _settings(pipelines_dir=pipelines, store_url=store,
+                         need_folder=_needs_folder(pipelines, store))
     return Store.open(settings.store_url)
 
 
