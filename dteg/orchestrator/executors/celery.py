@@ -6,11 +6,11 @@ marks the attempt lost and queues the run again by its retry policy; a message d
 twice finds the run already claimed and is dropped.
 
 A worker acknowledges a message when the task ends (``acks_late``) and reserves no other
-(prefetch 1, solo pool): a busy worker holds nothing back, so the next task goes to a free
-worker, and a worker killed with kill -9 strands only the message it was running (Redis
-hands it out again after the visibility timeout, to a worker that finds it stale and drops
-it). With early acknowledgement a killed worker would also take down the one message it had
-reserved, whose run would then wait ``claim_timeout_s`` before it is dispatched again.
+while it runs one (prefetch 1): a busy worker holds nothing back, so the next task goes to a
+free worker. The solo pool already behaves so with early acknowledgement (it reads no
+message while a task blocks its loop); ``acks_late`` says it outright, whatever the pool. A
+worker killed with kill -9 strands only the message it was running: Redis hands it out again
+after the visibility timeout, to a worker that finds it stale and drops it.
 """
 
 from __future__ import annotations
