@@ -31,11 +31,11 @@ def _log(text: str) -> None:
     sys.stderr.flush()
 
 
-def _settings(needs_folder: bool = True, **options: Any) -> Any:
+def _settings(*, need_folder: bool = True, **options: Any) -> Any:
     from dteg.orchestrator.settings import OrchestratorSettings
 
     settings = OrchestratorSettings.resolve(**options)
-    if needs_folder and not settings.pipelines_dir.is_dir():
+    if need_folder and not settings.pipelines_dir.is_dir():
         raise ConfigError(f"{settings.pipelines_dir} is not a folder",
                           hint="Pass --pipelines DIR, the folder that holds your pipeline "
                           "files.")
@@ -118,15 +118,15 @@ def worker(
     """A Celery worker that runs dispatched runs, one at a time (start several for more)."""
     from dteg.orchestrator.executors.celery import run_worker
 
-    if store is None and not os.environ.get("DTEG_STORE_URL") and not (
-            pipelines or Path("pipelines")).is_dir():
-        raise ConfigError("a worker needs the server's store",
-                          hint="Pass --store postgresql+psycopg://… (the database the "
-                          "scheduler uses) or set DTEG_STORE_URL.")
-    settings = _settings(needs_folder=False, pipelines_dir=pipelines, store_url=store,
-                         executor="celery", broker_url=broker)
+    settings = _settings(pipelines_dir=pipelines, store_url=store, executor="celery",
+                         broker_url=broker, need_folder=_needs_folder(pipelines, store))
     _log(f"dteg worker: broker {_redact(settings.broker_url)}; store {_redact(settings.store_url)}")
     run_worker(settings.broker_url, settings.store_url, name)
+
+
+def _needs_folder(pipelines: Path | None, store: str | None) -> bool:
+    """A worker or a `pipelines` command reads the folder only for the default store in it."""
+    return pipelines is not None or not (store or os.environ.get("DTEG_STORE_URL"))
 
 
 def _redact(url: str) -> str:
@@ -138,7 +138,8 @@ def _redact(url: str) -> str:
 def _store(store: str | None, pipelines: Path | None) -> Any:
     from dteg.orchestrator.store.store import Store
 
-    settings = _settings(pipelines_dir=pipelines, store_url=store)
+    settings = _settings(pipelines_dir=pipelines, store_url=store,
+                         need_folder=_needs_folder(pipelines, store))
     return Store.open(settings.store_url)
 
 

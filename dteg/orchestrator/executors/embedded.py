@@ -32,7 +32,7 @@ def _worker_main(store_url: str, tasks: Any, parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = Store.open(store_url)
     heartbeat = Heartbeat(store, "worker", parent_pid=parent_pid).start()
-    _warm_up()
+    warm_up()
     try:
         while True:
             try:
@@ -51,7 +51,7 @@ def _worker_main(store_url: str, tasks: Any, parent_pid: int) -> None:
         heartbeat.stop()
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Import what every run needs (Beam, the run lifecycle) before the first task, so a
     scheduled run does not wait seconds for imports."""
     import apache_beam  # noqa: F401

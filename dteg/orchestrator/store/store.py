@@ -167,6 +167,16 @@ class Store:
                       schedule: str | None, now: datetime, paused: bool | None = None
                       ) -> None:
         """Record a revision that compiled and make it the pipeline's current one."""
+        try:
+            self._save_pipeline(name, path, sha256, yaml_text, schedule, now, paused)
+        except IntegrityError:
+            # Another scheduler inserted the same revision or pipeline row at the same
+            # moment (PostgreSQL; SQLite serialises writers): the rows exist now, so a second
+            # pass takes the update path.
+            self._save_pipeline(name, path, sha256, yaml_text, schedule, now, paused)
+
+    def _save_pipeline(self, name: str, path: str, sha256: str, yaml_text: str,
+                       schedule: str | None, now: datetime, paused: bool | None) -> None:
         with self._tx() as tx:
             if tx.execute(select(revisions.c.sha256).where(
                     revisions.c.sha256 == sha256)).first() is None:
