@@ -195,7 +195,10 @@ def pipelines_run(name: Annotated[str, typer.Argument(help="pipeline.name")],
     text = handle.revision_text(row.sha256) or ""
     from dteg.orchestrator.catalog import sha256_text
 
-    assert sha256_text(text) == row.sha256
+    if sha256_text(text) != row.sha256:
+        raise ConfigError(f"the store lacks the text of {name}'s revision {row.sha256[:12]}",
+                          hint="Let `dteg server` re-read the pipeline folder, then try "
+                          "again.")
     rid = new_run_id(now)
     from dteg.spec.phases import compile_spec
 

@@ -18,7 +18,7 @@ def make_executor(settings: OrchestratorSettings, store: Store) -> Executor:
         from dteg.orchestrator.executors.celery import CeleryExecutor
 
         assert settings.broker_url
-        return CeleryExecutor(settings.broker_url)
+        return CeleryExecutor(settings.broker_url, store, settings.heartbeat_timeout)
     from dteg.orchestrator.executors.embedded import EmbeddedExecutor
 
     return EmbeddedExecutor(store, settings.store_url, settings.workers)

@@ -187,6 +187,8 @@ class Watcher:
         if self._last_purge and now - self._last_purge < timedelta(hours=1):
             return
         self._last_purge = now
+        self.store.forget_processes(now - max(self.heartbeat_timeout * 10,
+                                              timedelta(hours=1)))
         deleted = self.store.purge(now - self.keep_runs)
         if deleted:
             self.log(f"purged {deleted} run(s) finished before {now - self.keep_runs:%Y-%m-%d}")

@@ -150,13 +150,16 @@ def execute_task(task: RunTask, store: Store, worker_id: str,
         return store.finish_attempt(task.run_id, task.attempt, AttemptResult(
             "failed", error=f"the task's pipeline text does not match its sha256 "
             f"{task.sha256[:12]}…; it was not run"), utcnow())
+    if heartbeat is not None:
+        # Before the claim: from the claim on, the store must see this worker on the run.
+        heartbeat.current_run = task.run_id
     if store.claim(task.run_id, task.attempt, worker_id, utcnow()) is None:
+        if heartbeat is not None:
+            heartbeat.current_run = None
         return None
     outcome = _Outcome()
     policy = RetryPolicy()
     redact: Callable[[str], str] = lambda text: text  # noqa: E731
-    if heartbeat is not None:
-        heartbeat.current_run = task.run_id
     try:
         with LogCapture(store, task.run_id, task.attempt, lambda t: redact(t)) as capture:
             try:

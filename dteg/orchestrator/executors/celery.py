@@ -15,8 +15,10 @@ after the visibility timeout, to a worker that finds it stale and drops it.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from dteg.orchestrator.store.store import Store
 from dteg.orchestrator.task import RunTask
 
 QUEUE = "dteg"
@@ -44,16 +46,24 @@ def celery_app(broker_url: str) -> Any:
 
 
 class CeleryExecutor:
-    """Sends tasks to the broker; workers take them as they free up."""
+    """Sends tasks to the broker, only as many as there are idle live workers (the store is
+    the queue, the broker only hands each task to a free worker), so a task never waits long
+    in Redis and is never sent twice while it waits."""
 
-    # A task waits in the broker until a worker is free: take it back only after long.
-    claim_timeout_s = 900.0
+    # A worker that took a task claims it within a second; this long means it died first.
+    claim_timeout_s = 120.0
 
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, store: Store,
+                 heartbeat_timeout: timedelta = timedelta(seconds=30)) -> None:
         self.app = celery_app(broker_url)
+        self.store = store
+        self.heartbeat_timeout = heartbeat_timeout
 
     def free_slots(self) -> int:
-        return 1000
+        alive = datetime.now(timezone.utc) - self.heartbeat_timeout
+        workers = len(self.store.processes("worker", alive_after=alive))
+        busy = sum(self.store.active_counts().values())
+        return max(0, workers - busy)
 
     def submit(self, task: RunTask) -> None:
         self.app.send_task(TASK, args=[task.to_json()], queue=QUEUE)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    and_,
     create_engine,
     delete,
     event,
@@ -474,10 +475,23 @@ class Store:
         """Running runs whose worker stopped beating (its heartbeat older than
         ``alive_after``, or gone)."""
         live = select(processes.c.id).where(processes.c.heartbeat_at > alive_after)
+        # A live worker that says it is on another run (or on none) for longer than the
+        # timeout has given this one up (its store connection failed mid-run, say).
+        on_it = select(processes.c.id).where(processes.c.id == runs.c.worker,
+                                             processes.c.current_run == runs.c.id)
         with self._tx() as tx:
             rows = tx.execute(select(runs).where(
-                runs.c.status == "running", runs.c.worker.not_in(live))).mappings().all()
+                runs.c.status == "running",
+                or_(runs.c.worker.not_in(live),
+                    and_(runs.c.started_at < alive_after, ~on_it.exists())),
+            )).mappings().all()
         return [_run(r) for r in rows]
+
+    def forget_processes(self, silent_since: datetime) -> int:
+        """Drop processes that have not beaten since ``silent_since`` (killed long ago)."""
+        with self._tx() as tx:
+            return int(tx.execute(delete(processes).where(
+                processes.c.heartbeat_at < silent_since)).rowcount or 0)
 
     def unclaimed(self, dispatched_before: datetime) -> list[RunRow]:
         """Runs dispatched before ``dispatched_before`` that no worker claimed."""

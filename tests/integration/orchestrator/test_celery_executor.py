@@ -179,8 +179,9 @@ def _start(tmp_path: Path, store_url: str, broker_url: str,  # noqa: F811
              log=cluster.logs)
     if pipelines is not None:
         cluster.schedulers = [
-            Dteg(tmp_path / f"scheduler{n}.log", "scheduler", "--pipelines", str(pipelines),
-                 *options, env=env).start() for n in range(1, schedulers + 1)]
+            Dteg(tmp_path / f"scheduler{n}.log", "scheduler", "--port", "0", "--pipelines",
+                 str(pipelines), *options, env=env).start()
+            for n in range(1, schedulers + 1)]
     return cluster
 
 
@@ -356,7 +357,7 @@ def test_a_tampered_task_is_refused_and_a_duplicate_runs_once(
     path.write_text(text)
     cluster = _start(tmp_path, store_url, broker_url)
     store = cluster.store
-    executor = CeleryExecutor(broker_url)
+    executor = CeleryExecutor(broker_url, store)
     try:
         # The YAML was changed after the sha256 was taken: refused, recorded, not run.
         genuine = _dispatched(store, "appender", path, text)

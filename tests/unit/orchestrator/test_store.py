@@ -154,3 +154,22 @@ def test_passwords_never_show_in_the_store_url() -> None:
     from dteg.orchestrator.store.store import redacted_url
 
     assert "s3cret" not in redacted_url("postgresql://dteg:s3cret@db:5432/dteg")
+
+
+def test_a_live_worker_that_left_its_run_has_lost_it(store: Store) -> None:
+    run_id = _queued(store)
+    store.mark_dispatched(run_id, SHA, NOW)
+    store.claim(run_id, 1, "worker:here", NOW)
+    later = NOW + timedelta(seconds=60)
+    # It still beats, but says it is on no run (its store connection failed mid-run).
+    store.heartbeat("worker:here", "worker", NOW, later, current_run=None)
+    assert [r.id for r in store.lost(later - timedelta(seconds=30))] == [run_id]
+    store.heartbeat("worker:here", "worker", NOW, later, current_run=run_id)
+    assert store.lost(later - timedelta(seconds=30)) == []
+
+
+def test_processes_silent_for_long_are_forgotten(store: Store) -> None:
+    store.heartbeat("worker:old", "worker", NOW, NOW)
+    store.heartbeat("worker:new", "worker", NOW, NOW + timedelta(hours=2))
+    assert store.forget_processes(NOW + timedelta(hours=1)) == 1
+    assert [p.id for p in store.processes()] == ["worker:new"]
