@@ -119,16 +119,17 @@ class Watcher:
         events = []
         if run.status == "failed":
             events.append("failure")
-            quality = summary.get("quality") or {}
-            gate = bool(run.error and "max_invalid_ratio" in run.error)
-            if (quality and not quality.get("passed", True)) or gate:
-                events.append("quality")
         else:
             events.append("success")
             previous = [r for r in self.store.runs(run.pipeline, ("succeeded", "failed"), 2)
                         if r.id != run.id]
             if previous and previous[0].status == "failed":
                 events.append("recovered")
+        # Rows failed validation rules, or a quality gate (max_invalid_ratio) failed the run.
+        steps = (summary.get("quality") or {}).get("steps") or []
+        gate = bool(run.error and "max_invalid_ratio" in run.error)
+        if gate or any(step.get("invalid") for step in steps):
+            events.append("quality")
         if summary.get("schema_drift"):
             events.append("schema_drift")
         return events
