@@ -38,9 +38,13 @@ class ValidateConfig(StageSettings):
 
     def preflight(self, base_dir: Path) -> list[str]:
         """An `expression` rule that does not parse fails before a row is read."""
+        expressions = [(rule.expression, label)
+                       for rule, label in zip(self.rules, self.labels(), strict=True)
+                       if rule.type == "expression" and rule.expression]
+        if not expressions:
+            return []
         from dteg.transforms.sql_check import sql_problem  # only for pipelines that need it
 
-        found = (sql_problem(rule.expression, f"the expression of rule `{label}`")
-                 for rule, label in zip(self.rules, self.labels(), strict=True)
-                 if rule.type == "expression" and rule.expression)
+        found = (sql_problem(text, f"the expression of rule `{label}`")
+                 for text, label in expressions)
         return [p for p in found if p]
