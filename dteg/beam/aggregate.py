@@ -13,7 +13,7 @@ import apache_beam as beam
 import pyarrow as pa
 
 from dteg.beam.io import counter
-from dteg.components.contracts import RunContext
+from dteg.components.contracts import RunContext, as_batch
 from dteg.spec.models import PipelineSpec, StepSpec
 from dteg.transforms import checkpoint
 from dteg.transforms.aggregate import AggregateConfig, Aggregator
@@ -64,8 +64,8 @@ class _Partial(beam.DoFn):
 
     def process(self, batch: pa.RecordBatch) -> Iterator[pa.Table]:
         self.rows_in.inc(batch.num_rows)
-        if batch.num_rows:
-            yield self.aggregator.partial(batch)
+        if batch.num_rows or batch.num_columns:
+            yield self.aggregator.partial(batch)  # of no rows: it carries the types on
 
 
 class _Emit(beam.DoFn):
@@ -78,15 +78,18 @@ class _Emit(beam.DoFn):
         ctx = self.spec.ctx
         folder = ctx.plan.checkpoint_dir
         pending = ctx.plan.pending_state_dir
-        if folder is None or pending is None or aggregator.window is None:
-            closed = aggregator.merge(partials)  # bounded: the end closes every window
+        bounded = folder is None or pending is None or aggregator.window is None
+        if bounded:
+            closed = aggregator.merge(partials)  # the end closes every window
         else:
+            assert folder is not None and pending is not None
             closed = self._stream(aggregator, partials, folder, pending)
-        if closed is None or not closed.num_rows:
-            return
+        if closed is None or not (closed.num_rows or bounded):
+            return  # a micro-batch that closes no window writes nothing
         table = aggregator.output(closed)
         self.rows_out.inc(table.num_rows)
-        yield from table.combine_chunks().to_batches()
+        # No groups: one zero-row batch carries the output's columns to the sinks.
+        yield as_batch(table)
 
     def _stream(self, aggregator: Aggregator, partials: list[pa.Table], folder: Path,
                 pending: Path) -> pa.Table | None:

@@ -109,10 +109,15 @@ def check_sink(name: str, config: dict[str, Any], batches: Iterable[pa.RecordBat
 
 def check_stage(name: str, config: dict[str, Any], batch: pa.RecordBatch, *,
                 base_dir: Path) -> StageResult:
-    """Apply a stage to one batch and check that no row is lost unaccounted."""
+    """Apply a stage to a batch of no rows (a source sends one to carry its columns), then
+    to ``batch``, and check that no row is lost unaccounted."""
     stage = build("transform", name, config, context(base_dir))
     assert isinstance(stage, BatchTransform)
     stage.setup()
+    # Sources send a zero-row batch to carry their columns: every stage must take one.
+    empty = stage.apply(batch.slice(0, 0))
+    if empty.kept is not None and empty.kept.num_rows:
+        raise AssertionError(f"a batch of no rows gave {empty.kept.num_rows} rows")
     result = stage.apply(batch)
     kept = result.kept.num_rows if result.kept is not None else 0
     dead = result.rejected.num_rows if result.rejected is not None else 0

@@ -150,6 +150,8 @@ class RunReport:
             # The rows each load wrote, so a load of none does not pass for a full one.
             count = loaded.get(step)
             rows = "" if count is None else f" ({count:,} row{'' if count == 1 else 's'})"
+            if count == 0 and _partitioned_by_column(target):
+                rows = " (0 rows: no partition written; the existing ones are unchanged)"
             lines.append(f"  {step} → {target}{rows}")
         for drift in self.drift:
             lines.append(f"  WARNING: {drift.describe()}")
@@ -183,3 +185,16 @@ def _upstream(spec: PipelineSpec, sink: str) -> set[str] | None:
             return None  # a join: one row out of several in
         todo.extend(step.inputs)
     return seen
+
+
+def _partitioned_by_column(target: str) -> bool:
+    """A file target split by a column's values (``out/orders/{country}/``)."""
+    if "{" not in target:
+        return False
+    from dteg.connectors.partitions import parse
+    from dteg.errors import DtegError
+
+    try:
+        return bool(parse(target).columns)
+    except DtegError:
+        return False

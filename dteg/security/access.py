@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from dteg.components.contracts import BatchTransform, RunContext, StageResult
 from dteg.errors import StepError
-from dteg.spec.masking import MASKING_KEY_LINE
+from dteg.spec.masking import MASKING_KEY_FLOW, MASKING_KEY_REF
 
 
 def _strategies(columns: dict[str, Any]) -> tuple[str, bool]:
@@ -38,14 +38,14 @@ def masking_suggestion(columns: dict[str, Any]) -> str:
     """A ``security`` block (flow style) that masks ``{column: PiiMatch}``, with the masking
     key when a strategy is ``hash`` (without it, hash is plain SHA-256)."""
     block, hashed = _strategies(columns)
-    key = f", {MASKING_KEY_LINE}" if hashed else ""
+    key = f", {MASKING_KEY_FLOW}" if hashed else ""
     return f"{{data_masking: {block}{key}}}"
 
 
 def mask_step_suggestion(columns: dict[str, Any], after: str) -> str:
     """A mask step (flow style) that masks ``{column: PiiMatch}`` after step ``after``."""
     block, hashed = _strategies(columns)
-    key = ", key: ${env:DTEG_MASKING_KEY}" if hashed else ""
+    key = f', key: "{MASKING_KEY_REF}"' if hashed else ""
     return f"- mask: {{input: {after}, config: {{columns: {block}{key}}}}}"
 
 

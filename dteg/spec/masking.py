@@ -23,7 +23,10 @@ Strategy = Literal["hash", "redact", "partial", "email", "null", "tokenize"]
 REDACTED = "***"
 MASKING_KEY_ENV = "DTEG_MASKING_KEY"
 # The line every suggestion of `hash` comes with: without a key, hash is plain SHA-256.
-MASKING_KEY_LINE = "masking_key: ${env:" + MASKING_KEY_ENV + "}"
+MASKING_KEY_REF = "${env:" + MASKING_KEY_ENV + "}"
+MASKING_KEY_LINE = "masking_key: " + MASKING_KEY_REF
+# Inside a `{…}` flow mapping the braces of `${…}` end a plain value: quoted, it stays YAML.
+MASKING_KEY_FLOW = f'masking_key: "{MASKING_KEY_REF}"'
 # Options and the one strategy each belongs to (an option on another strategy does nothing).
 _OPTION_OF = {"keep": "partial", "replacement": "redact"}
 

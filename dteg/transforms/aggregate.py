@@ -146,7 +146,9 @@ class Aggregator:
     def merge(self, partials: list[pa.Table]) -> pa.Table | None:
         tables = [p for p in partials if p is not None and p.num_rows]
         if not tables:
-            return None
+            # Partials of zero rows still have the partials' types, so the output of no
+            # groups keeps its columns (a `replace` of it leaves an empty target).
+            return next((p for p in partials if p is not None), None)
         table = pa.concat_tables(tables, promote_options="permissive")
         if self.window is not None and self.window.type == "session":
             table = self._merge_sessions(table)

@@ -132,10 +132,28 @@ def run_dbt(config: DbtConfig, ctx: RunContext, *, duckdb_databases: list[Path])
         raise PostLoadFailed(
             f"dbt {command} failed: {details or 'see the dbt log'}", step=ctx.step,
             outcome=outcome,
-            hint=f"The loads committed; fix the model or test and run `dbt {command}` again "
-            f"(dbt log: {work / 'logs' / 'dbt.log'}).",
+            hint="The loads committed; fix the model or test and run it again with "
+            f"`{rerun_command(args)}` (dbt log: {work / 'logs' / 'dbt.log'}).",
         )
     return outcome
+
+
+def rerun_command(args: list[str]) -> str:
+    """The dbt command line a user can run by hand: dteg's own arguments, without its work
+    folders, so the profile dteg wrote (or ``profiles_dir``) and the selection still apply."""
+    import shlex
+
+    own = {"--target-path", "--log-path"}
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in own:
+            skip = True
+        elif arg not in ("--quiet", "--no-use-colors"):
+            kept.append(arg)
+    return shlex.join(["dbt", *kept])
 
 
 def _release_duckdb() -> None:

@@ -69,7 +69,7 @@ class UniqueCheck:
                 f"rule `{self.label}` names column(s) {missing} that the data does not have "
                 f"(columns: {batch.schema.names})", step=self.ctx.step,
                 hint="Fix the column names in the rule (they are case-sensitive).")
-        has_null = pa.array([False] * batch.num_rows)
+        has_null = pa.array([False] * batch.num_rows, pa.bool_())
         for column in self.columns:
             has_null = pc.or_(has_null, pc.is_null(batch.column(column)))
         unchecked = batch.filter(has_null)

@@ -41,10 +41,10 @@ def _failing_type(column: pa.Array, target: pa.DataType) -> pa.Array:
     """True where the value cannot be read as ``target`` (Arrow's safe cast, value by value
     only in the halves that fail, so clean columns cost one cast)."""
     if column.type == target:
-        return pa.array([False] * len(column))
+        return pa.array([False] * len(column), pa.bool_())
     try:
         pc.cast(column, target)
-        return pa.array([False] * len(column))
+        return pa.array([False] * len(column), pa.bool_())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     if len(column) == 1:
@@ -70,7 +70,7 @@ def _failing(rule: Rule, name: str, column: pa.Array) -> pa.Array:
                                 for v in text.to_pylist()], pa.bool_())
         bad = pc.invert(matched)
     elif rule.type == "range_check":
-        bad = pa.array([False] * len(column))
+        bad = pa.array([False] * len(column), pa.bool_())
         if rule.min is not None:
             bad = pc.or_(bad, pc.less(column, pa.scalar(rule.min).cast(column.type)))
         if rule.max is not None:
@@ -81,7 +81,7 @@ def _failing(rule: Rule, name: str, column: pa.Array) -> pa.Array:
     elif rule.type == "length_check":
         lengths = pc.utf8_length(column if pa.types.is_string(column.type)
                                  else pc.cast(column, pa.string()))
-        bad = pa.array([False] * len(column))
+        bad = pa.array([False] * len(column), pa.bool_())
         if rule.min_length is not None:
             bad = pc.or_(bad, pc.less(lengths, rule.min_length))
         if rule.max_length is not None:
@@ -139,6 +139,10 @@ class Validate(BatchTransform):
     def _expression_failing(self, rule: Rule, batch: pa.RecordBatch) -> pa.Array:
         from dteg.transforms.sql import BatchSql
 
+        if not batch.num_rows:
+            # Nothing to check, and the columns of an empty file read without `schema:` are
+            # text, which an expression such as `amount > 0` cannot compare.
+            return pa.array([], pa.bool_())
         if self._sql is None:
             self._sql = BatchSql(self.ctx.step, external_access=False)
         table = self._sql.query(batch, f"SELECT ({rule.expression}) AS ok FROM batch")
@@ -158,10 +162,10 @@ class Validate(BatchTransform):
                 hint="Fix the column names in the rules (they are case-sensitive).",
             )
         n = batch.num_rows
-        decided = pa.array([False] * n)
+        decided = pa.array([False] * n, pa.bool_())
         reasons: dict[int, tuple[Rule, str, str | None]] = {}
-        quarantine = pa.array([False] * n)
-        drop = pa.array([False] * n)
+        quarantine = pa.array([False] * n, pa.bool_())
+        drop = pa.array([False] * n, pa.bool_())
         stats: dict[str, int] = {}
         checks: list[tuple[Rule, str, str | None, pa.Array]] = [
             (rule, label, column, _failing(rule, column, batch.column(column)))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
 
+from pydantic import ConfigDict, Field
+
+from dteg.components.settings import StageSettings
 from dteg.spec.rules import OnFailure, Rule, ValidationRule
 
 
-class ValidateConfig(BaseModel):
+class ValidateConfig(StageSettings):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[ValidationRule] = Field(min_length=1)
@@ -32,3 +35,16 @@ class ValidateConfig(BaseModel):
 
     def action(self, rule: Rule) -> OnFailure:
         return rule.on_failure or self.on_failure
+
+    def preflight(self, base_dir: Path) -> list[str]:
+        """An `expression` rule that does not parse fails before a row is read."""
+        expressions = [(rule.expression, label)
+                       for rule, label in zip(self.rules, self.labels(), strict=True)
+                       if rule.type == "expression" and rule.expression]
+        if not expressions:
+            return []
+        from dteg.transforms.sql_check import sql_problem  # only for pipelines that need it
+
+        found = (sql_problem(text, f"the expression of rule `{label}`")
+                 for text, label in expressions)
+        return [p for p in found if p]

@@ -104,3 +104,36 @@ pipeline:
     (row,) = [json.loads(x) for x in (tmp_path / "out" / "t.jsonl").read_text().splitlines()]
     amounts = [e["amount"] for e in _events(500)]
     assert row == {"n": 500, "biggest": max(amounts), "smallest": min(amounts)}
+
+
+@pytest.mark.parametrize("window", ["", "    - window: {type: fixed, size: 1m, event_time: at}\n"])
+def test_aggregate_of_no_rows_replaces_with_an_empty_target_of_its_columns(
+        tmp_path: Path, run_pipeline, window: str) -> None:
+    import duckdb
+    import pyarrow.parquet as pq
+
+    (tmp_path / "rows.csv").write_text("user,amount,at\nu1,3,2026-11-26T00:00:10Z\n")
+    (tmp_path / "none.csv").write_text("user,amount,at\n")
+    for name in ("rows", "none"):
+        (tmp_path / f"{name}.yaml").write_text(f"""
+pipeline:
+  name: agg_{name}
+  steps:
+    - extract:
+        type: csv
+        config: {{path: {name}.csv, schema: {{user: string, amount: int64, at: timestamptz}}}}
+{window}    - aggregate: {{group_by: user, metrics: {{n: count, total: sum(amount)}}}}
+    - load: {{type: parquet, config: {{path: out/t.parquet, mode: replace}}}}
+    - load: {{type: duckdb, config: {{database: out/w.duckdb, table: t, mode: replace}}}}
+""")
+    code, _report, out = run_pipeline(tmp_path / "rows.yaml")
+    assert code == 0, out
+    before = pq.read_schema(tmp_path / "out" / "t.parquet")
+    code, _report, out = run_pipeline(tmp_path / "none.yaml")
+    assert code == 0, out
+    table = pq.read_table(tmp_path / "out" / "t.parquet")
+    assert table.num_rows == 0 and table.schema.equals(before, check_metadata=False)
+    with duckdb.connect(str(tmp_path / "out" / "w.duckdb")) as con:
+        assert con.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
+        assert [c[0] for c in con.execute("DESCRIBE t").fetchall()] == before.names
+    assert "(0 rows)" in out

@@ -67,6 +67,8 @@ CASES: list[tuple[str, int, str | None, str]] = [
      "the declared `schema:` names column(s) ['contry']"),
     ("filter_invalid_sql.yaml", 9, "positive", "`where:` is not valid SQL"),
     ("map_invalid_sql.yaml", 9, "derive", "`columns.total` is not valid SQL"),
+    ("rule_expression_invalid_sql.yaml", 9, "checks",
+     "the expression of rule `positive` is not valid SQL"),
     ("dbt_without_project.yaml", 15, "models", "missing dbt_project.yml"),
 ]
 

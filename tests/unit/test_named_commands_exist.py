@@ -140,3 +140,15 @@ def test_the_command_table_names_what_each_module_registers() -> None:
 ])
 def test_command_of_a_command_line(args: list[str], command: str | None) -> None:
     assert command_of(args) == command
+
+
+def test_a_failed_dbt_step_suggests_a_dbt_command_that_finds_its_project_and_profile() -> None:
+    # A bare `dbt run` finds neither the project nor the profile dteg wrote for it.
+    from dteg.transforms.dbt import rerun_command
+
+    args = ["build", "--select", "customers", "--project-dir", "/p/dbt", "--profiles-dir",
+            "/p/.dteg/dbt/step/profiles", "--target-path", "/p/.dteg/dbt/step/target",
+            "--log-path", "/p/.dteg/dbt/step/logs", "--quiet", "--vars", "{day: '2024-01-01'}"]
+    assert rerun_command(args) == (
+        "dbt build --select customers --project-dir /p/dbt --profiles-dir "
+        "/p/.dteg/dbt/step/profiles --vars '{day: '\"'\"'2024-01-01'\"'\"'}'")

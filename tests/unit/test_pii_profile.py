@@ -117,7 +117,7 @@ def test_restricted_guard_names_the_columns_and_the_fix(tmp_path) -> None:
     assert text.startswith("step `load`: the pipeline's access_level is `restricted`, but 1 "
                            "column(s) about to be loaded look like unmasked personal data: "
                            "`mail` (email addresses: 2 of 2 sampled values)")
-    assert ("`security: {data_masking: {mail: hash}, masking_key: ${env:DTEG_MASKING_KEY}}`"
+    assert ('`security: {data_masking: {mail: hash}, masking_key: "${env:DTEG_MASKING_KEY}"}`'
             in text)
     assert "a@b.co" not in text
     assert RestrictedGuard(context(tmp_path), "load", {"mail", "tel"}).apply(batch).kept \
@@ -167,7 +167,7 @@ def test_restricted_guard_suggests_a_mask_step_after_the_map_that_made_a_column(
     assert "`security: {data_masking: {ssn: redact}}`" in text
     assert ("for `contact`, made by step `add_contact` after the extract (where "
             "`security.data_masking` runs), a mask step after it: `- mask: {input: "
-            "add_contact, config: {columns: {contact: hash}, key: ${env:DTEG_MASKING_KEY}}}`"
+            'add_contact, config: {columns: {contact: hash}, key: "${env:DTEG_MASKING_KEY}"}}`'
             in text)
 
 
@@ -186,3 +186,20 @@ pipeline:
 """)
     assert columns_made_before(spec, "load") == {"contact": "add_contact",
                                                  "customer_id": "add_contact"}
+
+
+def test_the_restricted_guards_suggestions_paste_as_yaml(tmp_path) -> None:
+    import re
+
+    import yaml
+
+    batch = pa.record_batch({"mail": ["a@b.co", "c@d.co"], "contact": ["a@b.co", "c@d.co"]})
+    guard = RestrictedGuard(context(tmp_path), "load", covered=set(),
+                            created={"contact": "add_contact"})
+    with pytest.raises(StepError) as info:
+        guard.apply(batch)
+    security, step = re.findall(r"`((?:security: |- mask: )[^`]*)`", str(info.value))
+    assert yaml.safe_load(security) == {"security": {
+        "data_masking": {"mail": "hash"}, "masking_key": "${env:DTEG_MASKING_KEY}"}}
+    assert yaml.safe_load(step) == [{"mask": {"input": "add_contact", "config": {
+        "columns": {"contact": "hash"}, "key": "${env:DTEG_MASKING_KEY}"}}}]

@@ -250,3 +250,26 @@ def test_threshold_error_names_the_step_rule_and_ratio() -> None:
                            "rows (2.0%), above its `max_invalid_ratio: 0.01`")
     assert "(failures by rule: `null_check` 10, `format_check` 2)" in text
     assert "before any load committed" in text
+
+
+@pytest.mark.parametrize("rule", [
+    {"type": "null_check", "column": "age"},
+    {"type": "format_check", "column": "age", "pattern": "[0-9]+"},
+    {"type": "range_check", "column": "age", "min": 0},
+    {"type": "accepted_values", "column": "age", "values": ["1"]},
+    {"type": "length_check", "column": "age", "max_length": 3},
+    {"type": "type_check", "column": "age", "data_type": "date"},
+    {"type": "expression", "expression": "age > 0"},  # text columns: the SQL is not run
+])
+def test_every_rule_takes_a_batch_of_no_rows(tmp_path, rule) -> None:
+    # A header-only CSV read without `schema:` gives one zero-row batch of text columns.
+    empty = pa.RecordBatch.from_pylist([], schema=pa.schema([("age", pa.string())]))
+    result = _validate(empty, rule, tmp=tmp_path)
+    assert result.kept.schema.names == ["age"] and result.kept.num_rows == 0
+    assert result.rejected is None or result.rejected.num_rows == 0
+
+
+def test_unique_takes_a_batch_of_no_rows(tmp_path) -> None:
+    empty = pa.RecordBatch.from_pylist([], schema=pa.schema([("id", pa.int64())]))
+    _unchecked, results = _unique([empty], tmp_path, column="id")
+    assert all(r.rejected is None or r.rejected.num_rows == 0 for r in results)

@@ -145,3 +145,25 @@ def test_the_summary_counts_one_loaded_row_in_the_singular(tmp_path) -> None:
                        targets={"load": "out.jsonl"})
     text = report.render(spec)
     assert "load → out.jsonl (1 row)" in text and "(1 rows)" not in text
+
+
+def test_a_load_of_no_rows_to_a_column_partitioned_path_says_no_partition_changed(
+        tmp_path) -> None:
+    (tmp_path / "one.csv").write_text("id,region\n")
+    spec = compile_spec(tmp_path / "p.yaml", text="""pipeline:
+  name: p
+  steps:
+    - extract: {type: csv, config: {path: one.csv}}
+    - load: {name: by_region, type: parquet, config: {path: "out/{region}/", mode: replace}}
+    - load: {name: by_day, type: parquet, config: {path: "out/dt={date}/", mode: replace}}
+""", environ={})
+    report = RunReport(pipeline="p", run_id="r", runner="direct", seconds=1.0,
+                       steps=[StepCounts("extract", "extract", rows_out=0),
+                              StepCounts("by_region", "load", rows_in=0, loaded=0),
+                              StepCounts("by_day", "load", rows_in=0, loaded=0)],
+                       dead_letter_target="", dead_lettered_stored=0,
+                       targets={"by_region": "out/{region}", "by_day": "out/dt=2026-12-02"})
+    text = report.render(spec)
+    assert ("by_region → out/{region} (0 rows: no partition written; the existing ones are "
+            "unchanged)") in text
+    assert "by_day → out/dt=2026-12-02 (0 rows)" in text

@@ -10,7 +10,7 @@ import fastavro
 import pyarrow as pa
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext, as_batch
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import dead_letters, row_json, with_provenance
 from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
 from dteg.connectors.avro.config import SourceConfig
@@ -82,6 +82,7 @@ class AvroReader(BatchReader):
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ConnectorError(f"{path}: cannot convert records to the schema: {exc}",
                                  step=self.ctx.step) from None
+        positions: list[int] | None = None
         if self.declared:
             try:
                 table, failures = cast_declared(pa.Table.from_batches([batch]), self.declared)
@@ -97,11 +98,14 @@ class AvroReader(BatchReader):
                 ))
             if table.num_rows == 0 and batch.num_rows:
                 return
+            failed = {i for i, _, _ in failures}
+            positions = [first + i for i in range(batch.num_rows) if i not in failed]
             batch = as_batch(table)
         if self.config.filename_column:
             batch = batch.append_column(self.config.filename_column,
                                         pa.array([path] * batch.num_rows, pa.string()))
-        yield batch
+        # Each row's place in the file, for the dead letters of later stages.
+        yield with_provenance(batch, f"{path} (record {{}})", first=first, positions=positions)
 
 
 def _uuid_fields(record: dict[str, Any]) -> list[str]:

@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.records import with_provenance
 from dteg.connectors.duckdb.arrow import relation_reader
 from dteg.connectors.duckdb.config import SourceConfig
 from dteg.errors import ConnectorError
@@ -41,9 +42,12 @@ class DuckDbReader(BatchReader):
             except duckdb.Error as exc:
                 raise ConnectorError(f"the query failed: {str(exc).splitlines()[0]}",
                                      step=self.ctx.step) from None
-            yield from reader
+            # Rows of a query have no stable position: later dead letters name the table.
+            where = f"duckdb {self.database} {self.config.table or 'query'}"
+            for batch in reader:
+                yield with_provenance(batch, where)
             # The columns, also when there are no rows (dropped if there were).
-            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+            yield with_provenance(pa.RecordBatch.from_pylist([], schema=reader.schema), where)
         finally:
             con.close()
 

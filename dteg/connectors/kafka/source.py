@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import POSITION_COLUMN, SOURCE_COLUMN, dead_letters, row_json
 from dteg.connectors.kafka.client import describe_error
 from dteg.connectors.kafka.config import SourceConfig
 from dteg.connectors.kafka.decode import WITHHELD, Decoded, make_decoder
@@ -130,7 +130,7 @@ class KafkaReader(BatchReader):
         if len(decoded.kept) != len(messages):
             messages = [messages[i] for i in decoded.kept]
             times = [times[i] for i in decoded.kept]
-        table = self._with_metadata(decoded.table, messages, times)
+        table = _with_provenance(self._with_metadata(decoded.table, messages, times), messages)
         yield from table.combine_chunks().to_batches(max_chunksize=self.config.batch_rows)
 
     def _dead(self, messages: list[Any], decoded: Decoded) -> pa.RecordBatch:
@@ -170,6 +170,16 @@ class KafkaReader(BatchReader):
 
     def describe(self) -> str:
         return f"kafka://{self.config.bootstrap_servers}/{','.join(self.config.topics())}"
+
+
+def _with_provenance(table: pa.Table, messages: list[Any]) -> pa.Table:
+    """Each row's topic, partition and offset (``orders/0@41``), for the dead letters of
+    later stages; a batch can hold several partitions, so ``_dteg_source`` has one entry per
+    partition."""
+    where = pa.array([f"{m.topic()}/{m.partition()}@{{}}" for m in messages],
+                     pa.string()).dictionary_encode()
+    offsets = pa.array([m.offset() for m in messages], pa.int64())
+    return table.append_column(SOURCE_COLUMN, where).append_column(POSITION_COLUMN, offsets)
 
 
 def _metadata(name: str, messages: list[Any], config: SourceConfig) -> pa.Array:

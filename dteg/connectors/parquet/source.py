@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dteg.components.contracts import BatchReader, Rejected, RunContext, as_batch
-from dteg.components.records import dead_letters, row_json
+from dteg.components.records import dead_letters, row_json, with_provenance
 from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
 from dteg.connectors.casting import cast_declared
@@ -73,6 +73,7 @@ class ParquetReader(BatchReader):
 
     def _finish(self, batch: pa.RecordBatch, path: str, first_row: int,
                 ) -> Iterator[pa.RecordBatch | Rejected]:
+        positions: list[int] | None = None
         if self.declared:
             try:
                 table, failures = cast_declared(pa.Table.from_batches([batch]), self.declared)
@@ -89,11 +90,14 @@ class ParquetReader(BatchReader):
                 ))
             if table.num_rows == 0 and batch.num_rows:
                 return
+            failed = {i for i, _, _ in failures}
+            positions = [first_row + i for i in range(batch.num_rows) if i not in failed]
             batch = as_batch(table)
         if self.config.filename_column:
             batch = batch.append_column(self.config.filename_column,
                                         pa.array([path] * batch.num_rows, pa.string()))
-        yield batch
+        # Each row's place in the file, for the dead letters of later stages.
+        yield with_provenance(batch, f"{path} (row {{}})", first=first_row, positions=positions)
 
 
 def create(config: SourceConfig, ctx: RunContext) -> ParquetReader:

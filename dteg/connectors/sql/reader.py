@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from dteg.components.contracts import IncrementalReader, Rejected, RunContext
 from dteg.components.plan import Bounds
+from dteg.components.records import with_provenance
 from dteg.connectors.sql.config import SqlSourceConfig
 from dteg.connectors.sql.dialect import Dialect, SourceColumn
 from dteg.errors import ConnectorError
@@ -108,21 +109,25 @@ class SqlReader(IncrementalReader):
         chunk = self.config.batch_rows
         if split.rows_per_second:
             chunk = max(1, min(chunk, int(split.rows_per_second / 4) or 1))
+        # Rows of a query have no stable position: dead letters of later stages name the
+        # table (or query) and the partition the row came from.
+        where = self.describe() + (f" (partition {split.label})"
+                                   if split.label not in ("", "1/1") else "")
         with self._connection() as con:
             try:
                 for batch in self.dialect.read(con, split.sql, list(split.columns),
                                                self.config.batch_rows):
                     for offset in range(0, batch.num_rows, chunk):
                         piece = batch.slice(offset, chunk) if batch.num_rows > chunk else batch
-                        yield piece
+                        yield with_provenance(piece, where)
                         rows += piece.num_rows
                         if split.rows_per_second:
                             ahead = rows / split.rows_per_second - (time.monotonic() - started)
                             if ahead > 0:
                                 time.sleep(ahead)
                 # The columns, also when there are no rows (dropped if there were).
-                yield pa.RecordBatch.from_pylist([], schema=pa.schema(
-                    [pa.field(c.name, c.arrow) for c in split.columns]))
+                yield with_provenance(pa.RecordBatch.from_pylist([], schema=pa.schema(
+                    [pa.field(c.name, c.arrow) for c in split.columns])), where)
             except ConnectorError:
                 raise
             except Exception as exc:
