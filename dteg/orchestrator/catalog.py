@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -39,13 +40,18 @@ class Revision:
     sha256: str
     spec: PipelineSpec
 
-    @property
+    # Cached: the scheduler asks for these for every pipeline on every pass.
+    @cached_property
     def schedule(self) -> ScheduleSpec | None:
         return self.spec.body.schedule_spec()
 
-    def cron(self) -> CronSchedule | None:
+    @cached_property
+    def cron_schedule(self) -> CronSchedule | None:
         schedule = self.schedule
         return schedule.cron_schedule() if schedule else None
+
+    def cron(self) -> CronSchedule | None:
+        return self.cron_schedule
 
     @property
     def retries(self) -> RetryPolicy:
@@ -113,6 +119,10 @@ class Catalog:
         self.problems: dict[Path, FileProblem] = {}
         self._seen: dict[Path, str] = {}  # path → sha256 of the bytes last read
         self._owner: dict[Path, str] = {}  # path → the pipeline it serves
+        # Grows with every change of ``revisions`` (for caches built from them).
+        self.generation = 0
+        self._downstream: dict[str, list[Revision]] = {}
+        self._downstream_generation = -1
 
     def get(self, name: str) -> Revision | None:
         return self.revisions.get(name)
@@ -141,7 +151,19 @@ class Catalog:
             if name and self.revisions.get(name) and self.revisions[name].path == path:
                 del self.revisions[name]
                 changes.removed.append(name)
+        if changes.added or changes.changed or changes.removed:
+            self.generation += 1
         return changes
+
+    def downstream(self, upstream: str) -> list[Revision]:
+        """The pipelines whose ``trigger.after`` names ``upstream``."""
+        if self._downstream_generation != self.generation:
+            index: dict[str, list[Revision]] = {}
+            for revision in self.revisions.values():
+                for name in revision.triggered_after:
+                    index.setdefault(name, []).append(revision)
+            self._downstream, self._downstream_generation = index, self.generation
+        return self._downstream.get(upstream, [])
 
     def _load(self, changes: Changes, path: Path, text: str, digest: str) -> None:
         try:

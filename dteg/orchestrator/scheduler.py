@@ -14,12 +14,13 @@ for; each dispatch is a guarded store update, so two dispatchers never send one 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dteg.orchestrator.catalog import Catalog, Changes, Revision
 from dteg.orchestrator.executors import Executor
-from dteg.orchestrator.store.records import RunRow
+from dteg.orchestrator.store.records import PipelineRow, RunRow
 from dteg.orchestrator.store.store import Store
 from dteg.orchestrator.task import RunTask
 from dteg.orchestrator.ticks import due_ticks, next_tick
@@ -54,33 +55,29 @@ class Scheduler:
             self._next.pop(name, None)
 
     def tick(self, now: datetime) -> list[RunRow]:
-        """Queue the runs of every tick due at ``now``."""
-        created: list[RunRow] = []
+        """Queue the runs of every tick due at ``now`` (one transaction for all of them)."""
         revisions = self.catalog.revisions
         known = all(name in self._next and self._sha.get(name) == revision.sha256
                     for name, revision in revisions.items() if revision.schedule is not None)
         if known and not any(upcoming is not None and upcoming <= now
                              for upcoming in self._next.values()):
-            return created  # nothing is due: no need to read the store
+            return []  # nothing is due: no need to read the store
         rows = {row.name: row for row in self.store.pipelines()}
+        first_seen = self._first_seen(rows, now)
+        if first_seen:
+            # The store remembers where each new pipeline's ticks start, so a restart does
+            # not move the start.
+            self.store.advance_ticks(first_seen)
+            rows = {row.name: row for row in self.store.pipelines()}
+        new: list[dict[str, object]] = []
+        decided: dict[str, datetime] = {}
         for name, revision in revisions.items():
-            schedule, row = revision.schedule, rows.get(name)
-            if schedule is None or row is None:
+            schedule, cron, row = revision.schedule, revision.cron_schedule, rows.get(name)
+            if schedule is None or cron is None or row is None or row.last_tick is None:
                 continue
             if self._sha.get(name) != revision.sha256:
                 self._sha[name] = revision.sha256
                 self._next.pop(name, None)
-            if row.last_tick is None:
-                # First seen by this store: ticks start now (`all` + `start_date`: from
-                # then), and the store remembers it, so a restart does not move the start.
-                start = now
-                if schedule.catchup == "all" and schedule.start_date is not None:
-                    start = (schedule.bound("start") or now) - timedelta(microseconds=1)
-                self.store.advance_tick(name, start)
-                row = self.store.pipeline(name)
-                assert row is not None and row.last_tick is not None
-            cron = revision.cron()
-            assert cron is not None and row.last_tick is not None
             if name not in self._next:
                 self._next[name] = next_tick(cron, schedule, row.last_tick)
             upcoming = self._next[name]
@@ -88,20 +85,33 @@ class Scheduler:
                 continue
             decision = due_ticks(schedule, cron, row.last_tick, now,
                                  paused=row.paused or schedule.paused)
-            for moment in decision.run:
-                run = self.store.create_run(
-                    pipeline=name, dedupe_key=tick_key(moment), sha256=revision.sha256,
-                    kind="catchup" if moment in decision.late else "schedule",
-                    scheduled_at=moment, max_attempts=revision.retries.max_attempts,
-                    now=now)
-                if run is not None:
-                    created.append(run)
+            new.extend(dict(
+                pipeline=name, dedupe_key=tick_key(moment), sha256=revision.sha256,
+                kind="catchup" if moment in decision.late else "schedule",
+                scheduled_at=moment, max_attempts=revision.retries.max_attempts)
+                for moment in decision.run)
             if decision.decided_up_to is not None:
-                self.store.advance_tick(name, decision.decided_up_to)
+                decided[name] = decision.decided_up_to
             # From the newest decided tick — ours, or another scheduler's that got there first.
             self._next[name] = next_tick(cron, schedule,
                                          decision.decided_up_to or row.last_tick)
-        return created
+        if not new and not decided:
+            return []
+        return self.store.create_runs(new, now, ticks=decided)
+
+    def _first_seen(self, rows: dict[str, PipelineRow], now: datetime) -> dict[str, datetime]:
+        """Where the ticks of pipelines new to the store start: now (`catchup: all` with a
+        `start_date`: then)."""
+        starts = {}
+        for name, revision in self.catalog.revisions.items():
+            schedule, row = revision.schedule, rows.get(name)
+            if schedule is None or row is None or row.last_tick is not None:
+                continue
+            start = now
+            if schedule.catchup == "all" and schedule.start_date is not None:
+                start = (schedule.bound("start") or now) - timedelta(microseconds=1)
+            starts[name] = start
+        return starts
 
     def next_wake(self, now: datetime, longest: timedelta) -> datetime:
         """When the next tick of any pipeline is due (at most ``longest`` from now)."""
@@ -131,6 +141,8 @@ class Dispatcher:
     store: Store
     catalog: Catalog
     executor: Executor
+    # Marks the runs this dispatcher sent until a worker claims them.
+    token: str = field(default_factory=lambda: f"dispatched:{uuid.uuid4().hex[:12]}")
 
     def task_for(self, run: RunRow) -> RunTask | None:
         revision = self.catalog.get(run.pipeline)
@@ -144,26 +156,30 @@ class Dispatcher:
             params=run.params)
 
     def dispatch(self, now: datetime) -> list[RunRow]:
+        """Hand ready runs to the executor: chosen oldest first within ``max_active_runs``
+        and the executor's room, marked dispatched in one transaction, then submitted."""
         room = self.executor.free_slots()
         if room <= 0:
             return []
-        sent: list[RunRow] = []
         active = self.store.active_counts()
-        for run in self.store.ready(now, limit=max(room * 4, 50)):
-            if len(sent) >= room:
+        chosen: dict[str, str] = {}
+        for run in self.store.ready(now, limit=min(max(room * 4, 50), 10_000)):
+            if len(chosen) >= room:
                 break
             revision = self.catalog.get(run.pipeline)
             if revision is None:
                 continue  # its file is gone or never compiled here; it waits
             if active.get(run.pipeline, 0) >= revision.max_active_runs:
                 continue
-            dispatched = self.store.mark_dispatched(run.id, revision.sha256, now)
-            if dispatched is None:
-                continue
-            task = self.task_for(dispatched)
-            assert task is not None
-            self.executor.submit(task)
+            chosen[run.id] = revision.sha256
             active[run.pipeline] = active.get(run.pipeline, 0) + 1
+        sent = []
+        for dispatched in self.store.dispatch_many(chosen, now, self.token):
+            task = self.task_for(dispatched)
+            if task is None:  # the file went away in between: it runs when it is back
+                self.store.take_back(dispatched.id, dispatched.attempt)
+                continue
+            self.executor.submit(task)
             sent.append(dispatched)
         return sent
 

@@ -49,8 +49,10 @@ class Watcher:
 
     def step(self, now: datetime) -> None:
         self.give_up_lost(now)
-        for run in self.store.unhandled():
-            if self.store.mark_handled(run.id, run.attempt):
+        changed = self.store.unhandled(limit=2000)
+        taken = self.store.mark_handled_many(changed)
+        for run in changed:
+            if run.id in taken:
                 self._ended(run, now)
         if self._last_slow is None or now - self._last_slow >= SLOW_CHECKS_EVERY:
             self._last_slow = now
@@ -105,12 +107,16 @@ class Watcher:
                     self.metrics.last_success(run.pipeline, run.finished_at)
         if revision is None:
             return
-        for event in self._events(run):
-            self._notify(revision, event, run, now)
+        listened = {event for alert in revision.spec.body.monitoring.alerts
+                    for event in alert.on}
+        if listened and self.notifier is not None:
+            for event in self._events(run, "recovered" in listened):
+                if event in listened:
+                    self._notify(revision, event, run, now)
         if run.status in ("succeeded", "failed"):
             self._trigger_downstream(run, now)
 
-    def _events(self, run: RunRow) -> list[str]:
+    def _events(self, run: RunRow, recovered: bool = True) -> list[str]:
         summary = run.summary or {}
         if run.status == "queued":
             return ["retry"]
@@ -121,10 +127,11 @@ class Watcher:
             events.append("failure")
         else:
             events.append("success")
-            previous = [r for r in self.store.runs(run.pipeline, ("succeeded", "failed"), 2)
-                        if r.id != run.id]
-            if previous and previous[0].status == "failed":
-                events.append("recovered")
+            if recovered:
+                previous = [r for r in self.store.runs(run.pipeline, ("succeeded", "failed"),
+                                                       2) if r.id != run.id]
+                if previous and previous[0].status == "failed":
+                    events.append("recovered")
         # Rows failed validation rules, or a quality gate (max_invalid_ratio) failed the run.
         steps = (summary.get("quality") or {}).get("steps") or []
         gate = bool(run.error and "max_invalid_ratio" in run.error)
@@ -144,9 +151,9 @@ class Watcher:
             self.log(f"warning: alert `{event}` of {revision.name} could not be sent: {exc}")
 
     def _trigger_downstream(self, run: RunRow, now: datetime) -> None:
-        for revision in self.catalog.revisions.values():
+        for revision in self.catalog.downstream(run.pipeline):
             trigger = revision.spec.body.trigger
-            if trigger is None or run.pipeline not in trigger.after:
+            if trigger is None:
                 continue
             if trigger.on == "success" and run.status != "succeeded":
                 continue

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -210,7 +211,9 @@ class Store:
         return [PipelineRow(**{k: r[k] for k in PipelineRow.__dataclass_fields__}) for r in rows]
 
     def pipeline(self, name: str) -> PipelineRow | None:
-        return next((p for p in self.pipelines() if p.name == name), None)
+        with self._tx() as tx:
+            row = tx.execute(select(pipelines).where(pipelines.c.name == name)).mappings().first()
+        return PipelineRow(**{k: row[k] for k in PipelineRow.__dataclass_fields__}) if row else None
 
     def set_paused(self, name: str, paused: bool, now: datetime) -> bool:
         with self._tx() as tx:
@@ -219,11 +222,22 @@ class Store:
 
     def advance_tick(self, name: str, tick: datetime) -> None:
         """The scheduler decided on every tick up to ``tick`` (never moves backwards)."""
+        self.advance_ticks({name: tick})
+
+    def advance_ticks(self, ticks: Mapping[str, datetime],
+                      connection: Connection | None = None) -> None:
+        if not ticks:
+            return
+        statement = update(pipelines).where(
+            pipelines.c.name == bindparam("p_name"),
+            or_(pipelines.c.last_tick.is_(None), pipelines.c.last_tick < bindparam("p_tick")),
+        ).values(last_tick=bindparam("p_tick"))
+        params = [{"p_name": name, "p_tick": tick} for name, tick in ticks.items()]
+        if connection is not None:
+            connection.execute(statement, params)
+            return
         with self._tx() as tx:
-            tx.execute(update(pipelines).where(
-                pipelines.c.name == name,
-                or_(pipelines.c.last_tick.is_(None), pipelines.c.last_tick < tick),
-            ).values(last_tick=tick))
+            tx.execute(statement, params)
 
     def set_freshness_alerted(self, name: str, at: datetime) -> None:
         with self._tx() as tx:
@@ -238,17 +252,55 @@ class Store:
                    run_id: str | None = None, not_before: datetime | None = None
                    ) -> RunRow | None:
         """A queued run, or None when (pipeline, dedupe_key) already has one."""
-        values = dict(id=run_id or new_run_id(now), pipeline=pipeline, dedupe_key=dedupe_key,
-                      sha256=sha256, kind=kind, scheduled_at=scheduled_at, status="queued",
-                      attempt=0, max_attempts=max_attempts, not_before=not_before or now,
-                      created_at=now, params=dict(params or {}), triggered_by=triggered_by,
-                      sla_alerted=False, handled_attempt=0)
+        values = self._run_values(
+            pipeline=pipeline, dedupe_key=dedupe_key, sha256=sha256, kind=kind, now=now,
+            scheduled_at=scheduled_at, max_attempts=max_attempts, params=params,
+            triggered_by=triggered_by, run_id=run_id, not_before=not_before)
         try:
             with self._tx() as tx:
                 tx.execute(insert(runs).values(**values))
         except IntegrityError:
             return None
         return self.run(str(values["id"]))
+
+    def create_runs(self, new: Sequence[Mapping[str, Any]], now: datetime,
+                    ticks: Mapping[str, datetime] | None = None) -> list[RunRow]:
+        """Queue many runs at once — each a mapping of ``create_run``'s keywords — and move
+        the pipelines' ``last_tick`` in the same transaction. Runs whose (pipeline,
+        dedupe_key) exists are skipped; returns the runs created."""
+        values = [self._run_values(now=now, **dict(item)) for item in new]
+        created: list[RunRow] = []
+        with self._tx() as tx:
+            if values:
+                # One prepared statement for all rows; the ids this call generated that
+                # are in the table are the runs it created (the others' keys existed).
+                tx.execute(self._insert_new(), values)
+                ids = [str(v["id"]) for v in values]
+                created = [_run(r) for r in tx.execute(select(runs).where(
+                    runs.c.id.in_(ids))).mappings().all()]
+            self.advance_ticks(ticks or {}, tx)
+        return created
+
+    def _insert_new(self) -> Any:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(runs).on_conflict_do_nothing(
+                index_elements=["pipeline", "dedupe_key"])
+        return sqlite.insert(runs).on_conflict_do_nothing(
+            index_elements=["pipeline", "dedupe_key"])
+
+    @staticmethod
+    def _run_values(*, pipeline: str, dedupe_key: str, sha256: str, kind: str, now: datetime,
+                    scheduled_at: datetime | None = None, max_attempts: int = 1,
+                    params: Mapping[str, Any] | None = None, triggered_by: str | None = None,
+                    run_id: str | None = None, not_before: datetime | None = None
+                    ) -> dict[str, Any]:
+        return dict(id=run_id or new_run_id(now), pipeline=pipeline, dedupe_key=dedupe_key,
+                    sha256=sha256, kind=kind, scheduled_at=scheduled_at, status="queued",
+                    attempt=0, max_attempts=max_attempts, not_before=not_before or now,
+                    created_at=now, params=dict(params or {}), triggered_by=triggered_by,
+                    sla_alerted=False, handled_attempt=0)
 
     def run(self, run_id: str) -> RunRow | None:
         with self._tx() as tx:
@@ -302,6 +354,25 @@ class Store:
                 status="dispatched", attempt=runs.c.attempt + 1, dispatched_at=now,
                 sha256=sha256, worker=None)).rowcount
         return self.run(run_id) if changed else None
+
+    def dispatch_many(self, chosen: Mapping[str, str], now: datetime, token: str
+                      ) -> list[RunRow]:
+        """queued → dispatched for each run id of ``chosen`` (run id → the sha256 it runs),
+        in one transaction; returns the runs this call won (another dispatcher may have taken
+        some), marked with ``token`` until a worker claims them."""
+        if not chosen:
+            return []
+        statement = update(runs).where(
+            runs.c.id == bindparam("r_id"), runs.c.status == "queued").values(
+            status="dispatched", attempt=runs.c.attempt + 1, dispatched_at=now,
+            sha256=bindparam("r_sha"), worker=token)
+        with self._tx() as tx:
+            tx.execute(statement, [{"r_id": run_id, "r_sha": sha256}
+                                   for run_id, sha256 in chosen.items()])
+            rows = tx.execute(select(runs).where(
+                runs.c.id.in_(list(chosen)), runs.c.status == "dispatched",
+                runs.c.worker == token, runs.c.dispatched_at == now)).mappings().all()
+        return [_run(r) for r in rows]
 
     def take_back(self, run_id: str, attempt: int) -> bool:
         """dispatched → queued when no worker claimed it in time (the attempt is not spent;
@@ -411,6 +482,17 @@ class Store:
                 or_(runs.c.status.in_(FINISHED), runs.c.status == "queued"),
             ).order_by(runs.c.not_before).limit(limit)).mappings().all()
         return [_run(r) for r in rows]
+
+    def mark_handled_many(self, changed: Sequence[RunRow]) -> set[str]:
+        """``mark_handled`` for many runs in one statement; the ids this watcher took."""
+        if not changed:
+            return set()
+        with self._tx() as tx:
+            rows = tx.execute(update(runs).where(
+                runs.c.id.in_([r.id for r in changed]),
+                runs.c.handled_attempt < runs.c.attempt,
+            ).values(handled_attempt=runs.c.attempt).returning(runs.c.id)).all()
+        return {str(row[0]) for row in rows}
 
     def mark_handled(self, run_id: str, attempt: int) -> bool:
         """True for the one watcher that takes this change (two servers never both alert)."""

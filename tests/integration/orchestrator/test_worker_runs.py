@@ -88,9 +88,19 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# The watcher works out the events an alert listens to; these pipelines listen to all.
+ALERTS = """\
+  monitoring:
+    alerts:
+      - type: webhook
+        url: http://127.0.0.1:9/hook
+        on: [failure, retry, success, recovered, quality, schema_drift]
+"""
+
+
 def _write(folder: Path, name: str, body: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.yaml").write_text(f"pipeline:\n  name: {name}\n{body}")
+    (folder / f"{name}.yaml").write_text(f"pipeline:\n  name: {name}\n{body}{ALERTS}")
 
 
 CSV_STEPS = """\
