@@ -562,10 +562,11 @@ class Store:
         on_it = select(processes.c.id).where(processes.c.id == runs.c.worker,
                                              processes.c.current_run == runs.c.id)
         with self._tx() as tx:
+            # Runs younger than the timeout are never lost: a worker beats before it claims,
+            # but its first beat may land just after a slow claim.
             rows = tx.execute(select(runs).where(
-                runs.c.status == "running",
-                or_(runs.c.worker.not_in(live),
-                    and_(runs.c.started_at < alive_after, ~on_it.exists())),
+                runs.c.status == "running", runs.c.started_at < alive_after,
+                or_(runs.c.worker.not_in(live), ~on_it.exists()),
             )).mappings().all()
         return [_run(r) for r in rows]
 
