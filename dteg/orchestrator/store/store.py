@@ -23,7 +23,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
-    and_,
     bindparam,
     create_engine,
     delete,
