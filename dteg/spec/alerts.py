@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from dteg.spec.names import known_names_hint
+from dteg.spec.names import known_names_hint, yaml_on_key
 
 AlertEvent = Literal["failure", "retry", "success", "recovered", "sla", "freshness",
                      "quality", "schema_drift"]
@@ -88,10 +88,7 @@ class AlertBase(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _yaml_on(cls, data: Any) -> Any:
-        # YAML 1.1 (PyYAML) reads the key `on` as the boolean true.
-        if isinstance(data, dict) and True in data:
-            data = {("on" if k is True else k): v for k, v in data.items()}
-        return data
+        return yaml_on_key(data)
 
     @field_validator("on")
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dteg.spec.durations import Duration
+from dteg.spec.names import yaml_on_key
 
 
 class _Strict(BaseModel):
@@ -59,10 +60,7 @@ class TriggerSpec(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _yaml_on(cls, data: Any) -> Any:
-        # YAML 1.1 (PyYAML) reads the key `on` as the boolean true.
-        if isinstance(data, dict) and True in data:
-            data = {("on" if k is True else k): v for k, v in data.items()}
-        return data
+        return yaml_on_key(data)
 
     @field_validator("after", mode="before")
     @classmethod
