@@ -50,9 +50,6 @@ class Revision:
         schedule = self.schedule
         return schedule.cron_schedule() if schedule else None
 
-    def cron(self) -> CronSchedule | None:
-        return self.cron_schedule
-
     @property
     def retries(self) -> RetryPolicy:
         return self.spec.body.retries

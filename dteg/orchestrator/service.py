@@ -131,6 +131,3 @@ class Orchestrator:
             self.heartbeat.stop()
             self.executor.close()
 
-
-def open_store(settings: OrchestratorSettings) -> Store:
-    return Store.open(settings.store_url)

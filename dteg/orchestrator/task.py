@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 
@@ -31,9 +30,6 @@ class RunTask:
         """The run id the engine records (run folder, run records, lineage): the
         orchestrator's id, with the attempt from the second attempt on."""
         return self.run_id if self.attempt == 1 else f"{self.run_id}.{self.attempt}"
-
-    def scheduled(self) -> datetime | None:
-        return datetime.fromisoformat(self.scheduled_at) if self.scheduled_at else None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

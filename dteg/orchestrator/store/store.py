@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,12 +219,9 @@ class Store:
             return bool(tx.execute(update(pipelines).where(pipelines.c.name == name)
                                    .values(paused=paused, updated_at=now)).rowcount)
 
-    def advance_tick(self, name: str, tick: datetime) -> None:
-        """The scheduler decided on every tick up to ``tick`` (never moves backwards)."""
-        self.advance_ticks({name: tick})
-
     def advance_ticks(self, ticks: Mapping[str, datetime],
                       connection: Connection | None = None) -> None:
+        """The scheduler decided on every tick up to ``ticks[name]`` (never moves back)."""
         if not ticks:
             return
         statement = update(pipelines).where(
@@ -245,22 +242,12 @@ class Store:
 
     # --- runs ----------------------------------------------------------------------------
 
-    def create_run(self, *, pipeline: str, dedupe_key: str, sha256: str, kind: str,
-                   now: datetime, scheduled_at: datetime | None = None, max_attempts: int = 1,
-                   params: Mapping[str, Any] | None = None, triggered_by: str | None = None,
-                   run_id: str | None = None, not_before: datetime | None = None
-                   ) -> RunRow | None:
-        """A queued run, or None when (pipeline, dedupe_key) already has one."""
-        values = self._run_values(
-            pipeline=pipeline, dedupe_key=dedupe_key, sha256=sha256, kind=kind, now=now,
-            scheduled_at=scheduled_at, max_attempts=max_attempts, params=params,
-            triggered_by=triggered_by, run_id=run_id, not_before=not_before)
-        try:
-            with self._tx() as tx:
-                tx.execute(insert(runs).values(**values))
-        except IntegrityError:
-            return None
-        return self.run(str(values["id"]))
+    def create_run(self, **run: Any) -> RunRow | None:
+        """A queued run (keywords as ``_run_values``), or None when (pipeline, dedupe_key)
+        already has one."""
+        now = run.pop("now")
+        created = self.create_runs([run], now)
+        return created[0] if created else None
 
     def create_runs(self, new: Sequence[Mapping[str, Any]], now: datetime,
                     ticks: Mapping[str, datetime] | None = None) -> list[RunRow]:
@@ -317,11 +304,6 @@ class Store:
             query = query.where(runs.c.kind == kind)
         with self._tx() as tx:
             return [_run(r) for r in tx.execute(query).mappings().all()]
-
-    def count_runs(self, status: Sequence[str]) -> int:
-        with self._tx() as tx:
-            return int(tx.execute(select(func.count()).select_from(runs).where(
-                runs.c.status.in_(list(status)))).scalar() or 0)
 
     def ready(self, now: datetime, limit: int = 500) -> list[RunRow]:
         """Queued runs whose time has come, oldest first."""
@@ -624,6 +606,3 @@ class Store:
             tx.execute(delete(alert_deliveries).where(alert_deliveries.c.at < finished_before))
         return len(ids)
 
-
-def retention_cutoff(now: datetime, keep: timedelta) -> datetime:
-    return now - keep
