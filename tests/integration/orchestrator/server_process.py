@@ -19,25 +19,33 @@ DTEG = str(Path(sys.executable).with_name("dteg"))
 T = TypeVar("T")
 
 
-class ServerProcess:
-    def __init__(self, folder: Path, log: Path, *args: str,
-                 env: dict[str, str] | None = None) -> None:
-        self.folder, self.log_path = folder, log
-        self.args = [DTEG, "server", "--pipelines", str(folder), *args]
+class DtegProcess:
+    """One ``dteg …`` command as a subprocess (its own session), logging to a file."""
+
+    def __init__(self, log: Path, *args: str, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        self.log_path, self.args, self.cwd = log, [DTEG, *args], cwd
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> ServerProcess:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.args, stdout=log, stderr=log, env=self.env,
-                                        start_new_session=True)
+    def start(self) -> DtegProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.args, stdout=log, stderr=log, env=self.env,
+                                            cwd=self.cwd, start_new_session=True)
         return self
 
-    def kill9(self) -> None:
-        """kill -9 of the server process only (its workers notice and exit by themselves)."""
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill9(self) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
+        return self.process.wait(timeout=30)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -50,7 +58,16 @@ class ServerProcess:
             self.process.wait(timeout=30)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class ServerProcess(DtegProcess):
+    """``dteg server --pipelines FOLDER …``."""
+
+    def __init__(self, folder: Path, log: Path, *args: str,
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__(log, "server", "--pipelines", str(folder), *args, env=env)
+        self.folder = folder
 
 
 def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 240.0,

@@ -35,6 +35,7 @@ from dteg.orchestrator.store.store import Store
 from dteg.orchestrator.task import RunTask
 from tests.integration.databases import pg, postgres_server, rows  # noqa: F401
 from tests.integration.orchestrator.server_process import DTEG, wait_for
+from tests.integration.orchestrator.server_process import DtegProcess as Dteg
 from tests.integration.orchestrator.test_store_postgres import store_url  # noqa: F401
 from tests.integration.redis_service import redis_server  # noqa: F401
 from tests.integration.service_guard import service_unavailable
@@ -75,47 +76,6 @@ pipeline:
         config: {url: "${env:DTEG_POSTGRES_URL}", table: dst, mode: merge, key: id}
 """
 
-
-class Dteg:
-    """One ``dteg …`` command as a subprocess (its own session), logging to a file."""
-
-    def __init__(self, log: Path, *args: str, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
-        self.log_path, self.args, self.cwd = log, [DTEG, *args], cwd
-        self.env = {**os.environ, **(env or {})}
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Dteg:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.args, stdout=log, stderr=log, env=self.env,
-                                            cwd=self.cwd, start_new_session=True)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill9(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        return self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @dataclass
