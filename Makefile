@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup quickstart test test-unit lint bench clean
+.PHONY: setup quickstart test test-unit lint bench clean openapi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
+
+# The API's OpenAPI document, committed (tests/unit/server/test_openapi.py compares).
+openapi: $(STAMP)
+	$(BIN)/python -m dteg.server.openapi --output docs/openapi.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check dteg tests bench scripts

@@ -4,7 +4,9 @@ these actions in one place; until then the server binds 127.0.0.1 and allows eve
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
@@ -39,5 +41,38 @@ def requires(action: str) -> Any:
     return Depends(_check)
 
 
-def action_of(dependency: Callable[..., Any]) -> str | None:
+def action_of(dependency: Callable[..., Any] | None) -> str | None:
     return getattr(dependency, "dteg_action", None)
+
+
+@dataclass(frozen=True)
+class DeclaredRoute:
+    methods: frozenset[str]
+    path: str
+    actions: tuple[str, ...]  # the actions its parameters require (one, when declared)
+
+    @property
+    def mutates(self) -> bool:
+        return bool(self.methods & {"POST", "PUT", "PATCH", "DELETE"})
+
+
+def declared_routes(app: Any) -> list[DeclaredRoute]:
+    """Every route of ``app`` with a path and methods, with the actions it declares."""
+    try:  # FastAPI >= 0.16x keeps included routers nested
+        from fastapi.routing import iter_route_contexts
+
+        routes: list[Any] = list(iter_route_contexts(app.routes))
+    except ImportError:
+        routes = list(app.routes)
+    found = []
+    for route in routes:
+        endpoint, path, methods = (getattr(route, "endpoint", None), route.path,
+                                   route.methods)
+        if endpoint is None or not path or not methods:
+            continue
+        actions = tuple(
+            action for parameter in inspect.signature(endpoint).parameters.values()
+            if (action := action_of(getattr(parameter.default, "dependency", None)))
+        )
+        found.append(DeclaredRoute(frozenset(methods), path, actions))
+    return found

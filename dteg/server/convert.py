@@ -32,21 +32,27 @@ def brief(run: RunRow) -> RunBrief:
                     finished_at=run.finished_at, seconds=run.seconds)
 
 
-def run_model(run: RunRow) -> Run:
+def within(text: str | None, folder: Path | None) -> str | None:
+    """``text`` with the served folder's paths made relative to it, as a user wrote them."""
+    return text.replace(f"{folder}/", "") if text and folder is not None else text
+
+
+def run_model(run: RunRow, folder: Path | None = None) -> Run:
     return Run(
         id=run.id, status=run.status, kind=run.kind,  # type: ignore[arg-type]
         created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
         seconds=run.seconds, pipeline=run.pipeline, revision=run.sha256,
         scheduled_at=run.scheduled_at, not_before=run.not_before, attempt=run.attempt,
-        max_attempts=run.max_attempts, worker=run.worker, error=run.error,
+        max_attempts=run.max_attempts, worker=run.worker, error=within(run.error, folder),
         retriable=run.retriable, rows_read=run.rows_read, rows_loaded=run.rows_loaded,
         rows_dead_lettered=run.rows_dead_lettered, params=run.params or {},
         triggered_by=run.triggered_by)
 
 
-def attempt_model(row: AttemptRow) -> AttemptInfo:
+def attempt_model(row: AttemptRow, folder: Path | None = None) -> AttemptInfo:
     return AttemptInfo(number=row.number, worker=row.worker, started_at=row.started_at,
-                       finished_at=row.finished_at, status=row.status, error=row.error,
+                       finished_at=row.finished_at, status=row.status,
+                       error=within(row.error, folder),
                        retriable=row.retriable, seconds=row.seconds)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
@@ -26,7 +27,8 @@ def _event(kind: str, data: str, event_id: int | None = None) -> str:
 
 
 async def follow_run(store: Store, run_id: str, after: int,
-                     disconnected: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
+                     disconnected: Callable[[], Awaitable[bool]], folder: Path | None = None
+                     ) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
     last_state: tuple[object, ...] | None = None
     quiet = 0.0
@@ -37,7 +39,7 @@ async def follow_run(store: Store, run_id: str, after: int,
         state = (run.status, run.attempt, run.started_at, run.finished_at, run.rows_read)
         if state != last_state:
             last_state = state
-            yield _event("run", run_model(run).model_dump_json())
+            yield _event("run", run_model(run, folder).model_dump_json())
         lines = await run_in_threadpool(store.logs, run_id, after, PAGE)
         for line in lines:
             after = line.id
@@ -49,7 +51,7 @@ async def follow_run(store: Store, run_id: str, after: int,
             for line in await run_in_threadpool(store.logs, run_id, after, PAGE):
                 after = line.id
                 yield _event("log", log_model(line).model_dump_json(), line.id)
-            yield _event("end", run_model(run).model_dump_json())
+            yield _event("end", run_model(run, folder).model_dump_json())
             return
         await asyncio.sleep(POLL_S)
         quiet += POLL_S

@@ -78,8 +78,8 @@ def run_detail(run: RunRow, store: Store, catalog: Catalog) -> RunDetail:
         quality = stored[-1]["result"] if stored else None
     spec = spec_of_run(run, store, catalog)
     return RunDetail(
-        **run_model(run).model_dump(),
-        attempts=[attempt_model(a) for a in store.attempts(run.id)],
+        **run_model(run, catalog.folder).model_dump(),
+        attempts=[attempt_model(a, catalog.folder) for a in store.attempts(run.id)],
         steps=_steps(run, store), reconciles=summary_part(summary, "reconciles", None),
         quality=quality, schema_drift=summary_part(summary, "schema_drift", []),
         dbt=summary_part(summary, "dbt", []), targets=summary_part(summary, "targets", {}),

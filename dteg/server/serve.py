@@ -4,6 +4,7 @@ main thread, one port for all of it (``/``, ``/api/v1``, ``/metrics``, ``/health
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -71,6 +72,14 @@ def serve(settings: OrchestratorSettings, log: Callable[[str], None]) -> None:
     config = uvicorn.Config(app, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=5, lifespan="off")
     server = uvicorn.Server(config)
+
+    def stop(_signum: int, _frame: object) -> None:
+        server.should_exit = True
+
+    # uvicorn restores the handlers it found and raises the signal again once it has shut
+    # down: with these, that second delivery is harmless and the runs in progress finish.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         server.run(sockets=[sock])  # returns on SIGINT/SIGTERM
     finally:

@@ -55,7 +55,7 @@ def overview(ctx: Context, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
         runs_by_hour=by_hour,
         failing=[i for i in items if i.last_run is not None and i.last_run.status == "failed"],
         stale=[i for i in items if _stale(ctx, i)],
-        active=[run_model(r) for r in active])
+        active=[run_model(r, ctx.pipelines_dir) for r in active])
 
 
 @router.get("/alerts", response_model=list[AlertDelivery], summary="Alerts sent, newest first")

@@ -57,7 +57,7 @@ def list_runs(
     rows = ctx.store.runs_page(where, limit + 1, before)
     page, more = rows[:limit], len(rows) > limit
     last = page[-1] if page else None
-    return RunPage(items=[run_model(r) for r in page],
+    return RunPage(items=[run_model(r, ctx.pipelines_dir) for r in page],
                    next_cursor=pagination.encode(last.created_at, last.id)
                    if more and last else None)
 
@@ -100,7 +100,8 @@ def events(run_id: RunId, request: Request, ctx: Context,
     _run(ctx, run_id)
     resume = request.headers.get("last-event-id", "")
     start = int(resume) if resume.isdigit() else after
-    return StreamingResponse(follow_run(ctx.store, run_id, start, request.is_disconnected),
+    return StreamingResponse(follow_run(ctx.store, run_id, start, request.is_disconnected,
+                                        ctx.pipelines_dir),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -112,7 +113,7 @@ def cancel(run_id: RunId, ctx: Context, _: str = requires("runs.cancel")) -> Run
     if not ctx.store.cancel(run_id, ctx.clock()):
         raise ApiError(409, "conflict", f"run `{run_id}` has already {run.status}",
                        hint="Only queued and running runs can be cancelled.")
-    return run_model(_run(ctx, run_id))
+    return run_model(_run(ctx, run_id), ctx.pipelines_dir)
 
 
 @router.post("/{run_id}/retry", response_model=Run, status_code=201,
