@@ -50,8 +50,9 @@ def create_app(ctx: ServerContext) -> FastAPI:
     app.state.dteg = ctx
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX, responses={
-        422: {"model": errors.ErrorResponse, "description": "Invalid request or pipeline"},
-        404: {"model": errors.ErrorResponse, "description": "Not found"}})
+        400: {"model": errors.ErrorResponse, "description": "A body that does not parse"},
+        404: {"model": errors.ErrorResponse, "description": "Not found"},
+        422: {"model": errors.ErrorResponse, "description": "Invalid request or pipeline"}})
     for module in (health, overview, pipelines, quality, runs, lineage):
         api.include_router(module.router)
     app.include_router(api)

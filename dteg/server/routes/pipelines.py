@@ -26,7 +26,7 @@ from dteg.server.convert import (
     step_graph,
 )
 from dteg.server.deps import context, revision_of
-from dteg.server.errors import ApiError, error_body, not_found, relative_to
+from dteg.server.errors import ApiError, ErrorResponse, error_body, not_found, relative_to
 from dteg.server.models import (
     BackfillRequest,
     BackfillResult,
@@ -43,6 +43,8 @@ from dteg.server.models import (
     ValidateResult,
 )
 
+CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorResponse, "description": "The state does not allow it"}}
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 Context = Annotated[ServerContext, Depends(context)]
 Name = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=200,
@@ -131,7 +133,7 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-@router.put("/{name}", response_model=RevisionResult,
+@router.put("/{name}", response_model=RevisionResult, responses=CONFLICT,
             summary="Create or update a pipeline file (checked first, like dteg validate)")
 def save_revision(name: Name, body: RevisionRequest, ctx: Context,
                   _: str = requires("pipelines.write")) -> RevisionResult:

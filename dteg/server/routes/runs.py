@@ -17,11 +17,13 @@ from dteg.server.access import requires
 from dteg.server.context import ServerContext
 from dteg.server.convert import log_model, run_model
 from dteg.server.deps import context
-from dteg.server.errors import ApiError, not_found
+from dteg.server.errors import ApiError, ErrorResponse, not_found
 from dteg.server.events import follow_run
 from dteg.server.models import DeadLetterSample, LogPage, Run, RunDetail, RunPage, RunStatus
 from dteg.server.run_detail import dead_letter_sample, run_detail
 
+CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorResponse, "description": "The state does not allow it"}}
 router = APIRouter(prefix="/runs", tags=["runs"])
 Context = Annotated[ServerContext, Depends(context)]
 RunId = Annotated[str, "run id"]
@@ -106,7 +108,7 @@ def events(run_id: RunId, request: Request, ctx: Context,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.post("/{run_id}/cancel", response_model=Run,
+@router.post("/{run_id}/cancel", response_model=Run, responses=CONFLICT,
              summary="Cancel a queued or running run")
 def cancel(run_id: RunId, ctx: Context, _: str = requires("runs.cancel")) -> Run:
     run = _run(ctx, run_id)
@@ -116,7 +118,7 @@ def cancel(run_id: RunId, ctx: Context, _: str = requires("runs.cancel")) -> Run
     return run_model(_run(ctx, run_id), ctx.pipelines_dir)
 
 
-@router.post("/{run_id}/retry", response_model=Run, status_code=201,
+@router.post("/{run_id}/retry", response_model=Run, status_code=201, responses=CONFLICT,
              summary="Run a finished run again (a new run, same parameters, newest revision)")
 def retry(run_id: RunId, ctx: Context, _: str = requires("runs.trigger")) -> Run:
     run = _run(ctx, run_id)
