@@ -6,6 +6,8 @@ schema)."""
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,16 +24,18 @@ from tests.server_api import Api, write_folder
 
 pytestmark = pytest.mark.slow
 
-_TMP = Path(__import__("tempfile").mkdtemp(prefix="dteg-contract-"))
+# The app must exist when the tests are collected (schemathesis reads its routes then);
+# its pipelines run once, before the first test.
+_TMP = Path(tempfile.mkdtemp(prefix="dteg-contract-"))
 API = Api(write_folder(_TMP / "pipelines"), _TMP)
-API.run_now("customers")
-API.run_now("fails")
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", API.client.app)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cleanup() -> object:
-    yield None
+def contract_api() -> Iterator[Api]:
+    API.run_now("customers")
+    API.run_now("fails")
+    yield API
     API.close()
     shutil.rmtree(_TMP, ignore_errors=True)
 
@@ -43,7 +47,7 @@ def test_no_request_fails_the_server_or_the_document(case: schemathesis.Case) ->
                                    content_type_conformance, response_schema_conformance])
 
 
-def test_the_event_stream_of_an_unknown_run_is_a_json_404() -> None:
-    answer = API.client.get("/api/v1/runs/nope/events")
+def test_the_event_stream_of_an_unknown_run_is_a_json_404(contract_api: Api) -> None:
+    answer = contract_api.client.get("/api/v1/runs/nope/events")
     assert answer.status_code == 404
     assert answer.json()["error"]["type"] == "not_found"
