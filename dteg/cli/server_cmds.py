@@ -72,8 +72,8 @@ def _serve(settings: Any, executor_for: Any, role: str) -> None:
 def server(
     pipelines: PipelinesOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port of the HTTP endpoints (/metrics, "
-                                             "/healthz); default 8265")] = None,
+    port: Annotated[int | None, typer.Option(help="Port of the web UI, the API (/api/v1), "
+                                             "/metrics and /healthz; default 8265")] = None,
     store: StoreOpt = None,
     executor: Annotated[str | None, typer.Option(
         help="embedded (worker processes of this server, the default) or celery")] = None,
@@ -85,11 +85,14 @@ def server(
         "(or DTEG_KEEP_RUNS)")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Serve every pipeline under a folder: schedules, retries, runs, alerts, metrics."""
+    """Serve every pipeline under a folder: schedules, retries, runs, alerts, metrics, the
+    REST API and the web UI."""
     settings = _settings(pipelines_dir=pipelines, host=host, port=port, store_url=store,
                          executor=executor, workers=workers, broker_url=broker,
                          keep_runs=keep_runs)
-    _serve(settings, None, "server")
+    from dteg.server.serve import serve
+
+    serve(settings, _log)
 
 
 def scheduler(

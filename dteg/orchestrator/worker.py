@@ -182,6 +182,9 @@ def execute_task(task: RunTask, store: Store, worker_id: str,
                 if when is not None:
                     capture.add(f"retriable: attempt {task.attempt + 1} at "
                                 f"{when:%H:%M:%S} UTC", "WARNING")
+                # The log is complete before the run's end is: a follower that sees the end
+                # has every line.
+                capture.flush()
                 return store.finish_attempt(
                     task.run_id, task.attempt,
                     _result("failed", outcome, message, retriable), now, retry_at=when)

@@ -24,10 +24,10 @@ class ErrorBody(BaseModel):
     type: str = Field(description="not_found, invalid_request, invalid_pipeline, conflict, "
                       "internal, …")
     message: str
-    file: str | None = Field(None, description="The pipeline file, when it is about one")
+    file: str | None = Field(default=None, description="The pipeline file, when it is about one")
     line: int | None = None
     step: str | None = None
-    hint: str | None = Field(None, description="What to do next")
+    hint: str | None = Field(default=None, description="What to do next")
     problems: list[ErrorBody] = Field(default_factory=list,
                                       description="Each problem, when several were found")
 
@@ -53,7 +53,7 @@ class PipelineSummary(BaseModel):
     schedule: str | None = None
     paused: bool = False
     status: PipelineStatus
-    error: str | None = Field(None, description="Why the newest revision does not compile")
+    error: str | None = Field(default=None, description="Why the newest revision does not compile")
     next_run_at: datetime | None = None
     last_run: RunBrief | None = None
     last_success_at: datetime | None = None
@@ -70,7 +70,8 @@ class GraphNode(BaseModel):
                       "pipeline in the lineage graph")
     type: str | None = None
     line: int | None = None
-    generated: bool = Field(False, description="Added by dteg (validate, mask, dead_letter)")
+    generated: bool = Field(default=False,
+                            description="Added by dteg (validate, mask, dead_letter)")
 
 
 class GraphEdge(BaseModel):
@@ -98,7 +99,7 @@ class PipelinePage(BaseModel):
 
 class ValidateRequest(BaseModel):
     yaml: str = Field(description="The pipeline file's text")
-    filename: str = Field("pipeline.yaml", description="Named in the errors' file:line")
+    filename: str = Field(default="pipeline.yaml", description="Named in the errors' file:line")
 
 
 class ValidateResult(BaseModel):
@@ -128,17 +129,21 @@ class TriggerRequest(BaseModel):
 
 
 class BackfillRequest(BaseModel):
-    start: str = Field(description="First partition, e.g. 2026-11-01")
-    end: str = Field(description="End (exclusive), e.g. 2026-12-01")
-    partition: str | None = Field(None, description="day, hour, … (default: the pipeline's)")
-    column: str | None = Field(None, description="The column partitions filter on")
+    start: str = Field(description="First cursor value (inclusive): 2026-11-01, "
+                       "2026-11-01T06:00, or a number")
+    end: str = Field(description="Last cursor value (exclusive)")
+    step: str = Field(default="1d", description="Partition width: 1d, 6h, 30m, 1w, or a number")
+    restart: bool = Field(default=False, description="Run partitions that finished earlier again")
 
 
 class BackfillResult(BaseModel):
     pipeline: str
-    queued: list[RunBrief]
-    already_queued: int
+    backfill: str = Field(description="The backfill's id")
+    description: str
     partitions: int
+    done_before: int = Field(description="Partitions that finished in an earlier backfill")
+    queued: list[RunBrief]
+    already_queued: int = Field(description="Partitions with a run in the queue already")
 
 
 class StepCount(BaseModel):
@@ -182,7 +187,7 @@ class Run(RunBrief):
 
 class RunPage(BaseModel):
     items: list[Run]
-    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; "
+    next_cursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page; "
                                     "null on the last page")
 
 
@@ -191,7 +196,8 @@ class RunDetail(Run):
     steps: list[StepCount] = Field(default_factory=list,
                                    description="Counts of the newest attempt that has them")
     reconciles: bool | None = None
-    quality: dict[str, Any] | None = Field(None, description="Rule results per validate step")
+    quality: dict[str, Any] | None = Field(default=None,
+                                           description="Rule results per validate step")
     schema_drift: list[dict[str, Any]] = Field(default_factory=list)
     dbt: list[dict[str, Any]] = Field(default_factory=list)
     targets: dict[str, str] = Field(default_factory=dict)
@@ -313,8 +319,10 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     store: bool
-    scheduler: bool | None = Field(None, description="The scheduler loop made a pass in the "
-                                   "last 10 s (null: no scheduler in this process)")
+    scheduler: bool | None = Field(
+        default=None,
+        description="The scheduler loop made a pass in the last 10 s (null: no scheduler in "
+        "this process)")
     ui: bool = Field(description="The built web UI is being served")
 
 

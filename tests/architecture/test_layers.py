@@ -14,6 +14,7 @@ from tests.architecture.imports import Import, read_imports
 # Top first. Each entry is a layer: one or more packages (dotted names under dteg).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("dteg", "dteg.cli", "dteg.testing"),  # the facades: the command line, the library, the kit
+    ("dteg.server",),                      # dteg server's HTTP side: the API and the web UI
     ("dteg.orchestrator",),                # dteg server: schedules, queue, workers, alerts
     ("dteg.streaming",),                   # `dteg stream`
     ("dteg.runners", "dteg.governance"),   # runner launchers; lineage, drift (run listeners)

@@ -121,6 +121,7 @@ runs = Table(
     UniqueConstraint("pipeline", "dedupe_key"),
     Index("ix_dteg_runs_status_not_before", "status", "not_before"),
     Index("ix_dteg_runs_pipeline_created", "pipeline", "created_at"),
+    Index("ix_dteg_runs_created_at_id", "created_at", "id"),
 )
 
 attempts = Table(

@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from dteg.orchestrator.store import migrate
+from dteg.orchestrator.store.reads import READ_OPTION, StoreReads
 from dteg.orchestrator.store.records import (
     ACTIVE,
     FINISHED,
@@ -121,7 +122,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (StoreReads) take a deferred transaction: a snapshot, no write lock.
+        read_only = connection.get_execution_options().get(READ_OPTION)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -130,7 +133,7 @@ def _run(row: RowMapping) -> RunRow:
     return RunRow(**{key: row[key] for key in RunRow.__dataclass_fields__})
 
 
-class Store:
+class Store(StoreReads):
     """One database of the orchestrator; safe to share between threads and processes."""
 
     def __init__(self, engine: Engine) -> None:

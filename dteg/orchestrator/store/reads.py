@@ -1,0 +1,127 @@
+"""The store's read-only queries for the API and the UI: pages of runs (keyset, newest
+first), the newest runs of every pipeline, runs per status over a window, quality and schema
+history. They read in a deferred transaction (SQLite: no write lock), so a busy API never
+holds up the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping, and_, or_, select
+
+from dteg.orchestrator.store.records import RunRow
+from dteg.orchestrator.store.schema import quality_results, runs
+
+READ_OPTION = "dteg_read_only"
+
+
+def as_run(row: RowMapping) -> RunRow:
+    return RunRow(**{key: row[key] for key in RunRow.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    pipeline: str | None = None
+    statuses: Sequence[str] = ()
+    kind: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+
+
+@dataclass(frozen=True)
+class QualityPoint:
+    run_id: str
+    at: datetime
+    passed: bool
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SummaryPoint:
+    run_id: str
+    pipeline: str
+    at: datetime
+    summary: dict[str, Any]
+
+
+class StoreReads:
+    """Mixed into ``Store``: queries that only read."""
+
+    engine: Engine
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        connection = self.engine.connect().execution_options(**{READ_OPTION: True})
+        with connection, connection.begin():
+            yield connection
+
+    def runs_page(self, where: RunFilter, limit: int,
+                  before: tuple[datetime, str] | None = None) -> list[RunRow]:
+        """Up to ``limit`` runs matching ``where``, newest first, strictly after the
+        (created_at, id) ``before`` in that order (a cursor: pages never shift when runs are
+        added)."""
+        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        if where.pipeline:
+            query = query.where(runs.c.pipeline == where.pipeline)
+        if where.statuses:
+            query = query.where(runs.c.status.in_(list(where.statuses)))
+        if where.kind:
+            query = query.where(runs.c.kind == where.kind)
+        if where.since:
+            query = query.where(runs.c.created_at >= where.since)
+        if where.until:
+            query = query.where(runs.c.created_at < where.until)
+        if before is not None:
+            at, run_id = before
+            query = query.where(or_(runs.c.created_at < at,
+                                    and_(runs.c.created_at == at, runs.c.id < run_id)))
+        with self._read() as tx:
+            return [as_run(r) for r in tx.execute(query).mappings().all()]
+
+    def newest_runs(self, pipelines: Sequence[str], per_pipeline: int
+                    ) -> dict[str, list[RunRow]]:
+        """The ``per_pipeline`` newest runs of each pipeline, newest first (one indexed
+        query per pipeline: a window over every run would read them all)."""
+        found: dict[str, list[RunRow]] = {}
+        with self._read() as tx:
+            for name in pipelines:
+                rows = tx.execute(select(runs).where(runs.c.pipeline == name).order_by(
+                    runs.c.created_at.desc(), runs.c.id.desc()).limit(per_pipeline))
+                found[name] = [as_run(r) for r in rows.mappings().all()]
+        return found
+
+    def run_statuses_since(self, since: datetime) -> list[tuple[datetime, str]]:
+        """(created_at, status) of every run created since ``since``."""
+        query = select(runs.c.created_at, runs.c.status).where(runs.c.created_at >= since)
+        with self._read() as tx:
+            return [(row[0], str(row[1])) for row in tx.execute(query).all()]
+
+    def quality_history(self, pipeline: str, limit: int) -> list[QualityPoint]:
+        """The newest ``limit`` quality results of a pipeline's runs, oldest first."""
+        query = (select(quality_results.c.run_id, runs.c.created_at, quality_results.c.passed,
+                        quality_results.c.result)
+                 .join(runs, runs.c.id == quality_results.c.run_id)
+                 .where(runs.c.pipeline == pipeline)
+                 .order_by(runs.c.created_at.desc(), quality_results.c.attempt.desc())
+                 .limit(limit))
+        with self._read() as tx:
+            rows = tx.execute(query).all()
+        return [QualityPoint(r[0], r[1], bool(r[2]), r[3] or {}) for r in reversed(rows)]
+
+    def succeeded_summaries(self, pipelines: Sequence[str], per_pipeline: int
+                            ) -> list[SummaryPoint]:
+        """The summaries of the newest ``per_pipeline`` succeeded runs of each pipeline,
+        oldest first (schemas and targets for lineage)."""
+        found: list[SummaryPoint] = []
+        with self._read() as tx:
+            for name in pipelines:
+                rows = tx.execute(select(runs.c.id, runs.c.created_at, runs.c.summary).where(
+                    runs.c.pipeline == name, runs.c.status == "succeeded",
+                    runs.c.summary.is_not(None)).order_by(runs.c.created_at.desc())
+                    .limit(per_pipeline)).all()
+                found.extend(SummaryPoint(r[0], name, r[1], r[2] or {}) for r in rows)
+        return sorted(found, key=lambda point: point.at)
