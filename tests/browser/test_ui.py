@@ -68,7 +68,10 @@ def test_failed_run_shows_its_error_with_file_and_line(browser: Any, server: Ser
     assert run["status"] == "failed" and run["error"]
     result = browser("failed_run", run_id=run["id"])
     assert result["status"] == "failed"
-    assert re.fullmatch(r"breaks_at_runtime\.yaml:\d+", result["location"]), result
+    # The line of the step that failed, as the pipeline's graph knows it.
+    graph = server.api.get("/pipelines/breaks_at_runtime")["graph"]
+    line = next(n["line"] for n in graph["nodes"] if n["kind"] == "validate")
+    assert re.fullmatch(rf"(.*/)?breaks_at_runtime\.yaml:{line}", result["location"]), result
     assert result["location"] in run["error"]
     assert "range_check" in result["message"]
     assert result["retry"] and result["opened"] == "breaks_at_runtime"

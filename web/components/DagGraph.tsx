@@ -25,17 +25,20 @@ export function DagGraph({ graph, href, testid = "dag" }: {
         ))}
         {l.nodes.map(({ node, x, y }) => {
           const link = href?.(node);
+          // Paths and URLs are long: the box shows the last part, the tooltip the whole id.
+          const short = node.label.replace(/\/+$/, "").split("/").pop() || node.label;
+          const look = node.id === "dead_letter" ? "dead_letter" : node.kind;
           const box = (
             <g data-testid="dag-node" data-kind={node.kind} data-id={node.id}>
-              <title>{`${node.kind}${node.type ? ` (${node.type})` : ""}${node.line ? ` — line ${node.line}` : ""}`}</title>
+              <title>{`${node.label}\n${node.kind}${node.type ? ` (${node.type})` : ""}${node.line ? ` — line ${node.line}` : ""}`}</title>
               <rect x={x} y={y} width={BOX.w} height={BOX.h} rx={10}
-                fill={KIND_FILL[node.kind] ?? "#f5f5f4"} stroke={KIND_STROKE[node.kind] ?? "#78716c"}
+                fill={KIND_FILL[look] ?? "#f5f5f4"} stroke={KIND_STROKE[look] ?? "#78716c"}
                 strokeWidth={1.5} strokeDasharray={node.generated ? "5 3" : undefined} />
               <text x={x + 10} y={y + 19} fontSize={12} fontWeight={600} fill="#1c1917">
-                {node.label.length > 22 ? `${node.label.slice(0, 21)}…` : node.label}
+                {short.length > 22 ? `${short.slice(0, 21)}…` : short}
               </text>
               <text x={x + 10} y={y + 35} fontSize={10} fill="#57534e">
-                {node.kind}{node.type ? ` · ${node.type}` : ""}{node.line ? ` · L${node.line}` : ""}
+                {node.kind}{node.type && node.type.length < 16 ? ` · ${node.type}` : ""}{node.line ? ` · L${node.line}` : ""}
               </text>
             </g>
           );

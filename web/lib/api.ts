@@ -88,11 +88,21 @@ export interface RevisionResult {
   changed: boolean;
 }
 
+export interface BackfillRequest {
+  start: string;
+  end: string;
+  step?: string;
+  restart?: boolean;
+}
+
 export interface BackfillResult {
   pipeline: string;
+  backfill: string;
+  description: string;
+  partitions: number;
+  done_before: number;
   queued: RunBrief[];
   already_queued: number;
-  partitions: number;
 }
 
 export interface StepCount {
@@ -344,7 +354,7 @@ export const api = {
   resume: (name: string) => request<PipelineSummary>("POST", `/pipelines/${seg(name)}/resume`),
   trigger: (name: string, params: Record<string, unknown> = {}) =>
     request<Run>("POST", `/pipelines/${seg(name)}/runs`, { params }),
-  backfill: (name: string, body: { start: string; end: string; partition?: string; column?: string }) =>
+  backfill: (name: string, body: BackfillRequest) =>
     request<BackfillResult>("POST", `/pipelines/${seg(name)}/backfills`, body),
   schedule: (name: string, count = 10) =>
     request<ScheduleTimes>("GET", `/pipelines/${seg(name)}/schedule${query({ count })}`),

@@ -61,7 +61,7 @@ function LineageView() {
     if (data && selected) document.getElementById(`ds-${selected}`)?.scrollIntoView({ block: "center" });
   }, [data, selected]);
   if (loading) return <Loading what="Loading lineage" />;
-  if (!data) return <ErrorState error={error!} title="Could not load lineage" />;
+  if (!data) return error ? <ErrorState error={error} title="Could not load lineage" /> : <Loading />;
   const href = (node: GraphNode) =>
     node.kind === "pipeline" ? pipelineHref(node.label) : `/lineage/?dataset=${encodeURIComponent(node.id)}`;
   return (

@@ -23,7 +23,7 @@ function Pipeline({ name }: { name: string }) {
   const quality = useApi(() => api.quality(name, 200), [name]);
   const p = detail.data;
   if (detail.loading) return <Loading what={`Loading ${name}`} />;
-  if (!p) return <ErrorState error={detail.error!} title={`Could not load pipeline ${name}`} />;
+  if (!p) return detail.error ? <ErrorState error={detail.error} title={`Could not load pipeline ${name}`} /> : <Loading />;
   const reload = () => { detail.reload(); runs.reload(); schedule.reload(); };
   return (
     <div data-testid="pipeline-page" data-pipeline={p.name}>

@@ -9,7 +9,8 @@ import { useApi } from "@/lib/useApi";
 import { ActionButton } from "@/components/ActionButton";
 import { LogTail } from "@/components/LogTail";
 import { PipelineLink, runHref } from "@/components/PipelineLink";
-import { RecordTable, Structured } from "@/components/RecordTable";
+import { RecordTable } from "@/components/RecordTable";
+import { DbtResults, QualityResults } from "@/components/RunResults";
 import { RunError } from "@/components/RunError";
 import { Section } from "@/components/Section";
 import { Empty, ErrorState, Loading } from "@/components/States";
@@ -55,11 +56,13 @@ function merge<T extends Run>(old: T | undefined, next: Partial<T> & Run): T {
 
 function RunView({ id }: { id: string }) {
   const router = useRouter();
-  const [run, setRun] = useState<RunDetail>();
+  const [latest, setRun] = useState<RunDetail>();
   // Refetch the full record when it changes; while it runs, poll slowly as a fallback for SSE.
   const [version, setVersion] = useState(0);
   const detail = useApi(() => api.run(id), [id, version]);
   useEffect(() => { if (detail.data) setRun((old) => merge(old, detail.data!)); }, [detail.data]);
+  // The first answer renders at once (setRun lands one render later).
+  const run = latest ?? detail.data;
   const live = run ? !isFinished(run.status) : true;
   useEffect(() => {
     if (!live) return;
@@ -76,7 +79,9 @@ function RunView({ id }: { id: string }) {
   }, [status]);
 
   if (!run && detail.loading) return <Loading what={`Loading run ${id}`} />;
-  if (!run) return <ErrorState error={detail.error!} title={`Could not load run ${id}`} />;
+  if (!run) {
+    return detail.error ? <ErrorState error={detail.error} title={`Could not load run ${id}`} /> : <Loading />;
+  }
   const finished = isFinished(run.status);
   return (
     <div data-testid="run-page" data-run-id={run.id}>
@@ -123,13 +128,13 @@ function RunView({ id }: { id: string }) {
         </Section>
       )}
       {run.quality && Object.keys(run.quality).length > 0 && (
-        <Section title="Quality" testid="run-quality"><Structured value={run.quality} /></Section>
+        <Section title="Quality" testid="run-quality"><QualityResults quality={run.quality} /></Section>
       )}
       {run.schema_drift.length > 0 && (
         <Section title="Schema drift" testid="schema-drift"><RecordTable rows={run.schema_drift} /></Section>
       )}
       {run.dbt.length > 0 && (
-        <Section title="dbt" testid="dbt"><RecordTable rows={run.dbt} rowTestid="dbt-row" /></Section>
+        <Section title="dbt" testid="dbt"><DbtResults runs={run.dbt} /></Section>
       )}
       {finished && (run.dead_letter_target || (run.rows_dead_lettered ?? 0) > 0) && (
         <Section title="Dead letters (sample)"><DeadLetters run={run} /></Section>
