@@ -4,7 +4,9 @@ A screenshot of every page lands in DTEG_TEST_ARTIFACTS (default .test-artifacts
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
 from typing import Any
 
 import pytest
@@ -106,3 +108,16 @@ def test_lineage_page_shows_datasets_and_their_pipelines(
     assert {d["id"] for d in result["datasets"]} == {d["id"] for d in lineage["datasets"]}
     assert result["nodes"] == len(lineage["graph"]["nodes"])
     assert any("quickstart" in d["producers"] for d in result["datasets"]), result
+
+
+def test_unknown_run_and_pipeline_show_the_api_error(browser: Any, server: Server) -> None:
+    for path, shot, api_path in [("/run/?id=no-such-run", "error-run", "/runs/no-such-run"),
+                                 ("/pipeline/?name=no_such_pipeline", "error-pipeline",
+                                  "/pipelines/no_such_pipeline")]:
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            server.api.get(api_path)
+        error = json.loads(answer.value.read())["error"]
+        result = browser("error_state", path=path, shot=shot)
+        assert result["message"] == error["message"]
+        if error.get("hint"):
+            assert error["hint"] in (result["hint"] or "")

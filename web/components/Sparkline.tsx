@@ -5,9 +5,11 @@ export function Sparkline({ values, width = 96, height = 24, stroke = "#2563eb" 
   if (values.length === 0) return <span className="text-xs text-stone-400">no runs</span>;
   const max = Math.max(...values);
   const min = Math.min(...values);
-  const span = max - min || 1;
+  const span = max - min;
   const step = values.length > 1 ? (width - 4) / (values.length - 1) : 0;
-  const pts = values.map((v, i) => [2 + i * step, height - 2 - ((v - min) / span) * (height - 4)]);
+  // All the same (or one run): a flat line through the middle.
+  const y = (v: number) => (span ? height - 2 - ((v - min) / span) * (height - 4) : height / 2);
+  const pts = values.map((v, i) => [2 + i * step, y(v)]);
   const d = pts.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`).join(" ");
   const [lx, ly] = pts[pts.length - 1];
   return (

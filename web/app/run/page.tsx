@@ -115,7 +115,7 @@ function RunView({ id }: { id: string }) {
       {run.error && <RunError error={run.error} pipeline={run.pipeline} retriable={run.retriable} />}
       <Section title="Steps" testid="steps">
         {run.steps.length === 0 ? (
-          <Empty>{finished ? "This run recorded no step counts (it failed before any step ran)." : "Counts appear when the run has read its data."}</Empty>
+          <Empty>{finished ? "No step counts were recorded for this run — see the log and the error above." : "Counts appear when the run has read its data."}</Empty>
         ) : <StepTable run={run} />}
       </Section>
       <Section title="Log" testid="log"><LogTail runId={run.id} onRun={onRun} /></Section>
