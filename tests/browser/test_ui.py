@@ -121,3 +121,11 @@ def test_unknown_run_and_pipeline_show_the_api_error(browser: Any, server: Serve
         assert result["message"] == error["message"]
         if error.get("hint"):
             assert error["hint"] in (result["hint"] or "")
+
+
+def test_overview_after_runs_counts_them_and_names_the_failing(browser: Any,
+                                                               server: Server) -> None:
+    overview = server.api.get("/overview?hours=24")
+    result = browser("overview", shot="overview-after-runs")
+    assert result["counts"] == overview["runs_by_status"]
+    assert "breaks_at_runtime" in result["failing"]

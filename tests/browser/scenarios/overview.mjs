@@ -1,5 +1,5 @@
 // The overview page: counts per status, failing and stale pipelines, active runs.
-export default async function ({ page, base, shot }) {
+export default async function ({ page, base, args, shot }) {
   await page.goto(`${base}/`);
   await page.getByTestId("overview").waitFor();
   const counts = {};
@@ -8,7 +8,7 @@ export default async function ({ page, base, shot }) {
     counts[id.slice("count-".length)] = Number((await el.locator("span.font-semibold").textContent()).replace(/,/g, ""));
   }
   await page.getByTestId("runs-24h").waitFor();
-  await shot("overview");
+  await shot(args.shot ?? "overview");
   return {
     counts,
     failing: await page.locator('[data-testid="failing-list"] [data-testid="pipeline-link"]').allTextContents(),
