@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup quickstart test test-unit lint bench clean openapi
+.PHONY: setup ui quickstart test test-unit lint bench clean openapi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,14 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The web UI (web/) as static files in dteg/server/ui/, which `dteg server` serves. Needs
+# Node.js >= 20 and npm; scripts/build_ui does nothing when the build is newer than web/.
+ui:
+	scripts/build_ui
+
+setup: $(STAMP) ui
 
 # CSV → validate → mask → DuckDB on the embedded runner, then what landed.
-quickstart: $(STAMP)
+quickstart: setup
 	$(BIN)/dteg run pipelines/quickstart.yaml
 	$(BIN)/python scripts/show_table.py pipelines/.dteg/warehouse.duckdb customers
 
-test: $(STAMP)
+test: setup
 	$(BIN)/ruff check dteg tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -48,3 +53,4 @@ bench: $(BENCH_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) pipelines/.dteg .pytest_cache .mypy_cache .ruff_cache
+	rm -rf web/node_modules web/.next web/out dteg/server/ui .test-artifacts

@@ -1,0 +1,53 @@
+// Press "Run now" on the pipelines page and follow the new run on its page: every status the
+// badge shows and every log-line count is recorded by a MutationObserver, so the test sees the
+// sequence (queued → running → succeeded) without polling from outside or reloading.
+export default async function ({ page, base, args, shot }) {
+  await page.addInitScript(() => {
+    window.__pageId = Math.random();
+    window.__statuses = [];
+    window.__counts = [];
+    const record = () => {
+      const badge = document.querySelector('[data-testid="run-status"]');
+      const status = badge?.getAttribute("data-status");
+      if (status && window.__statuses.at(-1) !== status) window.__statuses.push(status);
+      const count = document.querySelector('[data-testid="log-count"]');
+      const n = count ? Number(count.textContent) : null;
+      if (n !== null && window.__counts.at(-1) !== n) window.__counts.push(n);
+    };
+    new MutationObserver(record).observe(document, {
+      subtree: true, childList: true, attributes: true, characterData: true,
+    });
+  });
+  let loads = 0;
+  page.on("load", () => { loads += 1; });
+  await page.goto(`${base}/pipelines/`);
+  const button = page.getByTestId(`run-now-${args.pipeline}`);
+  await button.waitFor();
+  const pageId = await page.evaluate(() => window.__pageId);
+  await shot("pipelines-before-run");
+  // Occupy the server's one worker first, so the run the button starts waits in the queue.
+  const blocker = await page.evaluate(async (name) => {
+    const r = await fetch(`/api/v1/pipelines/${name}/runs`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    return (await r.json()).id;
+  }, args.blocker);
+  await button.click();
+  await page.waitForURL(/\/run\/\?id=/);
+  await page.getByTestId("run-status").waitFor();
+  const runId = new URL(page.url()).searchParams.get("id");
+  await page.locator('[data-testid="run-status"][data-status="running"], [data-testid="run-status"][data-status="succeeded"], [data-testid="run-status"][data-status="failed"]').waitFor();
+  await shot("run-live");
+  await page.locator('[data-testid="run-status"][data-status="succeeded"], [data-testid="run-status"][data-status="failed"], [data-testid="run-status"][data-status="cancelled"]').waitFor();
+  await page.locator('[data-testid="log-state"][data-state="ended"]').waitFor();
+  await page.getByTestId("step-table").waitFor();
+  await shot("run-live-finished");
+  return {
+    runId,
+    blocker,
+    loads,
+    samePage: pageId === (await page.evaluate(() => window.__pageId)),
+    statuses: await page.evaluate(() => window.__statuses),
+    counts: await page.evaluate(() => window.__counts),
+    lines: await page.getByTestId("log-line").count(),
+  };
+}
