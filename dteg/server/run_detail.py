@@ -12,7 +12,7 @@ from typing import Any
 from dteg.orchestrator.catalog import Catalog
 from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.store import Store
-from dteg.server.convert import attempt_model, run_model, summary_part
+from dteg.server.convert import attempt_model, run_model, summary_part, within
 from dteg.server.models import DatasetRef, DeadLetterSample, RunDetail, StepCount
 from dteg.spec.models import PipelineSpec
 
@@ -82,8 +82,11 @@ def run_detail(run: RunRow, store: Store, catalog: Catalog) -> RunDetail:
         attempts=[attempt_model(a, catalog.folder) for a in store.attempts(run.id)],
         steps=_steps(run, store), reconciles=summary_part(summary, "reconciles", None),
         quality=quality, schema_drift=summary_part(summary, "schema_drift", []),
-        dbt=summary_part(summary, "dbt", []), targets=summary_part(summary, "targets", {}),
-        dead_letter_target=summary_part(summary, "dead_letter_target", None),
+        dbt=summary_part(summary, "dbt", []),
+        targets={step: within(target, catalog.folder) or target
+                 for step, target in summary_part(summary, "targets", {}).items()},
+        dead_letter_target=within(summary_part(summary, "dead_letter_target", None),
+                                  catalog.folder),
         datasets=datasets_of(spec) if spec is not None else [])
 
 
@@ -126,5 +129,5 @@ def dead_letter_sample(run: RunRow, store: Store, catalog: Catalog, limit: int
             total += 1
             if len(records) < limit:
                 records.append(_record(redact(line)))
-    return DeadLetterSample(run_id=run.id, target=target, readable=True, total=total,
-                            records=records)
+    return DeadLetterSample(run_id=run.id, target=within(target, catalog.folder),
+                            readable=True, total=total, records=records)
