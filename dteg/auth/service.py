@@ -1,0 +1,163 @@
+"""Access control as the server uses it: sign in, refresh, sign out, who a credential is,
+the first admin, and the audit log. One ``AuthService`` per server process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine
+
+from dteg.auth import migrate
+from dteg.auth.accounts import Accounts, User
+from dteg.auth.api_tokens import ApiTokens, looks_like_api_token
+from dteg.auth.audit import AuditLog
+from dteg.auth.keys import KeyRing
+from dteg.auth.passwords import generate_password, needs_rehash, verify_password
+from dteg.auth.rbac import Binding, Principal, Roles
+from dteg.auth.sessions import RefreshTokens
+from dteg.auth.settings import AuthSettings
+from dteg.auth.throttle import LoginThrottle
+from dteg.auth.tokens import TokenError, TokenIssuer
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AuthError(Exception):
+    """Why a request is not signed in (the 401's message)."""
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    tokens: TokenPair | None
+    reason: str = ""
+    retry_after_s: float = 0.0
+
+
+class AuthService:
+    def __init__(self, engine: Engine, settings: AuthSettings,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        migrate.upgrade(engine)
+        self.engine, self.settings, self.clock = engine, settings, clock
+        self.accounts = Accounts(engine)
+        self.api_tokens = ApiTokens(engine)
+        self.keys = KeyRing(engine, settings.access_ttl)
+        self.issuer = TokenIssuer(self.keys, settings.issuer, settings.audience,
+                                  settings.access_ttl)
+        self.refresh_tokens = RefreshTokens(engine, settings.refresh_ttl)
+        self.throttle = LoginThrottle(engine)
+        self.audit = AuditLog(engine)
+
+    # --- the first start ---------------------------------------------------------------
+
+    def bootstrap(self, say: Callable[[str], None]) -> None:
+        """Without any user: create `admin` (password from DTEG_ADMIN_PASSWORD, else a
+        generated one printed once)."""
+        if self.accounts.users():
+            return
+        now = self.clock()
+        password = self.settings.admin_password or generate_password()
+        try:
+            user = self.accounts.create_user("admin", now, password)
+        except Exception:  # another process of this server made it first
+            return
+        self.accounts.set_bindings(f"user:{user.id}", [Binding("admin", "*")])
+        self.audit.append(actor="dteg", action="users.create", resource="user:admin",
+                          result="succeeded", at=now, detail={"first_start": True})
+        if self.settings.admin_password is None:
+            say(f"created user `admin` with password {password} — shown once; change it "
+                "with `dteg users passwd admin` (or set DTEG_ADMIN_PASSWORD before the first "
+                "start)")
+        else:
+            say("created user `admin` with the password from DTEG_ADMIN_PASSWORD")
+
+    # --- signing in ----------------------------------------------------------------------
+
+    def login(self, username: str, password: str, address: str) -> LoginOutcome:
+        now = self.clock()
+        verdict = self.throttle.check(username, address, now)
+        if not verdict.allowed:
+            self._audit_login(username, address, "denied", verdict.reason)
+            return LoginOutcome(None, verdict.reason, verdict.retry_after_s)
+        user = self.accounts.user_by_name(username)
+        ok = verify_password(user.password_hash if user else None, password)
+        if not ok or user is None or user.disabled:
+            self.throttle.failed(username, address, now)
+            self._audit_login(username, address, "failed", "wrong user name or password"
+                              if not (user and user.disabled) else "disabled user")
+            return LoginOutcome(None, "wrong user name or password")
+        self.throttle.succeeded(username)
+        if user.password_hash and needs_rehash(user.password_hash):
+            self.accounts.set_password(user.id, password)
+        self._audit_login(username, address, "succeeded", None)
+        return LoginOutcome(self.issue(user))
+
+    def _audit_login(self, username: str, address: str, result: str,
+                     reason: str | None) -> None:
+        self.audit.append(actor=f"user:{username}", action="auth.login",
+                          resource=f"user:{username}", result=result, at=self.clock(),
+                          address=address, detail={"reason": reason} if reason else None)
+
+    def issue(self, user: User) -> TokenPair:
+        now = self.clock()
+        self.accounts.logged_in(user.id, now)
+        return TokenPair(self.issuer.issue(f"user:{user.id}", now),
+                         self.refresh_tokens.issue(user.id, now),
+                         int(self.settings.access_ttl.total_seconds()), user)
+
+    def refresh(self, token: str) -> TokenPair | None:
+        now = self.clock()
+        rotated = self.refresh_tokens.rotate(token, now)
+        if rotated is None:
+            return None
+        user = self.accounts.user(rotated.user_id)
+        if user is None or user.disabled:
+            return None
+        return TokenPair(self.issuer.issue(f"user:{user.id}", now), rotated.token,
+                         int(self.settings.access_ttl.total_seconds()), user)
+
+    def logout(self, refresh_token: str) -> None:
+        self.refresh_tokens.revoke(refresh_token, self.clock())
+
+    # --- who is asking -------------------------------------------------------------------
+
+    def roles(self) -> Roles:
+        return self.accounts.roles()
+
+    def principal_of(self, user: User) -> Principal:
+        subjects = [f"user:{user.id}", *(f"group:{g}" for g in user.groups)]
+        return Principal("user", user.id, user.name, self.accounts.bindings_of(subjects),
+                         user.groups)
+
+    def authenticate(self, credential: str) -> Principal:
+        """The principal a bearer credential (an access token or an API token) stands for;
+        AuthError says why not."""
+        now = self.clock()
+        if looks_like_api_token(credential):
+            token, why = self.api_tokens.resolve(credential, now)
+            if token is None:
+                raise AuthError(why)
+            return Principal("token", token.id, f"token:{token.name}",
+                             self.accounts.bindings_of([f"token:{token.id}"]))
+        try:
+            claims = self.issuer.verify(credential, now)
+        except TokenError as exc:
+            raise AuthError(str(exc)) from None
+        kind, _, uid = claims.subject.partition(":")
+        user = self.accounts.user(uid) if kind == "user" else None
+        if user is None:
+            raise AuthError("the token's user no longer exists")
+        if user.disabled:
+            raise AuthError("the token's user is disabled")
+        return self.principal_of(user)
