@@ -11,16 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, and_, or_, select
+from sqlalchemy import Connection, Engine, RowMapping, literal, select, tuple_
 
 from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.schema import quality_results, runs
 
 READ_OPTION = "dteg_read_only"
+# What the lists of runs read: every column but the summary (a run's JSON report, ~4 KB:
+# reading and decoding 50 of them was most of a page's time, and no list shows them).
+LISTED = [column for column in runs.c if column.name != "summary"]
 
 
 def as_run(row: RowMapping) -> RunRow:
-    return RunRow(**{key: row[key] for key in RunRow.__dataclass_fields__})
+    return RunRow(**{key: row[key] for key in RunRow.__dataclass_fields__ if key in row})
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ class StoreReads:
                   before: tuple[datetime, str] | None = None) -> list[RunRow]:
         """Up to ``limit`` runs matching ``where``, newest first, strictly after the
         (created_at, id) ``before`` in that order (a cursor: pages never shift when runs are
-        added)."""
-        query = select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        added). Without their summaries (``summary`` is None)."""
+        query = select(*LISTED).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
         if where.pipeline:
             query = query.where(runs.c.pipeline == where.pipeline)
         if where.statuses:
@@ -77,19 +80,22 @@ class StoreReads:
             query = query.where(runs.c.created_at < where.until)
         if before is not None:
             at, run_id = before
-            query = query.where(or_(runs.c.created_at < at,
-                                    and_(runs.c.created_at == at, runs.c.id < run_id)))
+            # A row value, not `a < x OR (a = x AND b < y)`: the index is searched from the
+            # cursor on instead of scanned from the newest run (SQLite, PostgreSQL).
+            query = query.where(tuple_(runs.c.created_at, runs.c.id) < tuple_(
+                literal(at, runs.c.created_at.type), literal(run_id, runs.c.id.type)))
         with self._read() as tx:
             return [as_run(r) for r in tx.execute(query).mappings().all()]
 
     def newest_runs(self, pipelines: Sequence[str], per_pipeline: int
                     ) -> dict[str, list[RunRow]]:
         """The ``per_pipeline`` newest runs of each pipeline, newest first (one indexed
-        query per pipeline: a window over every run would read them all)."""
+        query per pipeline: a window over every run would read them all), without their
+        summaries."""
         found: dict[str, list[RunRow]] = {}
         with self._read() as tx:
             for name in pipelines:
-                rows = tx.execute(select(runs).where(runs.c.pipeline == name).order_by(
+                rows = tx.execute(select(*LISTED).where(runs.c.pipeline == name).order_by(
                     runs.c.created_at.desc(), runs.c.id.desc()).limit(per_pipeline))
                 found[name] = [as_run(r) for r in rows.mappings().all()]
         return found
