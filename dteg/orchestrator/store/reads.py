@@ -67,11 +67,24 @@ class StoreReads:
         """Up to ``limit`` runs matching ``where``, newest first, strictly after the
         (created_at, id) ``before`` in that order (a cursor: pages never shift when runs are
         added). Without their summaries (``summary`` is None)."""
+        # One query per status, merged: each walks ix_dteg_runs_status_created_at_id from the
+        # cursor; `status IN (…)` made SQLite sort every run of those statuses first.
+        statuses = list(dict.fromkeys(where.statuses)) or [None]
+        with self._read() as tx:
+            found = [as_run(r) for status in statuses for r in tx.execute(
+                self._page_query(where, status, limit, before)).mappings().all()]
+        if len(statuses) > 1:
+            found.sort(key=lambda run: (run.created_at, run.id), reverse=True)
+        return found[:limit]
+
+    @staticmethod
+    def _page_query(where: RunFilter, status: str | None, limit: int,
+                    before: tuple[datetime, str] | None) -> Any:
         query = select(*LISTED).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
         if where.pipeline:
             query = query.where(runs.c.pipeline == where.pipeline)
-        if where.statuses:
-            query = query.where(runs.c.status.in_(list(where.statuses)))
+        if status is not None:
+            query = query.where(runs.c.status == status)
         if where.kind:
             query = query.where(runs.c.kind == where.kind)
         if where.since:
@@ -84,8 +97,7 @@ class StoreReads:
             # cursor on instead of scanned from the newest run (SQLite, PostgreSQL).
             query = query.where(tuple_(runs.c.created_at, runs.c.id) < tuple_(
                 literal(at, runs.c.created_at.type), literal(run_id, runs.c.id.type)))
-        with self._read() as tx:
-            return [as_run(r) for r in tx.execute(query).mappings().all()]
+        return query
 
     def newest_runs(self, pipelines: Sequence[str], per_pipeline: int
                     ) -> dict[str, list[RunRow]]:

@@ -122,6 +122,7 @@ runs = Table(
     Index("ix_dteg_runs_status_not_before", "status", "not_before"),
     Index("ix_dteg_runs_pipeline_created", "pipeline", "created_at"),
     Index("ix_dteg_runs_created_at_id", "created_at", "id"),
+    Index("ix_dteg_runs_status_created_at_id", "status", "created_at", "id"),
 )
 
 attempts = Table(
