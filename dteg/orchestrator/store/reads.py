@@ -20,10 +20,12 @@ READ_OPTION = "dteg_read_only"
 # What the lists of runs read: every column but the summary (a run's JSON report, ~4 KB:
 # reading and decoding 50 of them was most of a page's time, and no list shows them).
 LISTED = [column for column in runs.c if column.name != "summary"]
+RUN_FIELDS = tuple(RunRow.__dataclass_fields__)
+LISTED_FIELDS = tuple(key for key in RUN_FIELDS if key != "summary")
 
 
-def as_run(row: RowMapping) -> RunRow:
-    return RunRow(**{key: row[key] for key in RunRow.__dataclass_fields__ if key in row})
+def as_run(row: RowMapping, fields: Sequence[str] = RUN_FIELDS) -> RunRow:
+    return RunRow(**{key: row[key] for key in fields})
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class StoreReads:
         # cursor; `status IN (…)` made SQLite sort every run of those statuses first.
         statuses = list(dict.fromkeys(where.statuses)) or [None]
         with self._read() as tx:
-            found = [as_run(r) for status in statuses for r in tx.execute(
+            found = [as_run(r, LISTED_FIELDS) for status in statuses for r in tx.execute(
                 self._page_query(where, status, limit, before)).mappings().all()]
         if len(statuses) > 1:
             found.sort(key=lambda run: (run.created_at, run.id), reverse=True)
@@ -109,7 +111,7 @@ class StoreReads:
             for name in pipelines:
                 rows = tx.execute(select(*LISTED).where(runs.c.pipeline == name).order_by(
                     runs.c.created_at.desc(), runs.c.id.desc()).limit(per_pipeline))
-                found[name] = [as_run(r) for r in rows.mappings().all()]
+                found[name] = [as_run(r, LISTED_FIELDS) for r in rows.mappings().all()]
         return found
 
     def run_statuses_since(self, since: datetime) -> list[tuple[datetime, str]]:
