@@ -357,7 +357,8 @@ def free_port() -> int:
 class Server:
     """`dteg server` on the cached store, on a free loopback port."""
 
-    def __init__(self, folder: Path, store: Path, log: Path) -> None:
+    def __init__(self, folder: Path, store: Path, log: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -365,7 +366,7 @@ class Server:
             [DTEG, "server", "--pipelines", str(folder), "--store", f"sqlite:///{store}",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
              "--keep-runs", "never"],
-            env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log.open("w"),
+            env=dict(os.environ, PYTHONPATH=str(REPO), **(env or {})), stdout=log.open("w"),
             stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 120) -> float:
