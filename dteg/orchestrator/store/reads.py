@@ -71,7 +71,7 @@ class StoreReads:
         added). Without their summaries (``summary`` is None)."""
         # One query per status, merged: each walks ix_dteg_runs_status_created_at_id from the
         # cursor; `status IN (…)` made SQLite sort every run of those statuses first.
-        statuses = list(dict.fromkeys(where.statuses)) or [None]
+        statuses: list[str | None] = [*dict.fromkeys(where.statuses)] or [None]
         with self._read() as tx:
             found = [as_run(r, LISTED_FIELDS) for status in statuses for r in tx.execute(
                 self._page_query(where, status, limit, before)).mappings().all()]
