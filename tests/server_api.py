@@ -8,6 +8,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from dteg.auth.rbac import Binding
+from dteg.auth.service import AuthService
+from dteg.auth.settings import AuthSettings
 from dteg.orchestrator.catalog import Catalog
 from dteg.orchestrator.scheduler import Dispatcher
 from dteg.orchestrator.store.store import Store
@@ -90,14 +93,23 @@ class Recording:
         pass
 
 
-class Api:
-    """The app on a TestClient, and ``drain()``: run every queued run here, for real."""
+ADMIN_PASSWORD = "the admin's long password"
 
-    def __init__(self, folder: Path, tmp: Path) -> None:
+
+class Api:
+    """The app on a TestClient, and ``drain()``: run every queued run here, for real.
+    ``auth``: with access control on (the first admin's password is ADMIN_PASSWORD)."""
+
+    def __init__(self, folder: Path, tmp: Path, auth: bool = False) -> None:
         self.folder = folder
         self.store = Store.open(f"sqlite:///{tmp / 'orchestrator.sqlite'}")
         self.catalog = Catalog(folder)
-        self.context = ServerContext(store=self.store, catalog=self.catalog)
+        self.auth = None
+        if auth:
+            self.auth = AuthService(self.store.engine,
+                                    AuthSettings(admin_password=ADMIN_PASSWORD))
+            self.auth.bootstrap(lambda _text: None)
+        self.context = ServerContext(store=self.store, catalog=self.catalog, auth=self.auth)
         self.context.current_catalog(force=True)
         self.client = TestClient(create_app(self.context), raise_server_exceptions=False)
         self.executor = Recording()
@@ -116,8 +128,23 @@ class Api:
             self.watcher.step(now())
         raise AssertionError("the queue did not drain")
 
+    def token(self, *bindings: tuple[str, str], name: str | None = None) -> str:
+        """An access token of a new user with these (role, scope) bindings."""
+        assert self.auth is not None
+        user = self.auth.accounts.create_user(
+            name or f"user{len(self.auth.accounts.users())}", now(), "a long enough password")
+        self.auth.accounts.set_bindings(f"user:{user.id}", [Binding(r, s) for r, s in bindings])
+        return self.auth.issue(user).access_token
+
+    def admin_headers(self) -> dict[str, str]:
+        assert self.auth is not None
+        admin = self.auth.accounts.user_by_name("admin")
+        assert admin is not None
+        return {"Authorization": f"Bearer {self.auth.issue(admin).access_token}"}
+
     def run_now(self, name: str) -> str:
-        answer = self.client.post(f"/api/v1/pipelines/{name}/runs", json={})
+        headers = self.admin_headers() if self.auth is not None else {}
+        answer = self.client.post(f"/api/v1/pipelines/{name}/runs", json={}, headers=headers)
         assert answer.status_code == 201, answer.text
         run_id: str = answer.json()["id"]
         self.drain()

@@ -107,10 +107,12 @@ class AuditLog:
             rows = connection.execute(query).mappings().all()
         return [AuditEntry(**dict(r)) for r in rows]
 
-    def newest(self, limit: int) -> list[AuditEntry]:
+    def newest(self, limit: int, before: int | None = None) -> list[AuditEntry]:
+        query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+        if before is not None:
+            query = query.where(audit_log.c.seq < before)
         with self.engine.connect() as connection:
-            rows = connection.execute(select(audit_log).order_by(audit_log.c.seq.desc())
-                                      .limit(limit)).mappings().all()
+            rows = connection.execute(query).mappings().all()
         return [AuditEntry(**dict(r)) for r in rows]
 
     def count(self) -> int:

@@ -34,10 +34,17 @@ PERMISSIONS: dict[str, str] = {
     "roles.manage": "define custom roles",
     "audit.read": "read, verify and export the audit log",
     "keys.manage": "rotate the token signing key",
+    "account.read": "see who you are and what you may do",
+}
+# Actions of the routes that answer without a token (sign-in, the public keys, health).
+PUBLIC_ACTIONS: dict[str, str] = {
+    "auth.signin": "sign in, refresh a session, sign out",
+    "auth.keys": "read the public keys that verify tokens (JWKS)",
+    "ui.read": "load the web UI's pages (their data needs a token)",
 }
 
 _VIEWER = frozenset({"pipelines.read", "pipelines.validate", "runs.read", "lineage.read",
-                     "alerts.read", "metrics.read", "health.read"})
+                     "alerts.read", "metrics.read", "health.read", "account.read"})
 _RUNNER = _VIEWER | {"runs.trigger", "runs.cancel", "pipelines.pause"}
 _EDITOR = _RUNNER | {"pipelines.write", "dead_letters.read"}
 BUILTIN_ROLES: dict[str, frozenset[str]] = {

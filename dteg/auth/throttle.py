@@ -69,5 +69,10 @@ class LoginThrottle:
         with self.engine.begin() as tx:
             tx.execute(delete(login_failures).where(login_failures.c.username == username))
 
-    def unlock(self, username: str) -> None:
-        self.succeeded(username)
+    def unlock(self, username: str | None = None, address: str | None = None) -> None:
+        """Forget the failures of a user or an address (an admin's decision)."""
+        with self.engine.begin() as tx:
+            if username is not None:
+                tx.execute(delete(login_failures).where(login_failures.c.username == username))
+            if address is not None:
+                tx.execute(delete(login_failures).where(login_failures.c.address == address))

@@ -83,6 +83,9 @@ def server(
     keep_runs: Annotated[str | None, typer.Option(
         help="Purge finished runs older than this: 90d (the default), 12w, never "
         "(or DTEG_KEEP_RUNS)")] = None,
+    auth: Annotated[bool | None, typer.Option(
+        "--auth/--no-auth", help="Sign-in and roles for the API and the UI (default on, or "
+        "DTEG_AUTH); --no-auth only on a loopback address")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Serve every pipeline under a folder: schedules, retries, runs, alerts, metrics, the
@@ -92,7 +95,7 @@ def server(
                          keep_runs=keep_runs)
     from dteg.server.serve import serve
 
-    serve(settings, _log)
+    serve(settings, _log, auth_enabled=auth)
 
 
 def scheduler(

@@ -1,6 +1,11 @@
-"""The action each route needs. Every route declares one with ``requires(action)``; the
-route test checks that none is missing. Authentication and role checks (issue #15) decide on
-these actions in one place; until then the server binds 127.0.0.1 and allows every action."""
+"""Every route declares the action it performs with ``requires(action)``; this dependency
+authenticates the caller (a bearer token — an access token or an API token — or the web UI's
+session cookie), finds the resource (the pipeline of a ``{name}`` or ``{run_id}`` path
+parameter), and asks ``dteg.auth.rbac.authorize`` — the one place that decides. What it
+decided is left on ``request.state`` for the audit trail (``dteg.server.audit_trail``).
+
+A route test checks that every route declares exactly one action. ``public=True`` marks the
+few that must answer without a token (health, sign-in, the JWKS)."""
 
 from __future__ import annotations
 
@@ -11,33 +16,107 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-# What a caller may do, by resource. Mutations are the actions an audit log records.
-ACTIONS: dict[str, str] = {
-    "pipelines.read": "list and read pipelines, their plans and schedules",
-    "pipelines.validate": "check a pipeline file without saving it",
-    "pipelines.write": "create or change a pipeline file",
-    "pipelines.pause": "pause or resume a pipeline's schedule",
-    "runs.read": "list and read runs, their counts and logs",
-    "runs.trigger": "start a run or a backfill, retry a run",
-    "runs.cancel": "cancel a run",
-    "dead_letters.read": "read a sample of a run's dead-lettered records",
-    "lineage.read": "read datasets, lineage and schema history",
-    "alerts.read": "read the alert history",
-    "health.read": "liveness and readiness",
-}
-MUTATING = frozenset({"pipelines.write", "pipelines.pause", "runs.trigger", "runs.cancel"})
+from dteg.auth.rbac import (
+    PERMISSIONS,
+    PUBLIC_ACTIONS,
+    SERVER,
+    Binding,
+    Principal,
+    Resource,
+    authorize,
+)
+from dteg.server.errors import ApiError
+
+ACTIONS = PERMISSIONS
+MUTATING = frozenset({"pipelines.write", "pipelines.pause", "runs.trigger", "runs.cancel",
+                      "users.manage", "tokens.manage", "roles.manage", "keys.manage"})
+# Reads of values a source held: audited even when allowed.
+SENSITIVE = frozenset({"dead_letters.read", "audit.read"})
+ACCESS_COOKIE = "dteg_access"
+REFRESH_COOKIE = "dteg_refresh"
+CSRF_HEADER = "x-requested-with"
+# With authentication off (loopback only): everyone is an admin.
+LOCAL_ADMIN = Principal("user", "local", "local", (Binding("admin", "*"),))
 
 
-def requires(action: str) -> Any:
-    """A route dependency that names the action the route performs."""
-    if action not in ACTIONS:
-        raise KeyError(f"unknown action {action!r}: add it to ACTIONS")
+def _credential(request: Request) -> tuple[str | None, bool]:
+    """(the credential, whether it came from the session cookie)."""
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None, False
+    cookie = request.cookies.get(ACCESS_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller, authenticated (401 when not)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    ctx = request.app.state.dteg
+    if ctx.auth is None:
+        principal = LOCAL_ADMIN
+    else:
+        from dteg.auth.service import AuthError
+
+        credential, from_cookie = _credential(request)
+        if credential is None:
+            raise ApiError(401, "unauthenticated", "sign in first: this route needs a token",
+                           hint="Send `Authorization: Bearer <token>` (POST "
+                           "/api/v1/auth/token, or `dteg login`), or sign in to the web UI.")
+        if from_cookie and request.method not in ("GET", "HEAD", "OPTIONS") and \
+                not request.headers.get(CSRF_HEADER):
+            raise ApiError(403, "forbidden", "a change made with the session cookie needs the "
+                           f"`{CSRF_HEADER}` header", hint="The web UI sends it; scripts "
+                           "should send a bearer token instead.")
+        try:
+            principal = ctx.auth.authenticate(credential)
+        except AuthError as exc:
+            raise ApiError(401, "unauthenticated", str(exc),
+                           hint="Sign in again (POST /api/v1/auth/token or `dteg login`).") \
+                from None
+    request.state.principal = principal
+    return principal
+
+
+def resource_of(request: Request) -> Resource:
+    ctx = request.app.state.dteg
+    params = request.path_params
+    pipeline = params.get("name")
+    if pipeline is None and "run_id" in params:
+        run = ctx.store.run(params["run_id"])
+        pipeline = run.pipeline if run is not None else None
+    if pipeline is None:
+        return SERVER
+    revision = ctx.catalog.get(pipeline)
+    level = revision.spec.body.security.access_level if revision is not None else None
+    return Resource(pipeline, level)
+
+
+def requires(action: str, public: bool = False) -> Any:
+    """A route dependency: ``action`` on the route's resource, or 401/403."""
+    if action not in (PUBLIC_ACTIONS if public else ACTIONS) and not (
+            public and action in ACTIONS):
+        raise KeyError(f"unknown action {action!r}: add it to dteg.auth.rbac.PERMISSIONS")
 
     def _check(request: Request) -> str:
         request.state.action = action
+        if public:
+            return action
+        principal = principal_of(request)
+        resource = resource_of(request)
+        request.state.resource = resource
+        ctx = request.app.state.dteg
+        roles = ctx.auth.roles() if ctx.auth is not None else None
+        decision = authorize(principal, action, resource, roles)
+        request.state.decision = decision
+        if not decision.allowed:
+            raise ApiError(403, "forbidden", f"not allowed: {decision.reason}",
+                           hint="Ask an admin for a role with this permission.")
         return action
 
     _check.dteg_action = action  # type: ignore[attr-defined]
+    _check.dteg_public = public  # type: ignore[attr-defined]
     return Depends(_check)
 
 
@@ -50,6 +129,7 @@ class DeclaredRoute:
     methods: frozenset[str]
     path: str
     actions: tuple[str, ...]  # the actions its parameters require (one, when declared)
+    public: bool = False
 
     @property
     def mutates(self) -> bool:
@@ -70,9 +150,10 @@ def declared_routes(app: Any) -> list[DeclaredRoute]:
                                    route.methods)
         if endpoint is None or not path or not methods:
             continue
-        actions = tuple(
-            action for parameter in inspect.signature(endpoint).parameters.values()
-            if (action := action_of(getattr(parameter.default, "dependency", None)))
-        )
-        found.append(DeclaredRoute(frozenset(methods), path, actions))
+        checks = [getattr(parameter.default, "dependency", None)
+                  for parameter in inspect.signature(endpoint).parameters.values()]
+        checks = [c for c in checks if action_of(c)]
+        found.append(DeclaredRoute(frozenset(methods), path,
+                                   tuple(action_of(c) or "" for c in checks),
+                                   any(getattr(c, "dteg_public", False) for c in checks)))
     return found

@@ -7,10 +7,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.openapi.utils import get_openapi
 
 from dteg.server import errors
+from dteg.server.access import declared_routes, requires
+from dteg.server.audit_trail import AuditTrail
 from dteg.server.context import ServerContext
-from dteg.server.routes import health, lineage, overview, pipelines, quality, runs
+from dteg.server.routes import admin, auth, health, lineage, overview, pipelines, quality, runs
 from dteg.server.ui import mount_ui
 from dteg.version import __version__
 
@@ -18,7 +21,9 @@ API_PREFIX = "/api/v1"
 DESCRIPTION = (
     "The pipelines a dteg server serves, their runs, logs (paged, or live over Server-Sent "
     "Events), schedules, quality results, datasets and lineage. Errors are JSON: "
-    '`{"error": {"type", "message", "file", "line", "step", "hint"}}`.')
+    '`{"error": {"type", "message", "file", "line", "step", "hint"}}`. Every route but '
+    "health, sign-in and the JWKS needs `Authorization: Bearer <token>` (an access token "
+    "from POST /api/v1/auth/token, or an API token).")
 
 
 class ServerTiming:
@@ -43,6 +48,31 @@ class ServerTiming:
         await self.app(scope, receive, timed_send)
 
 
+def _declare_security(app: FastAPI) -> None:
+    """The OpenAPI document says how to authenticate, and which routes need none."""
+    public = {(method, route.path) for route in declared_routes(app) if route.public
+              for method in route.methods}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version,
+                              description=app.description, routes=app.routes)
+            doc.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "An access token (JWT) or an API token"},
+                "oauth2": {"type": "oauth2", "flows": {"password": {
+                    "tokenUrl": f"{API_PREFIX}/auth/token", "scopes": {}}}}}
+            doc["security"] = [{"bearer": []}, {"oauth2": []}]
+            for path, operations in doc.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if (method.upper(), path) in public:
+                        operation["security"] = []
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(ctx: ServerContext) -> FastAPI:
     app = FastAPI(title="dteg", version=__version__, description=DESCRIPTION,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
@@ -53,12 +83,13 @@ def create_app(ctx: ServerContext) -> FastAPI:
         400: {"model": errors.ErrorResponse, "description": "A body that does not parse"},
         404: {"model": errors.ErrorResponse, "description": "Not found"},
         422: {"model": errors.ErrorResponse, "description": "Invalid request or pipeline"}})
-    for module in (health, overview, pipelines, quality, runs, lineage):
+    for module in (health, auth, overview, pipelines, quality, runs, lineage, admin):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(auth.well_known)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(_: str = requires("metrics.read")) -> Response:
         if ctx.metrics_render is None:
             return Response("no metrics in this process\n", status_code=404,
                             media_type="text/plain")
@@ -66,11 +97,13 @@ def create_app(ctx: ServerContext) -> FastAPI:
         return Response(body, media_type=content_type)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> Response:
+    def healthz(_: str = requires("health.read", public=True)) -> Response:
         ok = ctx.scheduler_healthy is None or ctx.scheduler_healthy()
         return Response("ok\n" if ok else "unhealthy\n", status_code=200 if ok else 503,
                         media_type="text/plain")
 
+    _declare_security(app)
     mount_ui(app, ctx.ui_dir)
+    app.add_middleware(AuditTrail, context=ctx)
     app.add_middleware(ServerTiming)
     return app

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dteg.auth.service import AuthService
 from dteg.orchestrator.catalog import Catalog
 from dteg.orchestrator.scheduler import Scheduler
 from dteg.orchestrator.store.store import Store
@@ -32,6 +33,8 @@ class ServerContext:
     scheduler_healthy: Callable[[], bool] | None = None
     ui_dir: Path | None = None
     metrics_render: Callable[[], tuple[bytes, str]] | None = None
+    # Access control; None: switched off (a loopback address only, see dteg.server.serve).
+    auth: AuthService | None = None
     clock: Callable[[], datetime] = utcnow
     _reload_lock: threading.Lock = field(default_factory=threading.Lock)
     _reloaded_at: float = 0.0

@@ -17,8 +17,10 @@ def pipeline_node_id(name: str) -> str:
     return f"pipeline:{name}"
 
 
-def lineage(catalog: Catalog, store: Store) -> Lineage:
-    revisions = sorted(list(catalog.revisions.values()), key=lambda r: r.name)
+def lineage(catalog: Catalog, store: Store, shown: frozenset[str] | None = None) -> Lineage:
+    """``shown``: only these pipelines (and the datasets they touch); None: every one."""
+    revisions = sorted((r for r in list(catalog.revisions.values())
+                        if shown is None or r.name in shown), key=lambda r: r.name)
     datasets: dict[str, Dataset] = {}
     step_dataset: dict[tuple[str, str], str] = {}  # (pipeline, step) → dataset id
     nodes = [GraphNode(id=pipeline_node_id(r.name), label=r.name, kind="pipeline")

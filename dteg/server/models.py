@@ -61,6 +61,9 @@ class PipelineSummary(BaseModel):
         default_factory=list, description="Durations of the newest finished runs, oldest "
         "first (for a sparkline)")
     access_level: str | None = None
+    permissions: list[str] = Field(
+        default_factory=list, description="What the caller may do with it (pipelines.write, "
+        "pipelines.pause, runs.trigger, runs.cancel, dead_letters.read)")
 
 
 class GraphNode(BaseModel):

@@ -9,6 +9,8 @@ import socket
 import threading
 from collections.abc import Callable
 
+from dteg.auth.service import AuthService
+from dteg.auth.settings import AuthSettings
 from dteg.errors import ConfigError
 from dteg.orchestrator.runtime import build
 from dteg.orchestrator.settings import OrchestratorSettings
@@ -21,8 +23,11 @@ def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before anything starts (a taken port is a clear error,
     and port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, so asyncio sets TCP_NODELAY on each accepted connection: with proto 0 it
+    # does not, and Nagle held every answer's body ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -42,17 +47,35 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def serve(settings: OrchestratorSettings, log: Callable[[str], None]) -> None:
+def check_exposure(host: str, auth: AuthSettings) -> None:
+    """Refuse to serve without authentication anywhere but on this machine."""
+    if not auth.enabled and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host} with authentication switched off: anyone who "
+            "reaches it could read every run and start any pipeline",
+            hint="Keep authentication on (drop --no-auth / DTEG_AUTH=off), or listen on "
+            "127.0.0.1.")
+
+
+def serve(settings: OrchestratorSettings, log: Callable[[str], None],
+          auth_enabled: bool | None = None) -> None:
     import uvicorn
 
+    auth_settings = AuthSettings.from_env(enabled=auth_enabled)
+    check_exposure(settings.host, auth_settings)
     sock = bind(settings.host, settings.port)
     orchestrator, _ = build(settings, log=log, serve_http=False)
+    auth = None
+    if auth_settings.enabled:
+        auth = AuthService(orchestrator.store.engine, auth_settings)
+        auth.bootstrap(log)
     orchestrator.reload(orchestrator.clock())
     metrics = orchestrator.metrics
     ui = ui_folder()
     context = ServerContext(store=orchestrator.store, catalog=orchestrator.catalog,
                             scheduler_healthy=orchestrator.healthy,
-                            metrics_render=metrics.render if metrics else None, ui_dir=ui)
+                            metrics_render=metrics.render if metrics else None, ui_dir=ui,
+                            auth=auth)
     app = create_app(context)
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}"
@@ -64,9 +87,8 @@ def serve(settings: OrchestratorSettings, log: Callable[[str], None]) -> None:
         if is_built(ui) else
         f"API {url}/api/v1 (docs {url}/api/v1/docs) · metrics {url}/metrics — the web UI "
         "is not built: run `make ui` (needs Node.js 20+ and npm), then reload")
-    if not is_loopback(str(host)):
-        log(f"warning: listening on {host}, not only this machine: anyone who reaches it can "
-            "read runs and start them")
+    if auth is None:
+        log("authentication is off (loopback only): every request may do everything")
     loop = threading.Thread(target=orchestrator.serve, name="dteg-scheduler", daemon=True)
     loop.start()
     config = uvicorn.Config(app, log_level="warning", access_log=False,

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from dteg.server.access import requires
+
 PACKAGED_UI = Path(__file__).with_name("ui")
 
 NOT_BUILT = """<!doctype html><html><head><meta charset="utf-8"><title>dteg</title></head>
@@ -37,5 +39,5 @@ def mount_ui(app: FastAPI, folder: Path | None) -> None:
         return
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def not_built() -> HTMLResponse:
+    def not_built(_: str = requires("ui.read", public=True)) -> HTMLResponse:
         return HTMLResponse(NOT_BUILT)

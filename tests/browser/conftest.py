@@ -143,7 +143,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
     # it sees every state (queued → running → succeeded).
     process = ServerProcess(
         folder, artifacts / "server.log", "--host", "127.0.0.1", "--port", str(port),
-        "--store", f"sqlite:///{root / 'o.sqlite'}", "--workers", "1",
+        "--store", f"sqlite:///{root / 'o.sqlite'}", "--workers", "1", "--no-auth",
         env={"DTEG_UI_DIR": str(UI), "PYTHONPATH": os.pathsep.join(
             p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
     (artifacts / "server.log").unlink(missing_ok=True)

@@ -35,6 +35,8 @@ class RunFilter:
     kind: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    # Only runs of these pipelines (None: of every pipeline) — what a caller may see.
+    pipelines: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class StoreReads:
         query = select(*LISTED).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
         if where.pipeline:
             query = query.where(runs.c.pipeline == where.pipeline)
+        if where.pipelines is not None:
+            query = query.where(runs.c.pipeline.in_(sorted(where.pipelines)))
         if status is not None:
             query = query.where(runs.c.status == status)
         if where.kind:
@@ -114,9 +118,12 @@ class StoreReads:
                 found[name] = [as_run(r, LISTED_FIELDS) for r in rows.mappings().all()]
         return found
 
-    def run_statuses_since(self, since: datetime) -> list[tuple[datetime, str]]:
-        """(created_at, status) of every run created since ``since``."""
+    def run_statuses_since(self, since: datetime, pipelines: frozenset[str] | None = None
+                           ) -> list[tuple[datetime, str]]:
+        """(created_at, status) of every run created since ``since`` (of ``pipelines``)."""
         query = select(runs.c.created_at, runs.c.status).where(runs.c.created_at >= since)
+        if pipelines is not None:
+            query = query.where(runs.c.pipeline.in_(sorted(pipelines)))
         with self._read() as tx:
             return [(row[0], str(row[1])) for row in tx.execute(query).all()]
 

@@ -203,17 +203,17 @@ class Store(StoreReads):
                 error=error, error_sha256=sha256, updated_at=now))
 
     def revision_text(self, sha256: str) -> str | None:
-        with self._tx() as tx:
+        with self._read() as tx:
             return tx.execute(select(revisions.c.yaml_text).where(
                 revisions.c.sha256 == sha256)).scalar()
 
     def pipelines(self) -> list[PipelineRow]:
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(pipelines).order_by(pipelines.c.name)).mappings().all()
         return [PipelineRow(**{k: r[k] for k in PipelineRow.__dataclass_fields__}) for r in rows]
 
     def pipeline(self, name: str) -> PipelineRow | None:
-        with self._tx() as tx:
+        with self._read() as tx:
             row = tx.execute(select(pipelines).where(pipelines.c.name == name)).mappings().first()
         return PipelineRow(**{k: row[k] for k in PipelineRow.__dataclass_fields__}) if row else None
 
@@ -292,7 +292,7 @@ class Store(StoreReads):
                     sla_alerted=False, handled_attempt=0)
 
     def run(self, run_id: str) -> RunRow | None:
-        with self._tx() as tx:
+        with self._read() as tx:
             row = tx.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         return _run(row) if row else None
 
@@ -305,12 +305,12 @@ class Store(StoreReads):
             query = query.where(runs.c.status.in_(list(status)))
         if kind:
             query = query.where(runs.c.kind == kind)
-        with self._tx() as tx:
+        with self._read() as tx:
             return [_run(r) for r in tx.execute(query).mappings().all()]
 
     def ready(self, now: datetime, limit: int = 500) -> list[RunRow]:
         """Queued runs whose time has come, oldest first."""
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(runs).where(
                 runs.c.status == "queued", runs.c.not_before <= now,
             ).order_by(runs.c.not_before, runs.c.created_at).limit(limit)).mappings().all()
@@ -318,13 +318,13 @@ class Store(StoreReads):
 
     def count_ready(self, now: datetime) -> int:
         """Queued runs whose time has come (the queue's depth)."""
-        with self._tx() as tx:
+        with self._read() as tx:
             return int(tx.execute(select(func.count()).select_from(runs).where(
                 runs.c.status == "queued", runs.c.not_before <= now)).scalar() or 0)
 
     def active_counts(self) -> dict[str, int]:
         """Dispatched or running runs per pipeline."""
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(runs.c.pipeline, func.count()).where(
                 runs.c.status.in_(ACTIVE)).group_by(runs.c.pipeline)).all()
         return {str(row[0]): int(row[1]) for row in rows}
@@ -441,26 +441,26 @@ class Store(StoreReads):
                 status="cancelled", finished_at=now, error="cancelled")).rowcount)
 
     def attempts(self, run_id: str) -> list[AttemptRow]:
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(attempts).where(attempts.c.run_id == run_id)
                               .order_by(attempts.c.number)).mappings().all()
         return [AttemptRow(**{k: r[k] for k in AttemptRow.__dataclass_fields__}) for r in rows]
 
     def step_counts(self, run_id: str) -> list[dict[str, Any]]:
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(step_counts).where(step_counts.c.run_id == run_id)
                               .order_by(step_counts.c.attempt, step_counts.c.step))
             return [dict(r) for r in rows.mappings().all()]
 
     def quality(self, run_id: str) -> list[dict[str, Any]]:
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(quality_results).where(
                 quality_results.c.run_id == run_id).order_by(quality_results.c.attempt))
             return [dict(r) for r in rows.mappings().all()]
 
     def unhandled(self, limit: int = 500) -> list[RunRow]:
         """Runs with an attempt that ended since the watcher last looked."""
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(runs).where(
                 runs.c.handled_attempt < runs.c.attempt,
                 or_(runs.c.status.in_(FINISHED), runs.c.status == "queued"),
@@ -504,7 +504,7 @@ class Store(StoreReads):
 
     def logs(self, run_id: str, after: int = 0, limit: int = 500) -> list[LogLine]:
         """A page of a run's log lines after line id ``after`` (0: from the start)."""
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(log_lines).where(
                 log_lines.c.run_id == run_id, log_lines.c.id > after,
             ).order_by(log_lines.c.id).limit(limit)).mappings().all()
@@ -533,7 +533,7 @@ class Store(StoreReads):
             query = query.where(processes.c.role == role)
         if alive_after:
             query = query.where(processes.c.heartbeat_at > alive_after)
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(query).mappings().all()
         return [ProcessRow(**{k: r[k] for k in ProcessRow.__dataclass_fields__}) for r in rows]
 
@@ -545,7 +545,7 @@ class Store(StoreReads):
         # timeout has given this one up (its store connection failed mid-run, say).
         on_it = select(processes.c.id).where(processes.c.id == runs.c.worker,
                                              processes.c.current_run == runs.c.id)
-        with self._tx() as tx:
+        with self._read() as tx:
             # Runs younger than the timeout are never lost: a worker beats before it claims,
             # but its first beat may land just after a slow claim.
             rows = tx.execute(select(runs).where(
@@ -562,7 +562,7 @@ class Store(StoreReads):
 
     def unclaimed(self, dispatched_before: datetime) -> list[RunRow]:
         """Runs dispatched before ``dispatched_before`` that no worker claimed."""
-        with self._tx() as tx:
+        with self._read() as tx:
             rows = tx.execute(select(runs).where(
                 runs.c.status == "dispatched", runs.c.dispatched_at < dispatched_before,
             )).mappings().all()
@@ -571,7 +571,7 @@ class Store(StoreReads):
     # --- alert deliveries (dteg.orchestrator.alerts' AlertHistory) ---------------------------
 
     def last_sent(self, pipeline: str, alert_key: str, event: str) -> datetime | None:
-        with self._tx() as tx:
+        with self._read() as tx:
             return tx.execute(select(func.max(alert_deliveries.c.at)).where(
                 alert_deliveries.c.pipeline == pipeline,
                 alert_deliveries.c.alert_key == alert_key,
@@ -590,7 +590,7 @@ class Store(StoreReads):
         query = select(alert_deliveries).order_by(alert_deliveries.c.id.desc()).limit(limit)
         if pipeline:
             query = query.where(alert_deliveries.c.pipeline == pipeline)
-        with self._tx() as tx:
+        with self._read() as tx:
             return [dict(r) for r in tx.execute(query).mappings().all()]
 
     # --- retention -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ Context = Annotated[ServerContext, Depends(context)]
 
 
 @router.get("/health", response_model=Health, summary="Liveness")
-def health(_: str = requires("health.read")) -> Health:
+def health(_: str = requires("health.read", public=True)) -> Health:
     return Health(status="ok", version=__version__)
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from dteg.orchestrator.store.records import ACTIVE
 from dteg.server.access import requires
@@ -16,6 +16,7 @@ from dteg.server.convert import run_model
 from dteg.server.deps import context
 from dteg.server.models import AlertDelivery, HourBucket, Overview, PipelineSummary
 from dteg.server.routes.pipelines import summaries
+from dteg.server.visibility import visible_pipelines
 
 router = APIRouter(tags=["overview"])
 Context = Annotated[ServerContext, Depends(context)]
@@ -35,11 +36,13 @@ def _stale(ctx: ServerContext, item: PipelineSummary) -> bool:
 
 @router.get("/overview", response_model=Overview, summary="Runs by status, failing and stale "
             "pipelines, active runs")
-def overview(ctx: Context, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
+def overview(request: Request, ctx: Context,
+             hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
              _: str = requires("runs.read")) -> Overview:
     now = ctx.clock()
     since = now - timedelta(hours=hours)
-    statuses = ctx.store.run_statuses_since(since)
+    shown = visible_pipelines(request, ctx, "runs.read")
+    statuses = ctx.store.run_statuses_since(since, shown)
     start = since.replace(minute=0, second=0, microsecond=0)
     buckets: dict[int, Counter[str]] = {}
     for created_at, status in statuses:
@@ -48,8 +51,9 @@ def overview(ctx: Context, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
     hours_shown = int((now - start).total_seconds() // 3600) + 1
     by_hour = [HourBucket(hour=start + timedelta(hours=i), counts=dict(buckets.get(i, {})))
                for i in range(hours_shown)]
-    items = summaries(ctx)
-    active = ctx.store.runs(status=("queued", *ACTIVE), limit=100)
+    items = summaries(ctx, request)
+    active = [r for r in ctx.store.runs(status=("queued", *ACTIVE), limit=500)
+              if shown is None or r.pipeline in shown][:100]
     return Overview(
         since=since, runs_by_status=dict(Counter(status for _at, status in statuses)),
         runs_by_hour=by_hour,
@@ -59,8 +63,11 @@ def overview(ctx: Context, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
 
 
 @router.get("/alerts", response_model=list[AlertDelivery], summary="Alerts sent, newest first")
-def alerts(ctx: Context, pipeline: Annotated[str | None, Query(max_length=200)] = None,
+def alerts(request: Request, ctx: Context,
+           pipeline: Annotated[str | None, Query(max_length=200)] = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
            _: str = requires("alerts.read")) -> list[AlertDelivery]:
+    shown = visible_pipelines(request, ctx, "alerts.read")
+    rows = ctx.store.deliveries(pipeline, limit if shown is None else limit * 10)
     return [AlertDelivery(**{k: row[k] for k in AlertDelivery.model_fields})
-            for row in ctx.store.deliveries(pipeline, limit)]
+            for row in rows if shown is None or row["pipeline"] in shown][:limit]

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 
 from dteg.errors import DtegError
@@ -42,6 +42,7 @@ from dteg.server.models import (
     ValidateRequest,
     ValidateResult,
 )
+from dteg.server.visibility import permissions_on, visible_pipelines
 
 CONFLICT: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorResponse, "description": "The state does not allow it"}}
@@ -58,30 +59,43 @@ def problem_for(catalog: Catalog, name: str) -> str | None:
     return None
 
 
-def summary_of(ctx: ServerContext, revision: Revision) -> PipelineSummary:
+def summary_of(ctx: ServerContext, revision: Revision, request: Request) -> PipelineSummary:
     newest = ctx.store.newest_runs([revision.name], SPARK_RUNS).get(revision.name, [])
-    return pipeline_summary(revision, ctx.store.pipeline(revision.name), newest,
-                            ctx.pipelines_dir, ctx.clock(),
-                            problem_for(ctx.catalog, revision.name))
+    summary = pipeline_summary(revision, ctx.store.pipeline(revision.name), newest,
+                               ctx.pipelines_dir, ctx.clock(),
+                               problem_for(ctx.catalog, revision.name))
+    summary.permissions = permissions_on(request, ctx, revision.name)
+    return summary
 
 
-def summaries(ctx: ServerContext) -> list[PipelineSummary]:
+def summaries(ctx: ServerContext, request: Request) -> list[PipelineSummary]:
+    """The pipelines the caller may see, with what they may do with each."""
     catalog = ctx.current_catalog()
-    revisions = sorted(list(catalog.revisions.values()), key=lambda r: r.name)
+    shown = visible_pipelines(request, ctx, "pipelines.read")
+    revisions = sorted((r for r in list(catalog.revisions.values())
+                        if shown is None or r.name in shown), key=lambda r: r.name)
     rows = {row.name: row for row in ctx.store.pipelines()}
     newest = ctx.store.newest_runs([r.name for r in revisions], SPARK_RUNS)
     now = ctx.clock()
-    return [pipeline_summary(r, rows.get(r.name), newest.get(r.name, []), ctx.pipelines_dir,
-                             now, problem_for(catalog, r.name)) for r in revisions]
+    found = []
+    for r in revisions:
+        item = pipeline_summary(r, rows.get(r.name), newest.get(r.name, []), ctx.pipelines_dir,
+                                now, problem_for(catalog, r.name))
+        item.permissions = permissions_on(request, ctx, r.name)
+        found.append(item)
+    return found
 
 
 @router.get("", response_model=PipelinePage, summary="List the pipelines")
-def list_pipelines(ctx: Context, _: str = requires("pipelines.read")) -> PipelinePage:
+def list_pipelines(request: Request, ctx: Context, _: str = requires("pipelines.read")
+                   ) -> PipelinePage:
     catalog = ctx.current_catalog()
+    # A broken file may be any pipeline's: shown to those who see every pipeline.
+    everything = visible_pipelines(request, ctx, "pipelines.read") is None
     problems = [ErrorBody(type="invalid_pipeline", message=p.error,
                           file=relative_file(p.path, ctx.pipelines_dir))
-                for p in list(catalog.problems.values())]
-    return PipelinePage(items=summaries(ctx), problems=problems)
+                for p in list(catalog.problems.values()) if everything]
+    return PipelinePage(items=summaries(ctx, request), problems=problems)
 
 
 def _compile(text: str, path: Path) -> tuple[object | None, list[ErrorBody]]:
@@ -110,12 +124,12 @@ def validate(body: ValidateRequest, ctx: Context,
 
 
 @router.get("/{name}", response_model=PipelineDetail, summary="One pipeline: file, plan, graph")
-def get_pipeline(name: Name, ctx: Context, _: str = requires("pipelines.read")
-                 ) -> PipelineDetail:
+def get_pipeline(name: Name, request: Request, ctx: Context,
+                 _: str = requires("pipelines.read")) -> PipelineDetail:
     from dteg.spec.plan import as_dict
 
     revision = revision_of(ctx, name)
-    summary = summary_of(ctx, revision)
+    summary = summary_of(ctx, revision, request)
     return PipelineDetail(**summary.model_dump(), yaml=revision.yaml_text,
                           plan=as_dict(revision.spec), graph=step_graph(revision.spec),
                           warnings=list(revision.spec.warnings))
@@ -165,25 +179,28 @@ def _invalid(errors: list[ErrorBody]) -> ApiError:
     return ApiError(422, first.type, first.message, first.hint, body=first)
 
 
-def _set_paused(ctx: ServerContext, name: str, paused: bool) -> PipelineSummary:
+def _set_paused(ctx: ServerContext, name: str, paused: bool, request: Request
+                ) -> PipelineSummary:
     revision = revision_of(ctx, name)
     if not ctx.store.set_paused(name, paused, ctx.clock()):
         raise not_found(f"pipeline `{name}` in the store",
                         hint="The server records a pipeline a few seconds after it reads "
                         "its file; try again.")
-    return summary_of(ctx, revision)
+    return summary_of(ctx, revision, request)
 
 
 @router.post("/{name}/pause", response_model=PipelineSummary,
              summary="Stop scheduling a pipeline")
-def pause(name: Name, ctx: Context, _: str = requires("pipelines.pause")) -> PipelineSummary:
-    return _set_paused(ctx, name, True)
+def pause(name: Name, request: Request, ctx: Context, _: str = requires("pipelines.pause")
+          ) -> PipelineSummary:
+    return _set_paused(ctx, name, True, request)
 
 
 @router.post("/{name}/resume", response_model=PipelineSummary,
              summary="Schedule a paused pipeline again")
-def resume(name: Name, ctx: Context, _: str = requires("pipelines.pause")) -> PipelineSummary:
-    return _set_paused(ctx, name, False)
+def resume(name: Name, request: Request, ctx: Context, _: str = requires("pipelines.pause")
+           ) -> PipelineSummary:
+    return _set_paused(ctx, name, False, request)
 
 
 @router.post("/{name}/runs", response_model=Run, status_code=201, summary="Run now")

@@ -21,6 +21,7 @@ from dteg.server.errors import ApiError, ErrorResponse, not_found
 from dteg.server.events import follow_run
 from dteg.server.models import DeadLetterSample, LogPage, Run, RunDetail, RunPage, RunStatus
 from dteg.server.run_detail import dead_letter_sample, run_detail
+from dteg.server.visibility import visible_pipelines
 
 CONFLICT: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorResponse, "description": "The state does not allow it"}}
@@ -39,6 +40,7 @@ def _run(ctx: ServerContext, run_id: str) -> RunRow:
 
 @router.get("", response_model=RunPage, summary="Runs, newest first, a page at a time")
 def list_runs(
+    request: Request,
     ctx: Context,
     pipeline: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[list[RunStatus] | None, Query(description="Repeat for several")] = None,
@@ -54,7 +56,8 @@ def list_runs(
             raise ApiError(422, "invalid_request", f"`{label}` needs a time zone",
                            hint="Write it as 2026-12-01T00:00:00Z or with +02:00.")
     where = RunFilter(pipeline=pipeline, statuses=tuple(status or ()), kind=kind,
-                      since=since, until=until)
+                      since=since, until=until,
+                      pipelines=visible_pipelines(request, ctx, "runs.read"))
     before = pagination.decode(cursor) if cursor else None
     rows = ctx.store.runs_page(where, limit + 1, before)
     page, more = rows[:limit], len(rows) > limit

@@ -19,6 +19,7 @@ from tests.server_api import write_folder
 pytestmark = pytest.mark.slow
 
 ORDER = ["queued", "dispatched", "running", "succeeded"]
+ADMIN_PASSWORD = "a long admin password"
 
 
 @pytest.fixture
@@ -29,27 +30,41 @@ def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
     port = free_port()
     process = ServerProcess(folder, tmp_path / "server.log", "--port", str(port),
                             "--store", f"sqlite:///{tmp_path / 'o.sqlite'}",
-                            env={"DTEG_UI_DIR": str(empty_ui)}).start()
+                            env={"DTEG_UI_DIR": str(empty_ui),
+                                 "DTEG_ADMIN_PASSWORD": ADMIN_PASSWORD}).start()
     base = f"http://127.0.0.1:{port}"
 
-    def ready() -> bool:
+    def up() -> bool:
         try:
-            return bool(httpx.get(f"{base}/api/v1/ready", timeout=5).json().get("ready"))
-        except (httpx.HTTPError, ValueError):
+            return httpx.get(f"{base}/api/v1/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
             return False
 
-    wait_for(ready, "the server to be ready", timeout=120, log=process.log)
+    wait_for(up, "the server to answer", timeout=120, log=process.log)
     yield process, base
     process.stop()
+
+
+def signed_in(base: str) -> httpx.Client:
+    answer = httpx.post(f"{base}/api/v1/auth/token", data={
+        "grant_type": "password", "username": "admin", "password": ADMIN_PASSWORD}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    return httpx.Client(base_url=base, timeout=60,
+                        headers={"Authorization": f"Bearer {token}"})
 
 
 def test_a_run_started_over_http_is_followed_live_to_its_end(
         server: tuple[ServerProcess, str]) -> None:
     process, base = server
-    started = httpx.post(f"{base}/api/v1/pipelines/customers/runs", json={}, timeout=30)
+    assert httpx.get(f"{base}/api/v1/runs", timeout=30).status_code == 401
+    assert "DTEG_ADMIN_PASSWORD" in process.log() and ADMIN_PASSWORD not in process.log()
+    api = signed_in(base)
+    assert api.get("/api/v1/ready").json()["ready"]
+    started = api.post("/api/v1/pipelines/customers/runs", json={})
     assert started.status_code == 201, started.text
     rid = started.json()["id"]
-    with httpx.stream("GET", f"{base}/api/v1/runs/{rid}/events", timeout=300) as stream:
+    with api.stream("GET", f"/api/v1/runs/{rid}/events", timeout=300) as stream:
         text = "".join(stream.iter_text())
     events = parse_events(text)
     statuses = [data["status"] for kind, data in events if kind in ("run", "end")]
@@ -57,23 +72,26 @@ def test_a_run_started_over_http_is_followed_live_to_its_end(
     assert [ORDER.index(s) for s in statuses] == sorted(ORDER.index(s) for s in statuses)
     assert events[-1][0] == "end"
     streamed = [data["id"] for kind, data in events if kind == "log"]
-    paged = httpx.get(f"{base}/api/v1/runs/{rid}/logs", timeout=30).json()
+    paged = api.get(f"/api/v1/runs/{rid}/logs").json()
     assert streamed == [line["id"] for line in paged["items"]] and streamed
     assert paged["finished"]
-    run = httpx.get(f"{base}/api/v1/runs/{rid}", timeout=30).json()
+    run = api.get(f"/api/v1/runs/{rid}").json()
     assert run["rows_read"] == run["rows_loaded"] + run["rows_dead_lettered"]
-    assert "Server-Timing" in httpx.get(f"{base}/api/v1/runs", timeout=30).headers
+    assert "Server-Timing" in api.get("/api/v1/runs").headers
 
     # The watcher counts a run it has seen end (within a pass or two of the end).
     wait_for(lambda: 'dteg_runs_total{pipeline="customers",status="succeeded"} 1.0'
-             in httpx.get(f"{base}/metrics", timeout=30).text, "the run in /metrics",
-             timeout=60, log=process.log)
+             in api.get("/metrics").text, "the run in /metrics", timeout=60, log=process.log)
+    assert httpx.get(f"{base}/metrics", timeout=30).status_code == 401
     assert httpx.get(f"{base}/healthz", timeout=30).text == "ok\n"
     home = httpx.get(f"{base}/", timeout=30)
     assert home.status_code == 200 and "make ui" in home.text
     docs = httpx.get(f"{base}/api/v1/openapi.json", timeout=30).json()
     committed = json.loads((Path(__file__).parents[3] / "docs" / "openapi.json").read_text())
     assert docs == committed
+    audit = api.get("/api/v1/audit").json()["items"]
+    assert {(e["action"], e["result"]) for e in audit} >= {
+        ("runs.trigger", "succeeded"), ("auth.login", "succeeded"), ("runs.read", "denied")}
 
 
 def test_a_taken_port_is_refused_in_one_paragraph(server: tuple[ServerProcess, str],
