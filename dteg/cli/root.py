@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "run_cmds": ("run", "stream", "backfill"),
     "runners_cmd": ("runners",),
     "server_cmds": ("server", "scheduler", "worker", "pipelines"),
+    "auth_cmds": ("login", "logout", "whoami", "users", "tokens", "audit"),
 }
 # Root options that may stand before the command (`dteg --debug run x.yaml`).
 _ROOT_FLAGS = ("--debug",)

@@ -95,9 +95,15 @@ def run(
         "nothing")] = False,
     output_dir: Annotated[Path | None, typer.Option(
         help="dataflow --dry-run: where to write (default .dteg/dataflow/<run>)")] = None,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Run it on a dteg server that serves this pipeline (after `dteg "
+        "login`), and follow its log here")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run a bounded pipeline to completion and print what landed."""
+    if server:
+        _run_on_server(server, compile_pipeline(pipeline), quiet)
+        return
     spec = _runnable(pipeline)
     if runner not in RUNNERS:
         raise ConfigError(f"unknown runner `{runner}`", hint=f"Use one of: {', '.join(RUNNERS)}.")
@@ -131,6 +137,28 @@ def run(
                          listeners=listeners, runner=runner)
     if not quiet:
         _say(spec.redactor(report.render(spec)))
+
+
+def _run_on_server(server: str, spec: Any, quiet: bool) -> None:
+    """Queue a run on the server (the revision it serves), follow it, exit by how it ended."""
+    from dteg.cli.client import ServerClient
+    from dteg.errors import RunError
+
+    client = ServerClient(server)
+    run = client.post(f"/api/v1/pipelines/{spec.name}/runs")
+    _say(f"queued run {run['id']} of {spec.name} on {client.server}")
+    final = run
+    for kind, data in client.events(f"/api/v1/runs/{run['id']}/events"):
+        if kind == "log" and not quiet:
+            _say(f"{data['at'][11:19]} {data['level']:<7} {data['message']}")
+        elif kind in ("run", "end"):
+            final = data
+    if final["status"] != "succeeded":
+        raise RunError(f"run {final['id']} {final['status']}: {final.get('error') or ''}"
+                       .rstrip(": "), hint=f"`dteg runs show {final['id']} --server "
+                       f"{client.server}` has its attempts and log.")
+    _say(f"run {final['id']} succeeded: read {final['rows_read'] or 0}, loaded "
+         f"{final['rows_loaded'] or 0}, dead-lettered {final['rows_dead_lettered'] or 0}")
 
 
 def _runnable(pipeline: Path) -> Any:

@@ -84,17 +84,46 @@ def _server_run_show(handle: Any, run_id: str, logs: int) -> bool:
     return True
 
 
+ServerOpt = Annotated[str | None, typer.Option(
+    "--server", help="Ask a running dteg server's API (after `dteg login`), e.g. "
+    "http://127.0.0.1:8265")]
+
+
+def _api_runs_list(server: str, pipeline: str | None, limit: int) -> None:
+    from urllib.parse import urlencode
+
+    from dteg.cli.client import ServerClient
+
+    query = {"limit": str(limit), **({"pipeline": pipeline} if pipeline else {})}
+    items = ServerClient(server).get(f"/api/v1/runs?{urlencode(query)}")["items"]
+    if not items:
+        _say("no runs on the server yet (or none you may see)")
+        return
+    _say(f"{'run':<27}{'pipeline':<20}{'kind':<9}{'status':<11}{'try':>4}{'read':>9}"
+         f"{'loaded':>9}{'dead':>6}  created")
+    for r in items:
+        _say(f"{r['id']:<27}{r['pipeline']:<20}{r['kind']:<9}{r['status']:<11}"
+             f"{r['attempt']:>4}{r['rows_read'] or 0:>9,}{r['rows_loaded'] or 0:>9,}"
+             f"{r['rows_dead_lettered'] or 0:>6,}  {r['created_at']}")
+
+
 def runs_list(
     where: Annotated[Path, typer.Argument(help="A pipeline file or its folder")] = Path("."),
     limit: Annotated[int, typer.Option(help="How many runs")] = 20,
     store: StoreOpt = None,
     local: LocalOpt = False,
+    server: ServerOpt = None,
+    pipeline_name: Annotated[str | None, typer.Option(
+        "--pipeline", help="--server: only this pipeline's runs")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """The latest runs, newest first (of one pipeline when a file is given)."""
-    pipeline = None
+    pipeline = pipeline_name
     if where.is_file():
         pipeline = compile_pipeline(where).name
+    if server:
+        _api_runs_list(server, pipeline, limit)
+        return
     handle = _orchestrator_store(where, store, local)
     if handle is not None:
         _server_runs_list(handle, pipeline, limit)
@@ -119,11 +148,24 @@ def runs_show(
     logs: Annotated[int, typer.Option(help="dteg server runs: how many of the last log "
                                       "lines to include")] = 200,
     local: LocalOpt = False,
+    server: ServerOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Everything recorded about one run, as JSON (a server run: its attempts, step counts,
     quality, alerts and log)."""
     from dataclasses import asdict
+
+    if server:
+        from dteg.cli.client import ServerClient
+
+        client = ServerClient(server)
+        detail = client.get(f"/api/v1/runs/{run_id}")
+        lines = client.get(f"/api/v1/runs/{run_id}/logs?limit=5000")["items"][-logs:] \
+            if logs else []
+        detail["log"] = [f"{line['at'][11:19]} {line['level']:<7} {line['message']}"
+                         for line in lines]
+        _say(json.dumps(detail, indent=2, default=str))
+        return
 
     handle = _orchestrator_store(where, store, local)
     if handle is not None and _server_run_show(handle, run_id, logs):
