@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from dteg.auth.passwords import hash_password
 from dteg.auth.rbac import BUILTIN_ROLES, PERMISSIONS, Binding, Roles
+from dteg.auth.reading import Generation, reading, writing
 from dteg.auth.schema import bindings, roles, users
 
 
@@ -47,8 +48,9 @@ def check_binding(binding: Binding, known_roles: Roles) -> None:
 
 
 class Accounts:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, generation: Generation | None = None) -> None:
         self.engine = engine
+        self.generation = generation or Generation()
 
     # --- users -------------------------------------------------------------------------
 
@@ -57,7 +59,7 @@ class Accounts:
         if self.user_by_name(name) is not None:
             raise AccountError(f"a user `{name}` exists already")
         uid = secrets.token_hex(8)
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(insert(users).values(
                 id=uid, name=name, password_hash=hash_password(password) if password else None,
                 source=source, groups=list(groups), disabled=False, created_at=now))
@@ -66,17 +68,17 @@ class Accounts:
         return user
 
     def user(self, uid: str) -> User | None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             row = connection.execute(select(users).where(users.c.id == uid)).mappings().first()
         return _user(row) if row else None
 
     def user_by_name(self, name: str) -> User | None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             row = connection.execute(select(users).where(users.c.name == name)).mappings().first()
         return _user(row) if row else None
 
     def users(self) -> list[User]:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(users).order_by(users.c.name)).mappings().all()
         return [_user(r) for r in rows]
 
@@ -84,24 +86,24 @@ class Accounts:
         return len(self.users())
 
     def set_password(self, uid: str, password: str) -> None:
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(update(users).where(users.c.id == uid).values(
                 password_hash=hash_password(password)))
 
     def set_groups(self, uid: str, groups: Sequence[str]) -> None:
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(update(users).where(users.c.id == uid).values(groups=list(groups)))
 
     def set_disabled(self, uid: str, disabled: bool) -> None:
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(update(users).where(users.c.id == uid).values(disabled=disabled))
 
     def logged_in(self, uid: str, now: datetime) -> None:
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(update(users).where(users.c.id == uid).values(last_login=now))
 
     def delete_user(self, uid: str) -> bool:
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(delete(bindings).where(bindings.c.subject == f"user:{uid}"))
             return bool(tx.execute(delete(users).where(users.c.id == uid)).rowcount)
 
@@ -110,7 +112,7 @@ class Accounts:
     def bindings_of(self, subjects: Sequence[str]) -> tuple[Binding, ...]:
         if not subjects:
             return ()
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(bindings.c.role, bindings.c.scope).where(
                 bindings.c.subject.in_(list(subjects))).order_by(bindings.c.id)).all()
         return tuple(Binding(str(r[0]), str(r[1])) for r in rows)
@@ -119,23 +121,47 @@ class Accounts:
         known = self.roles()
         for binding in wanted:
             check_binding(binding, known)
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(delete(bindings).where(bindings.c.subject == subject))
             if wanted:
                 tx.execute(insert(bindings), [dict(subject=subject, role=b.role, scope=b.scope)
                                               for b in wanted])
 
     def admins(self) -> int:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(bindings.c.subject).where(
                 bindings.c.role == "admin", bindings.c.scope == "*",
                 bindings.c.subject.like("user:%"))).all()
         return len(rows)
 
+    def grants(self, subjects: Sequence[str]) -> tuple[tuple[Binding, ...], Roles]:
+        """The bindings of ``subjects`` and the custom roles, in one read."""
+        with reading(self.engine) as connection:
+            found = connection.execute(select(bindings.c.role, bindings.c.scope).where(
+                bindings.c.subject.in_(list(subjects))).order_by(bindings.c.id)).all()
+            custom = connection.execute(select(roles.c.name, roles.c.permissions)).all()
+        return (tuple(Binding(str(r[0]), str(r[1])) for r in found),
+                Roles({str(r[0]): frozenset(r[1]) for r in custom}))
+
+    def identity(self, uid: str) -> tuple[User | None, tuple[Binding, ...], Roles]:
+        """A user, the bindings of the user and its groups, and the custom roles: one read
+        (what every authenticated request needs)."""
+        with reading(self.engine) as connection:
+            row = connection.execute(select(users).where(users.c.id == uid)).mappings().first()
+            if row is None:
+                return None, (), Roles()
+            user = _user(row)
+            subjects = [f"user:{uid}", *(f"group:{g}" for g in user.groups)]
+            found = connection.execute(select(bindings.c.role, bindings.c.scope).where(
+                bindings.c.subject.in_(subjects)).order_by(bindings.c.id)).all()
+            custom = connection.execute(select(roles.c.name, roles.c.permissions)).all()
+        return (user, tuple(Binding(str(r[0]), str(r[1])) for r in found),
+                Roles({str(r[0]): frozenset(r[1]) for r in custom}))
+
     # --- roles ---------------------------------------------------------------------------
 
     def roles(self) -> Roles:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(roles.c.name, roles.c.permissions)).all()
         return Roles({str(r[0]): frozenset(r[1]) for r in rows})
 
@@ -147,7 +173,7 @@ class Accounts:
         if unknown:
             raise AccountError(f"unknown permission(s) {', '.join(unknown)}: known are "
                                f"{', '.join(PERMISSIONS)}")
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(delete(roles).where(roles.c.name == name))
             tx.execute(insert(roles).values(name=name, permissions=sorted(set(permissions)),
                                             description=description))

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 
+from dteg.auth.reading import Generation, reading, writing
 from dteg.auth.schema import api_tokens
 
 PREFIX = "dteg_"
@@ -39,14 +40,15 @@ def looks_like_api_token(credential: str) -> bool:
 
 
 class ApiTokens:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, generation: Generation | None = None) -> None:
         self.engine = engine
+        self.generation = generation or Generation()
 
     def create(self, name: str, created_by: str, now: datetime,
                expires_at: datetime | None = None) -> tuple[ApiToken, str]:
         """The token and its plaintext (shown once; only its hash is kept)."""
         tid, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             tx.execute(insert(api_tokens).values(
                 id=tid, name=name, secret_sha256=_digest(secret), created_by=created_by,
                 created_at=now, expires_at=expires_at))
@@ -55,7 +57,7 @@ class ApiTokens:
         return token, f"{PREFIX}{tid}_{secret}"
 
     def get(self, tid: str) -> ApiToken | None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             row = connection.execute(select(api_tokens).where(api_tokens.c.id == tid)
                                      ).mappings().first()
         if row is None:
@@ -63,7 +65,7 @@ class ApiTokens:
         return ApiToken(**{k: row[k] for k in ApiToken.__dataclass_fields__})
 
     def list(self) -> list[ApiToken]:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(api_tokens).order_by(api_tokens.c.created_at)
                                       ).mappings().all()
         return [ApiToken(**{k: r[k] for k in ApiToken.__dataclass_fields__}) for r in rows]
@@ -75,7 +77,7 @@ class ApiTokens:
             tid, secret = credential[len(PREFIX):].split("_", 1)
         except ValueError:
             return None, "not an API token"
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             row = connection.execute(select(api_tokens).where(api_tokens.c.id == tid)
                                      ).mappings().first()
         if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(secret)):
@@ -92,7 +94,7 @@ class ApiTokens:
         return token, ""
 
     def revoke(self, tid: str, now: datetime) -> bool:
-        with self.engine.begin() as tx:
+        with writing(self.engine, self.generation) as tx:
             return bool(tx.execute(update(api_tokens).where(
                 api_tokens.c.id == tid, api_tokens.c.revoked_at.is_(None)).values(
                 revoked_at=now)).rowcount)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
+from dteg.auth.reading import reading
 from dteg.auth.schema import audit_log
 
 GENESIS = "0" * 64
@@ -103,7 +104,7 @@ class AuditLog:
         query = select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(query).mappings().all()
         return [AuditEntry(**dict(r)) for r in rows]
 
@@ -111,12 +112,12 @@ class AuditLog:
         query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
         if before is not None:
             query = query.where(audit_log.c.seq < before)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(query).mappings().all()
         return [AuditEntry(**dict(r)) for r in rows]
 
     def count(self) -> int:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return int(connection.execute(select(func.count()).select_from(audit_log))
                        .scalar() or 0)
 

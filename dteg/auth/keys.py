@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import Engine, insert, select, update
 
+from dteg.auth.reading import reading
 from dteg.auth.schema import signing_keys
 
 ALGORITHM = "RS256"
@@ -49,7 +50,7 @@ class KeyRing:
         self._lock = threading.Lock()
 
     def _load(self) -> None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(select(signing_keys)).mappings().all()
         keys = {}
         for row in rows:

@@ -3,6 +3,8 @@ the first admin, and the audit log. One ``AuthService`` per server process."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,10 +18,14 @@ from dteg.auth.audit import AuditLog
 from dteg.auth.keys import KeyRing
 from dteg.auth.passwords import generate_password, needs_rehash, verify_password
 from dteg.auth.rbac import Binding, Principal, Roles
+from dteg.auth.reading import Generation
 from dteg.auth.sessions import RefreshTokens
 from dteg.auth.settings import AuthSettings
 from dteg.auth.throttle import LoginThrottle
 from dteg.auth.tokens import TokenError, TokenIssuer
+
+# How long an identified credential is reused (see ``AuthService.identify``).
+IDENTITY_TTL_S = 1.0
 
 
 def utcnow() -> datetime:
@@ -50,8 +56,11 @@ class AuthService:
                  clock: Callable[[], datetime] = utcnow) -> None:
         migrate.upgrade(engine)
         self.engine, self.settings, self.clock = engine, settings, clock
-        self.accounts = Accounts(engine)
-        self.api_tokens = ApiTokens(engine)
+        self.generation = Generation()
+        self.accounts = Accounts(engine, self.generation)
+        self.api_tokens = ApiTokens(engine, self.generation)
+        # credential digest → (monotonic deadline, generation, valid until, principal, roles)
+        self._identified: dict[str, tuple[float, int, datetime | None, Principal, Roles]] = {}
         self.keys = KeyRing(engine, settings.access_ttl)
         self.issuer = TokenIssuer(self.keys, settings.issuer, settings.audience,
                                   settings.access_ttl)
@@ -143,21 +152,45 @@ class AuthService:
     def authenticate(self, credential: str) -> Principal:
         """The principal a bearer credential (an access token or an API token) stands for;
         AuthError says why not."""
+        return self.identify(credential)[0]
+
+    def identify(self, credential: str) -> tuple[Principal, Roles]:
+        """``authenticate``, with the roles its decisions need. Kept for ``IDENTITY_TTL_S``:
+        a change made through this process (a revoked token, a deleted user, new roles)
+        counts at once, one made by another server process within that second."""
+        key = hashlib.sha256(credential.encode()).hexdigest()
+        cached = self._identified.get(key)
+        tick = time.monotonic()
+        if cached is not None and cached[0] > tick and cached[1] == self.generation.value and (
+                cached[2] is None or self.clock() < cached[2]):
+            return cached[3], cached[4]
+        generation = self.generation.value
+        principal, roles, valid_until = self._identify(credential)
+        if len(self._identified) > 10_000:
+            self._identified.clear()
+        self._identified[key] = (tick + IDENTITY_TTL_S, generation, valid_until, principal,
+                                 roles)
+        return principal, roles
+
+    def _identify(self, credential: str) -> tuple[Principal, Roles, datetime | None]:
         now = self.clock()
         if looks_like_api_token(credential):
             token, why = self.api_tokens.resolve(credential, now)
             if token is None:
                 raise AuthError(why)
-            return Principal("token", token.id, f"token:{token.name}",
-                             self.accounts.bindings_of([f"token:{token.id}"]))
+            bindings, roles = self.accounts.grants([f"token:{token.id}"])
+            return (Principal("token", token.id, f"token:{token.name}", bindings), roles,
+                    token.expires_at)
         try:
             claims = self.issuer.verify(credential, now)
         except TokenError as exc:
             raise AuthError(str(exc)) from None
         kind, _, uid = claims.subject.partition(":")
-        user = self.accounts.user(uid) if kind == "user" else None
+        user, bindings, roles = self.accounts.identity(uid) if kind == "user" else (
+            None, (), Roles())
         if user is None:
             raise AuthError("the token's user no longer exists")
         if user.disabled:
             raise AuthError("the token's user is disabled")
-        return self.principal_of(user)
+        return (Principal("user", user.id, user.name, bindings, user.groups), roles,
+                claims.expires_at)

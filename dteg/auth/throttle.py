@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, delete, func, insert, select
 
+from dteg.auth.reading import reading
 from dteg.auth.schema import login_failures
 
 WINDOW = timedelta(minutes=15)
@@ -32,7 +33,7 @@ class LoginThrottle:
 
     def _failures(self, column: str, value: str, since: datetime) -> tuple[int, datetime | None]:
         col = login_failures.c[column]
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             row = connection.execute(select(func.count(), func.max(login_failures.c.at))
                                      .where(col == value, login_failures.c.at >= since)).one()
         count, last = int(row[0] or 0), row[1]

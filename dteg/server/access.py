@@ -23,6 +23,7 @@ from dteg.auth.rbac import (
     Binding,
     Principal,
     Resource,
+    Roles,
     authorize,
 )
 from dteg.server.errors import ApiError
@@ -54,6 +55,7 @@ def principal_of(request: Request) -> Principal:
     if cached is not None:
         return cached
     ctx = request.app.state.dteg
+    roles = None
     if ctx.auth is None:
         principal = LOCAL_ADMIN
     else:
@@ -70,13 +72,20 @@ def principal_of(request: Request) -> Principal:
                            f"`{CSRF_HEADER}` header", hint="The web UI sends it; scripts "
                            "should send a bearer token instead.")
         try:
-            principal = ctx.auth.authenticate(credential)
+            principal, roles = ctx.auth.identify(credential)
         except AuthError as exc:
             raise ApiError(401, "unauthenticated", str(exc),
                            hint="Sign in again (POST /api/v1/auth/token or `dteg login`).") \
                 from None
     request.state.principal = principal
+    request.state.roles = roles
     return principal
+
+
+def roles_of(request: Request) -> Roles | None:
+    """The roles the caller's decisions use (read with the caller)."""
+    principal_of(request)
+    return getattr(request.state, "roles", None)
 
 
 def resource_of(request: Request) -> Resource:
@@ -106,9 +115,7 @@ def requires(action: str, public: bool = False) -> Any:
         principal = principal_of(request)
         resource = resource_of(request)
         request.state.resource = resource
-        ctx = request.app.state.dteg
-        roles = ctx.auth.roles() if ctx.auth is not None else None
-        decision = authorize(principal, action, resource, roles)
+        decision = authorize(principal, action, resource, roles_of(request))
         request.state.decision = decision
         if not decision.allowed:
             raise ApiError(403, "forbidden", f"not allowed: {decision.reason}",

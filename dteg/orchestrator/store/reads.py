@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, literal, select, tuple_
+from sqlalchemy import Connection, Engine, RowMapping, and_, literal, or_, select, tuple_
 
 from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.schema import quality_results, runs
@@ -29,14 +29,41 @@ def as_run(row: RowMapping, fields: Sequence[str] = RUN_FIELDS) -> RunRow:
 
 
 @dataclass(frozen=True)
+class PipelineScope:
+    """Pipelines by name: any of ``names``, or matching any of ``patterns`` (fnmatch ``*``
+    and ``?``), but none of ``excluded``. Checked in SQL, so a page of a scoped caller walks
+    the same index as everyone's."""
+
+    names: frozenset[str] = frozenset()
+    patterns: tuple[str, ...] = ()
+    excluded: frozenset[str] = frozenset()
+
+    def condition(self) -> Any:
+        column = runs.c.pipeline
+        anyof = [column.like(_like(p), escape="\\") for p in self.patterns]
+        if self.names:
+            anyof.append(column.in_(sorted(self.names)))
+        clause = or_(*anyof) if anyof else literal(False)
+        if self.excluded:
+            clause = and_(clause, column.not_in(sorted(self.excluded)))
+        return clause
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+@dataclass(frozen=True)
 class RunFilter:
     pipeline: str | None = None
     statuses: Sequence[str] = ()
     kind: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
-    # Only runs of these pipelines (None: of every pipeline) — what a caller may see.
-    pipelines: frozenset[str] | None = None
+    # Only runs of the pipelines in this scope (None: of every pipeline) — what a caller
+    # may see.
+    scope: PipelineScope | None = None
 
 
 @dataclass(frozen=True)
@@ -87,8 +114,8 @@ class StoreReads:
         query = select(*LISTED).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
         if where.pipeline:
             query = query.where(runs.c.pipeline == where.pipeline)
-        if where.pipelines is not None:
-            query = query.where(runs.c.pipeline.in_(sorted(where.pipelines)))
+        if where.scope is not None:
+            query = query.where(where.scope.condition())
         if status is not None:
             query = query.where(runs.c.status == status)
         if where.kind:
@@ -118,12 +145,12 @@ class StoreReads:
                 found[name] = [as_run(r, LISTED_FIELDS) for r in rows.mappings().all()]
         return found
 
-    def run_statuses_since(self, since: datetime, pipelines: frozenset[str] | None = None
+    def run_statuses_since(self, since: datetime, scope: PipelineScope | None = None
                            ) -> list[tuple[datetime, str]]:
-        """(created_at, status) of every run created since ``since`` (of ``pipelines``)."""
+        """(created_at, status) of every run created since ``since`` (in ``scope``)."""
         query = select(runs.c.created_at, runs.c.status).where(runs.c.created_at >= since)
-        if pipelines is not None:
-            query = query.where(runs.c.pipeline.in_(sorted(pipelines)))
+        if scope is not None:
+            query = query.where(scope.condition())
         with self._read() as tx:
             return [(row[0], str(row[1])) for row in tx.execute(query).all()]
 

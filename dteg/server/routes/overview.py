@@ -16,7 +16,7 @@ from dteg.server.convert import run_model
 from dteg.server.deps import context
 from dteg.server.models import AlertDelivery, HourBucket, Overview, PipelineSummary
 from dteg.server.routes.pipelines import summaries
-from dteg.server.visibility import visible_pipelines
+from dteg.server.visibility import visible_pipelines, visible_scope
 
 router = APIRouter(tags=["overview"])
 Context = Annotated[ServerContext, Depends(context)]
@@ -42,7 +42,7 @@ def overview(request: Request, ctx: Context,
     now = ctx.clock()
     since = now - timedelta(hours=hours)
     shown = visible_pipelines(request, ctx, "runs.read")
-    statuses = ctx.store.run_statuses_since(since, shown)
+    statuses = ctx.store.run_statuses_since(since, visible_scope(request, ctx, "runs.read"))
     start = since.replace(minute=0, second=0, microsecond=0)
     buckets: dict[int, Counter[str]] = {}
     for created_at, status in statuses:
@@ -53,7 +53,7 @@ def overview(request: Request, ctx: Context,
                for i in range(hours_shown)]
     items = summaries(ctx, request)
     active = [r for r in ctx.store.runs(status=("queued", *ACTIVE), limit=500)
-              if shown is None or r.pipeline in shown][:100]
+              if shown is None or r.pipeline in shown][:100]  # served pipelines only
     return Overview(
         since=since, runs_by_status=dict(Counter(status for _at, status in statuses)),
         runs_by_hour=by_hour,

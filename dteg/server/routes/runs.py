@@ -21,7 +21,7 @@ from dteg.server.errors import ApiError, ErrorResponse, not_found
 from dteg.server.events import follow_run
 from dteg.server.models import DeadLetterSample, LogPage, Run, RunDetail, RunPage, RunStatus
 from dteg.server.run_detail import dead_letter_sample, run_detail
-from dteg.server.visibility import visible_pipelines
+from dteg.server.visibility import visible_scope
 
 CONFLICT: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorResponse, "description": "The state does not allow it"}}
@@ -57,7 +57,7 @@ def list_runs(
                            hint="Write it as 2026-12-01T00:00:00Z or with +02:00.")
     where = RunFilter(pipeline=pipeline, statuses=tuple(status or ()), kind=kind,
                       since=since, until=until,
-                      pipelines=visible_pipelines(request, ctx, "runs.read"))
+                      scope=visible_scope(request, ctx, "runs.read"))
     before = pagination.decode(cursor) if cursor else None
     rows = ctx.store.runs_page(where, limit + 1, before)
     page, more = rows[:limit], len(rows) > limit
