@@ -30,13 +30,14 @@ class User:
     created_at: datetime
     last_login: datetime | None
     password_hash: str | None = None
+    external_id: str | None = None  # OIDC users: "<issuer>|<sub>"
 
 
 def _user(row: Any) -> User:
     return User(id=str(row["id"]), name=str(row["name"]), source=str(row["source"]),
                 groups=tuple(row["groups"] or ()), disabled=bool(row["disabled"]),
                 created_at=row["created_at"], last_login=row["last_login"],
-                password_hash=row["password_hash"])
+                password_hash=row["password_hash"], external_id=row.get("external_id"))
 
 
 def check_binding(binding: Binding, known_roles: Roles) -> None:
@@ -55,14 +56,16 @@ class Accounts:
     # --- users -------------------------------------------------------------------------
 
     def create_user(self, name: str, now: datetime, password: str | None = None,
-                    source: str = "local", groups: Sequence[str] = ()) -> User:
+                    source: str = "local", groups: Sequence[str] = (),
+                    external_id: str | None = None) -> User:
         if self.user_by_name(name) is not None:
             raise AccountError(f"a user `{name}` exists already")
         uid = secrets.token_hex(8)
         with writing(self.engine, self.generation) as tx:
             tx.execute(insert(users).values(
                 id=uid, name=name, password_hash=hash_password(password) if password else None,
-                source=source, groups=list(groups), disabled=False, created_at=now))
+                source=source, groups=list(groups), disabled=False, created_at=now,
+                external_id=external_id))
         user = self.user(uid)
         assert user is not None
         return user
@@ -75,6 +78,12 @@ class Accounts:
     def user_by_name(self, name: str) -> User | None:
         with reading(self.engine) as connection:
             row = connection.execute(select(users).where(users.c.name == name)).mappings().first()
+        return _user(row) if row else None
+
+    def user_by_external_id(self, external_id: str) -> User | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(users).where(
+                users.c.external_id == external_id)).mappings().first()
         return _user(row) if row else None
 
     def users(self) -> list[User]:

@@ -38,6 +38,8 @@ users = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_login", UtcDateTime),
+    # OIDC users: "<issuer>|<sub>", the provider's stable id (names may change or collide).
+    Column("external_id", String(500), unique=True),
 )
 
 bindings = Table(
@@ -101,6 +103,19 @@ login_failures = Table(
     Column("at", UtcDateTime, nullable=False),
     Index("ix_dteg_auth_login_failures_username_at", "username", "at"),
     Index("ix_dteg_auth_login_failures_address_at", "address", "at"),
+)
+
+oidc_logins = Table(
+    "dteg_auth_oidc_logins", metadata,
+    # sha256 of the `state` sent to the provider: a row is taken (deleted) once.
+    Column("state_sha256", String(64), primary_key=True),
+    # sha256 of the browser's binding cookie: a callback from another browser is refused.
+    Column("browser_sha256", String(64), nullable=False),
+    Column("nonce", String(100), nullable=False),
+    Column("code_verifier", String(200), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("return_to", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
 )
 
 audit_log = Table(

@@ -12,15 +12,17 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine
 
 from dteg.auth import migrate
-from dteg.auth.accounts import Accounts, User
+from dteg.auth.accounts import AccountError, Accounts, User
 from dteg.auth.api_tokens import ApiTokens, looks_like_api_token
 from dteg.auth.audit import AuditLog
 from dteg.auth.keys import KeyRing
+from dteg.auth.oidc import Identity, OidcClient
+from dteg.auth.oidc_logins import PendingLogins
 from dteg.auth.passwords import generate_password, needs_rehash, verify_password
 from dteg.auth.rbac import Binding, Principal, Roles
 from dteg.auth.reading import Generation
 from dteg.auth.sessions import RefreshTokens
-from dteg.auth.settings import AuthSettings
+from dteg.auth.settings import AuthSettings, GroupRole
 from dteg.auth.throttle import LoginThrottle
 from dteg.auth.tokens import TokenError, TokenIssuer
 
@@ -67,6 +69,8 @@ class AuthService:
         self.refresh_tokens = RefreshTokens(engine, settings.refresh_ttl)
         self.throttle = LoginThrottle(engine)
         self.audit = AuditLog(engine)
+        self.oidc = OidcClient(settings.oidc, clock) if settings.oidc is not None else None
+        self.pending_logins = PendingLogins(engine)
 
     # --- the first start ---------------------------------------------------------------
 
@@ -113,10 +117,71 @@ class AuthService:
         return LoginOutcome(self.issue(user))
 
     def _audit_login(self, username: str, address: str, result: str,
-                     reason: str | None) -> None:
+                     reason: str | None, detail: dict[str, object] | None = None) -> None:
+        extra = {**({"reason": reason} if reason else {}), **(detail or {})}
         self.audit.append(actor=f"user:{username}", action="auth.login",
                           resource=f"user:{username}", result=result, at=self.clock(),
-                          address=address, detail={"reason": reason} if reason else None)
+                          address=address, detail=extra or None)
+
+    # --- single sign-on (OIDC) -----------------------------------------------------------
+
+    def sso_failed(self, username: str | None, address: str, reason: str) -> None:
+        """Audits a sign-in through the provider that did not get as far as a user."""
+        self._audit_login(username or "anonymous", address, "failed", reason,
+                          {"method": "oidc"})
+
+    def login_oidc(self, identity: Identity, address: str) -> LoginOutcome:
+        """Signs in the user the provider vouched for: made on the first login (source
+        ``oidc``, no password), its groups updated on every one. The roles come from the
+        ``group:<name>`` bindings of DTEG_OIDC_GROUP_ROLES, written here, so a change of
+        groups at the provider counts from the next login; a user in no mapped group gets
+        no role."""
+        assert self.settings.oidc is not None
+        now = self.clock()
+        detail: dict[str, object] = {"method": "oidc", "subject": identity.subject,
+                                     "groups": list(identity.groups)}
+        user = self.accounts.user_by_external_id(identity.external_id)
+        if user is None:
+            taken = self.accounts.user_by_name(identity.username)
+            if taken is not None:
+                why = (f"a user `{identity.username}` exists already and is not this "
+                       "provider's account")
+                self._audit_login(identity.username, address, "failed", why, detail)
+                return LoginOutcome(None, why)
+            try:
+                user = self.accounts.create_user(identity.username, now, source="oidc",
+                                                 groups=identity.groups,
+                                                 external_id=identity.external_id)
+            except Exception:  # another process made it first (the name is unique)
+                user = self.accounts.user_by_external_id(identity.external_id)
+                if user is None:
+                    raise
+            else:
+                self.audit.append(actor="dteg", action="users.create",
+                                  resource=f"user:{user.name}", result="succeeded", at=now,
+                                  address=address, detail={"source": "oidc"})
+        if user.disabled:
+            self._audit_login(user.name, address, "failed", "disabled user", detail)
+            return LoginOutcome(None, "this user is disabled in dteg")
+        if user.groups != identity.groups:
+            self.accounts.set_groups(user.id, identity.groups)
+        try:
+            self._bind_groups(self.settings.oidc.group_roles)
+        except AccountError as exc:
+            why = f"DTEG_OIDC_GROUP_ROLES: {exc}"
+            self._audit_login(user.name, address, "failed", why, detail)
+            return LoginOutcome(None, why)
+        user = self.accounts.user(user.id) or user
+        self._audit_login(user.name, address, "succeeded", None, detail)
+        return LoginOutcome(self.issue(user))
+
+    def _bind_groups(self, mapping: tuple[GroupRole, ...]) -> None:
+        wanted: dict[str, list[Binding]] = {}
+        for entry in mapping:
+            wanted.setdefault(entry.group, []).append(Binding(entry.role, entry.scope))
+        for group, found in wanted.items():
+            if set(self.accounts.bindings_of([f"group:{group}"])) != set(found):
+                self.accounts.set_bindings(f"group:{group}", found)
 
     def issue(self, user: User) -> TokenPair:
         now = self.clock()

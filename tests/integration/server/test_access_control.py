@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 PUBLIC = {"/api/v1/health", "/healthz", "/api/v1/auth/token", "/api/v1/auth/login",
           "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/auth/jwks",
-          "/api/v1/auth/providers",
+          "/api/v1/auth/providers", "/api/v1/auth/oidc/login",
+          "/api/v1/auth/oidc/callback",
           "/.well-known/jwks.json", "/api/v1/openapi.json", "/api/v1/docs",
           "/docs/oauth2-redirect", "/"}
 RESTRICTED = CLEAN.replace("name: customers", "name: payroll").replace(
