@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -172,10 +173,10 @@ class Server:
                         timeout=WAIT_S, log=self.process.log)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
-           ) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser")
+@contextmanager
+def running_server(root: Path, artifacts: Path, log_name: str = "server.log",
+                   env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``dteg server`` with access control on, over the examples copied into ``root``."""
     folder = root / "pipelines"
     folder.mkdir()
     for name in ("data", "dbt"):
@@ -187,12 +188,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
     # One worker: a second run waits in the queue while the first runs, so a page opened on
     # it sees every state (queued → running → succeeded).
     process = ServerProcess(
-        folder, artifacts / "server.log", "--host", "127.0.0.1", "--port", str(port),
+        folder, artifacts / log_name, "--host", "127.0.0.1", "--port", str(port),
         "--store", f"sqlite:///{root / 'o.sqlite'}", "--workers", "1",
         env={"DTEG_UI_DIR": str(UI), "DTEG_AUTH": "on", "DTEG_ADMIN_PASSWORD": ADMIN[1],
              "PYTHONPATH": os.pathsep.join(
-            p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
-    (artifacts / "server.log").unlink(missing_ok=True)
+                 p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p), **(env or {})})
+    (artifacts / log_name).unlink(missing_ok=True)
     process.start()
     server = Server(process, f"http://127.0.0.1:{port}", folder)
     try:
@@ -206,8 +207,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
 
 
 @pytest.fixture(scope="session")
-def browser(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
-    """``browser(scenario, user=ADMIN, **args)``: runs tests/browser/scenarios/<scenario>.mjs
+def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
+           ) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("browser"), artifacts) as started:
+        yield started
+
+
+def scenario_runner(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
+    """``run(scenario, user=ADMIN, **args)``: runs tests/browser/scenarios/<scenario>.mjs
     after signing in as ``user`` through the login page (None: not signed in), returns its
     result; fails with the scenario's error, the page's errors and the server's log."""
 
@@ -236,3 +243,9 @@ def browser(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def browser(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
+    """The session server's scenarios (see ``scenario_runner``)."""
+    return scenario_runner(server, chromium, node, artifacts)

@@ -9,11 +9,20 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ADMIN, WAIT_S, Api, Server
+from tests.browser.conftest import (
+    ADMIN,
+    WAIT_S,
+    Api,
+    Server,
+    running_server,
+    scenario_runner,
+)
 from tests.integration.orchestrator.server_process import wait_for
 
 
@@ -151,3 +160,32 @@ def test_sign_out_sends_protected_pages_to_the_login_page(
     assert result["redirectedTo"] == "/login/"
     assert result["next"] == f"/run/?id={dead_letter_run['id']}"
     assert "dteg_access" not in result["cookies"], result["cookies"]
+
+
+@pytest.fixture(scope="module")
+def short_sessions(tmp_path_factory: pytest.TempPathFactory, chromium: str, node: str,
+                   artifacts: Path) -> Iterator[tuple[Server, Any]]:
+    """A second server whose access tokens (and cookies) last 4 seconds."""
+    with running_server(tmp_path_factory.mktemp("short"), artifacts, "server-short.log",
+                        {"DTEG_ACCESS_TOKEN_TTL": "4s"}) as started:
+        yield started, scenario_runner(started, chromium, node, artifacts)
+
+
+def test_an_expired_session_cookie_is_refreshed_without_leaving_the_page(
+        short_sessions: tuple[Server, Any]) -> None:
+    server, browser = short_sessions
+    result = browser("session_refresh", pipeline="csv_to_parquet")
+    assert result["refreshStatus"] == 200
+    # Refused once the cookie was gone, then refreshed, then answered again.
+    assert ["/api/v1/pipelines", 401] in result["seen"], result["seen"]
+    assert ["/api/v1/pipelines", 200] in result["afterRefresh"], result
+    assert result["url"] == "/run/" and result["runId"]
+    run = server.api.get(f"/runs/{result['runId']}")
+    assert run["pipeline"] == "csv_to_parquet", run
+    # Started with the refreshed cookie, as the signed-in admin (the run record itself does
+    # not name who triggered it yet: `triggered_by` stays empty — see the report).
+    audit = server.api.get("/audit?limit=200")["items"]
+    assert any(e["action"] == "runs.trigger" and e["actor"] == "user:admin"
+               and e["resource"] == "pipeline:csv_to_parquet" and e["status"] == 201
+               for e in audit), audit[:10]
+    server.wait_finished(result["runId"])

@@ -470,7 +470,13 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   if (response.status === 401 && !signIn) {
     // The access cookie expired (15 min): refresh it once and ask again.
     if (await refreshSession()) response = await send(method, path, body);
-    if (response.status === 401) toLogin();
+    if (response.status === 401) {
+      toLogin();
+      throw new ApiError(401, {
+        type: "unauthenticated", message: "Your session has ended: taking you to the sign-in page…",
+        hint: "Sign in again; you will come back to this page.", problems: [],
+      });
+    }
   }
   const text = await response.text();
   let payload: unknown = null;
