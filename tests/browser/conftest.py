@@ -1,5 +1,7 @@
-"""A real ``dteg server`` over a few example pipelines, and Debian's chromium driven by
-playwright-core (node, from web/node_modules) against the built UI it serves.
+"""A real ``dteg server`` over a few example pipelines, with access control on, and Debian's
+chromium driven by playwright-core (node, from web/node_modules) against the built UI it
+serves. Every scenario signs in through the login page first (as ``admin`` unless it says
+otherwise); the Python side compares with the API through a bearer token.
 
 Needs three things built first; without them the tests skip, and fail under ``CI=true``,
 naming the command that fixes it."""
@@ -12,8 +14,10 @@ import shutil
 import socket
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,10 @@ pipeline:
         config: {path: out/never.parquet}
 """
 WAIT_S = 240.0  # the machine may be busy: every wait is for a condition, generously
+# The first admin (DTEG_ADMIN_PASSWORD at the first start) and the users the tests add.
+ADMIN = ("admin", "browser-tests-admin-password-2026")
+USERS = {"viewer": ("vera_viewer", "viewer-password-for-browser-tests"),
+         "runner": ("rudi_runner", "runner-password-for-browser-tests")}
 
 
 def _missing(what: str, fix: str) -> None:
@@ -88,17 +96,40 @@ def _free_port() -> int:
 
 
 class Api:
-    """The server's /api/v1 over plain HTTP (what the tests compare the pages with)."""
+    """The server's /api/v1 over plain HTTP (what the tests compare the pages with), as one
+    user: a bearer access token from the OAuth2 password grant, fetched again when it
+    expires (15 minutes)."""
 
-    def __init__(self, base: str) -> None:
-        self.base = base
+    def __init__(self, base: str, user: tuple[str, str] = ADMIN) -> None:
+        self.base, self.user = base, user
+        self._token: str | None = None
+
+    def _sign_in(self) -> str:
+        form = urllib.parse.urlencode({"grant_type": "password", "username": self.user[0],
+                                       "password": self.user[1]}).encode()
+        request = urllib.request.Request(f"{self.base}/api/v1/auth/token", data=form,
+                                         method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return str(json.loads(response.read())["access_token"])
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.base}/api/v1{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
+        for attempt in (1, 2):
+            if self._token is None:
+                self._token = self._sign_in()
+            request = urllib.request.Request(
+                f"{self.base}/api/v1{path}", data=data, method=method,
+                headers={"Content-Type": "application/json",
+                         "Authorization": f"Bearer {self._token}"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    text = response.read()
+                    return json.loads(text) if text else None
+            except urllib.error.HTTPError as err:
+                if err.code != 401 or attempt == 2:
+                    raise
+                self._token = None  # expired: sign in again, once
+        raise AssertionError("unreachable")
 
     def get(self, path: str) -> Any:
         return self.call("GET", path)
@@ -116,21 +147,36 @@ class Api:
         run: dict[str, Any] = self.get(f"/runs/{run_id}")
         return run if run["status"] in ("succeeded", "failed", "cancelled") else None
 
+    def ensure_user(self, name: str, password: str, role: str, scope: str = "*") -> None:
+        """A local user with one role (created once per session; a second call is a no-op)."""
+        try:
+            self.call("POST", "/users", {"name": name, "password": password,
+                                         "bindings": [{"role": role, "scope": scope}]})
+        except urllib.error.HTTPError as err:
+            if err.code != 409:
+                raise
+
 
 class Server:
     def __init__(self, process: ServerProcess, base: str, folder: Path) -> None:
         self.process, self.base, self.folder = process, base, folder
         self.api = Api(base)
 
+    def user(self, role: str) -> tuple[str, str]:
+        """The credentials of the session's user with ``role`` (viewer, runner), made once."""
+        name, password = USERS[role]
+        self.api.ensure_user(name, password, role)
+        return name, password
+
     def wait_finished(self, run_id: str) -> dict[str, Any]:
         return wait_for(lambda: self.api.finished(run_id), f"run {run_id} to finish",
                         timeout=WAIT_S, log=self.process.log)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
-           ) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser")
+@contextmanager
+def running_server(root: Path, artifacts: Path, log_name: str = "server.log",
+                   env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``dteg server`` with access control on, over the examples copied into ``root``."""
     folder = root / "pipelines"
     folder.mkdir()
     for name in ("data", "dbt"):
@@ -142,11 +188,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
     # One worker: a second run waits in the queue while the first runs, so a page opened on
     # it sees every state (queued → running → succeeded).
     process = ServerProcess(
-        folder, artifacts / "server.log", "--host", "127.0.0.1", "--port", str(port),
-        "--store", f"sqlite:///{root / 'o.sqlite'}", "--workers", "1", "--no-auth",
-        env={"DTEG_UI_DIR": str(UI), "PYTHONPATH": os.pathsep.join(
-            p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
-    (artifacts / "server.log").unlink(missing_ok=True)
+        folder, artifacts / log_name, "--host", "127.0.0.1", "--port", str(port),
+        "--store", f"sqlite:///{root / 'o.sqlite'}", "--workers", "1",
+        env={"DTEG_UI_DIR": str(UI), "DTEG_AUTH": "on", "DTEG_ADMIN_PASSWORD": ADMIN[1],
+             "PYTHONPATH": os.pathsep.join(
+                 p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p), **(env or {})})
+    (artifacts / log_name).unlink(missing_ok=True)
     process.start()
     server = Server(process, f"http://127.0.0.1:{port}", folder)
     try:
@@ -160,13 +207,23 @@ def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
 
 
 @pytest.fixture(scope="session")
-def browser(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
-    """``browser(scenario, **args)``: runs tests/browser/scenarios/<scenario>.mjs, returns its
+def server(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
+           ) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("browser"), artifacts) as started:
+        yield started
+
+
+def scenario_runner(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
+    """``run(scenario, user=ADMIN, **args)``: runs tests/browser/scenarios/<scenario>.mjs
+    after signing in as ``user`` through the login page (None: not signed in), returns its
     result; fails with the scenario's error, the page's errors and the server's log."""
 
-    def run(scenario: str, **args: Any) -> dict[str, Any]:
+    def run(scenario: str, user: tuple[str, str] | None = ADMIN, **args: Any
+            ) -> dict[str, Any]:
+        login = None if user is None else {"username": user[0], "password": user[1]}
         payload = {"base": server.base, "web": str(WEB), "chromium": chromium,
-                   "artifacts": str(artifacts), "timeout_ms": int(WAIT_S * 1000), **args}
+                   "artifacts": str(artifacts), "timeout_ms": int(WAIT_S * 1000),
+                   "login": login, **args}
         done = subprocess.run([node, str(RUNNER), scenario, json.dumps(payload)],
                               capture_output=True, text=True, timeout=WAIT_S * 3, cwd=WEB)
         lines = done.stdout.strip().splitlines()
@@ -186,3 +243,9 @@ def browser(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def browser(server: Server, chromium: str, node: str, artifacts: Path) -> Any:
+    """The session server's scenarios (see ``scenario_runner``)."""
+    return scenario_runner(server, chromium, node, artifacts)

@@ -1,11 +1,13 @@
 // Runs one browser scenario (scenarios/<name>.mjs) in Debian's chromium through
 // playwright-core (from web/node_modules; Playwright never downloads a browser here) and
 // prints one JSON line: {"ok": true, "result": …} or {"ok": false, "error": …}.
-//   node tests/browser/run.mjs <scenario> '<json args: base, web, chromium, artifacts, timeout_ms, …>'
+//   node tests/browser/run.mjs <scenario> '<json args: base, web, chromium, artifacts, timeout_ms, login, …>'
+// With `login` ({username, password}) it signs in through the login page first.
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { signIn } from "./signin.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [, , scenario, json] = process.argv;
@@ -33,6 +35,7 @@ const shot = (name) => page.screenshot({ path: path.join(args.artifacts, `${name
 let out;
 try {
   const { default: run } = await import(path.join(here, "scenarios", `${scenario}.mjs`));
+  if (args.login) await signIn(page, args.base, args.login);
   const result = await run({ page, base: args.base, args, shot });
   out = { ok: true, result, pageErrors, consoleErrors };
 } catch (err) {

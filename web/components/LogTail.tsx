@@ -1,6 +1,6 @@
 "use client";
 import { useEffect, useRef, useState } from "react";
-import { runEventsUrl, type LogLine, type Run } from "@/lib/api";
+import { refreshSession, runEventsUrl, type LogLine, type Run } from "@/lib/api";
 
 /**
  * A run's log, followed live through its Server-Sent Events (`log` lines, `run` state
@@ -19,25 +19,46 @@ export function LogTail({ runId, onRun }: { runId: string; onRun: (run: Run) => 
     setLines([]);
     setState("connecting");
     const seen = new Set<number>();
-    const source = new EventSource(runEventsUrl(runId));
-    source.onopen = () => setState("live");
-    source.addEventListener("log", (e) => {
-      const line = JSON.parse((e as MessageEvent).data) as LogLine;
-      if (seen.has(line.id)) return;
-      seen.add(line.id);
-      setLines((old) => [...old, line]);
-    });
-    source.addEventListener("run", (e) => onRunRef.current(JSON.parse((e as MessageEvent).data) as Run));
-    source.addEventListener("end", (e) => {
-      onRunRef.current(JSON.parse((e as MessageEvent).data) as Run);
-      setState("ended");
-      source.close();
-    });
-    source.onerror = () => {
-      // CLOSED: the server refused the stream; CONNECTING: EventSource retries by itself.
-      if (source.readyState === EventSource.CLOSED) setState((s) => (s === "ended" ? s : "lost"));
+    let last = 0;
+    let source: EventSource | null = null;
+    let refreshed = false;
+    let closed = false;
+    const open = () => {
+      const s = new EventSource(runEventsUrl(runId, last));
+      source = s;
+      s.onopen = () => setState("live");
+      s.addEventListener("log", (e) => {
+        const line = JSON.parse((e as MessageEvent).data) as LogLine;
+        if (seen.has(line.id)) return;
+        seen.add(line.id);
+        last = Math.max(last, line.id);
+        setLines((old) => [...old, line]);
+      });
+      s.addEventListener("run", (e) => onRunRef.current(JSON.parse((e as MessageEvent).data) as Run));
+      s.addEventListener("end", (e) => {
+        onRunRef.current(JSON.parse((e as MessageEvent).data) as Run);
+        setState("ended");
+        closed = true;
+        s.close();
+      });
+      s.onerror = () => {
+        // CONNECTING: EventSource retries by itself. CLOSED: the server refused the stream —
+        // most likely the 15-minute session cookie expired: refresh it once and reconnect.
+        if (s.readyState !== EventSource.CLOSED || closed) return;
+        if (!refreshed) {
+          refreshed = true;
+          refreshSession().then((ok) => {
+            if (closed) return;
+            if (ok) open();
+            else setState((st) => (st === "ended" ? st : "lost"));
+          });
+          return;
+        }
+        setState((st) => (st === "ended" ? st : "lost"));
+      };
     };
-    return () => source.close();
+    open();
+    return () => { closed = true; source?.close(); };
   }, [runId]);
 
   useEffect(() => {

@@ -13,7 +13,10 @@ export function parseWhere(error: string): { step?: string; file?: string; line?
 }
 
 /** Why a run failed, with file:line linking to that line of the pipeline's file. */
-export function RunError({ error, pipeline, retriable }: { error: string; pipeline: string; retriable?: boolean | null }) {
+export function RunError({ error, pipeline, retriable, canRetry = true }: {
+  error: string; pipeline: string; retriable?: boolean | null; canRetry?: boolean;
+}) {
+  const retry = canRetry ? "press Retry" : "someone with the runs.trigger permission can retry it";
   const where = parseWhere(error);
   return (
     <div data-testid="run-error" className="mb-6 rounded-md border border-red-300 bg-red-50 p-4 text-sm text-red-900">
@@ -31,8 +34,8 @@ export function RunError({ error, pipeline, retriable }: { error: string; pipeli
       <div data-testid="error-message" className="whitespace-pre-wrap">{where.rest}</div>
       {retriable !== null && retriable !== undefined && (
         <div className="mt-2 text-xs text-red-800">
-          {retriable ? "Retriable: running it again unchanged may help (press Retry)."
-            : "Not retriable: fix the file or the data, then press Retry."}
+          {retriable ? `Retriable: running it again unchanged may help (${retry}).`
+            : `Not retriable: fix the file or the data, then ${canRetry ? "press Retry" : "ask for a retry"}.`}
         </div>
       )}
     </div>

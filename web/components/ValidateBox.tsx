@@ -4,7 +4,7 @@ import { api, ApiError, type ErrorBody, type ValidateResult } from "@/lib/api";
 import { ErrorState, Location } from "./States";
 
 /** Paste a changed pipeline file and check it with the server's compiler (nothing is saved). */
-export function ValidateBox({ initial, filename }: { initial: string; filename: string }) {
+export function ValidateBox({ initial, filename, canWrite = true }: { initial: string; filename: string; canWrite?: boolean }) {
   const [text, setText] = useState(initial);
   const [result, setResult] = useState<ValidateResult>();
   const [failure, setFailure] = useState<ErrorBody>();
@@ -31,7 +31,8 @@ export function ValidateBox({ initial, filename }: { initial: string; filename: 
           className="rounded-md border border-stone-300 bg-white px-3 py-1 text-sm font-medium hover:bg-stone-50 disabled:opacity-50">
           {busy ? "Checking…" : "Validate"}
         </button>
-        <span className="text-xs text-stone-500">Checks the text with the server&apos;s compiler; nothing is saved.</span>
+        <span className="text-xs text-stone-500">Checks the text with the server&apos;s compiler; nothing is saved.
+          {!canWrite && <span data-testid="validate-read-only"> Saving a change needs the pipelines.write permission.</span>}</span>
       </div>
       {failure && <ErrorState error={failure} title="Could not validate" />}
       {result && (

@@ -39,6 +39,8 @@ export interface PipelineSummary {
   last_success_at?: string | null;
   recent_seconds: number[];
   access_level?: string | null;
+  /** What the caller may do with this pipeline (see PIPELINE_ACTIONS); the UI hides the rest. */
+  permissions?: string[];
 }
 
 export interface GraphNode {
@@ -274,7 +276,113 @@ export interface Readiness {
   ui: boolean;
 }
 
+export interface Binding {
+  role: string;
+  scope: string;
+}
+
+export interface Me {
+  kind: string;
+  id: string;
+  name: string;
+  groups: string[];
+  bindings: Binding[];
+  /** Each permission and the scopes it holds on (`*`, `sales_*`, `namespace:x`). */
+  permissions: Record<string, string[]>;
+  auth_enabled: boolean;
+  sso: boolean;
+}
+
+export interface SignInOptions {
+  auth_enabled: boolean;
+  password: boolean;
+  sso: boolean;
+  sso_url?: string | null;
+}
+
+export interface UserInfo {
+  id: string;
+  name: string;
+  source: string;
+  groups: string[];
+  disabled: boolean;
+  created_at: string;
+  last_login?: string | null;
+  bindings: Binding[];
+}
+
+export interface UserCreate {
+  name: string;
+  password: string;
+  bindings: Binding[];
+  groups?: string[];
+}
+
+export interface UserChange {
+  password?: string;
+  bindings?: Binding[];
+  groups?: string[];
+  disabled?: boolean;
+}
+
+export interface TokenInfo {
+  id: string;
+  name: string;
+  created_by: string;
+  created_at: string;
+  expires_at?: string | null;
+  revoked_at?: string | null;
+  last_used?: string | null;
+  bindings: Binding[];
+}
+
+export interface TokenCreate {
+  name: string;
+  bindings: Binding[];
+  expires_in_days?: number | null;
+}
+
+export interface TokenCreated extends TokenInfo {
+  /** Shown once: the server keeps only its hash. */
+  token: string;
+}
+
+export interface RoleInfo {
+  name: string;
+  permissions: string[];
+  builtin: boolean;
+  description?: string | null;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  resource: string;
+  address?: string | null;
+  result: string;
+  status?: number | null;
+  detail?: Record<string, unknown> | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditPage {
+  items: AuditEntry[];
+  next_before?: number | null;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  first_bad?: number | null;
+  reason?: string | null;
+}
+
 export const API = "/api/v1";
+/** The login page; `next` is where to go back to once signed in. */
+export const LOGIN = "/login/";
 
 /** An error the API answered with (its `error` body), or one made up for a network failure. */
 export class ApiError extends Error {
@@ -295,15 +403,56 @@ function errorBody(status: number, payload: unknown, fallback: string): ErrorBod
   };
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let response: Response;
+// The session cookie is refused on a change without this header (the server's CSRF guard).
+const CSRF = { "X-Requested-With": "dteg" };
+// Routes whose 401 means "wrong credentials", not "the session has ended".
+const SIGN_IN = ["/auth/login", "/auth/refresh", "/auth/token", "/auth/logout"];
+
+/** Where the user is now, to come back to after signing in. */
+export function here(): string {
+  if (typeof window === "undefined") return "/";
+  return `${window.location.pathname}${window.location.search}${window.location.hash}`;
+}
+
+export function loginHref(next = here()): string {
+  return next && next !== "/" && !next.startsWith(LOGIN) ? `${LOGIN}?next=${encodeURIComponent(next)}` : LOGIN;
+}
+
+/** A `next` that stays on this site (no `//evil.example` or `https:` open redirect). */
+export function safeNext(next: string | null | undefined): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  return next.startsWith(LOGIN) ? "/" : next;
+}
+
+let refreshing: Promise<boolean> | null = null;
+
+/** One refresh of the session cookie at a time (refresh tokens rotate: a second concurrent use
+ * of the old one would look stolen and end the session). */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= fetch(`${API}/auth/refresh`, {
+    method: "POST", headers: { Accept: "application/json", ...CSRF }, cache: "no-store",
+  }).then((r) => r.ok, () => false).finally(() => { setTimeout(() => { refreshing = null; }, 0); });
+  return refreshing;
+}
+
+let leaving = false;
+
+/** The session has ended: go to the login page, keeping where the user was going. */
+export function toLogin(): void {
+  if (typeof window === "undefined" || leaving || window.location.pathname.startsWith(LOGIN)) return;
+  leaving = true;
+  window.location.assign(loginHref());
+}
+
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
   try {
-    response = await fetch(`${API}${path}`, {
+    return await fetch(`${API}${path}`, {
       method,
-      headers: body === undefined ? { Accept: "application/json" }
-        : { Accept: "application/json", "Content-Type": "application/json" },
+      headers: body === undefined ? { Accept: "application/json", ...CSRF }
+        : { Accept: "application/json", "Content-Type": "application/json", ...CSRF },
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      credentials: "same-origin",
     });
   } catch (err) {
     throw new ApiError(0, {
@@ -312,6 +461,22 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
       hint: "Check that `dteg server` is running and reachable from this browser.",
       problems: [],
     });
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response = await send(method, path, body);
+  const signIn = SIGN_IN.some((p) => path.startsWith(p));
+  if (response.status === 401 && !signIn) {
+    // The access cookie expired (15 min): refresh it once and ask again.
+    if (await refreshSession()) response = await send(method, path, body);
+    if (response.status === 401) {
+      toLogin();
+      throw new ApiError(401, {
+        type: "unauthenticated", message: "Your session has ended: taking you to the sign-in page…",
+        hint: "Sign in again; you will come back to this page.", problems: [],
+      });
+    }
   }
   const text = await response.text();
   let payload: unknown = null;
@@ -374,7 +539,27 @@ export const api = {
   lineage: () => request<Lineage>("GET", "/lineage"),
   alerts: (pipeline?: string, limit = 50) =>
     request<AlertDelivery[]>("GET", `/alerts${query({ pipeline, limit })}`),
+  // Signing in and out
+  providers: () => request<SignInOptions>("GET", "/auth/providers"),
+  login: (username: string, password: string) =>
+    request<Me>("POST", "/auth/login", { username, password }),
+  logout: () => request<void>("POST", "/auth/logout"),
+  me: () => request<Me>("GET", "/auth/me"),
+  // Admin: users, API tokens, roles, the audit log
+  users: () => request<UserInfo[]>("GET", "/users"),
+  createUser: (body: UserCreate) => request<UserInfo>("POST", "/users", body),
+  changeUser: (name: string, body: UserChange) => request<UserInfo>("PATCH", `/users/${seg(name)}`, body),
+  deleteUser: (name: string) => request<void>("DELETE", `/users/${seg(name)}`),
+  tokens: () => request<TokenInfo[]>("GET", "/tokens"),
+  createToken: (body: TokenCreate) => request<TokenCreated>("POST", "/tokens", body),
+  revokeToken: (id: string) => request<void>("DELETE", `/tokens/${seg(id)}`),
+  roles: () => request<RoleInfo[]>("GET", "/roles"),
+  audit: (before?: number, limit = 100) => request<AuditPage>("GET", `/audit${query({ before, limit })}`),
+  auditVerify: () => request<AuditVerification>("GET", "/audit/verify"),
 };
+
+/** The whole audit log as JSON Lines (a download; the session cookie goes with it). */
+export const AUDIT_EXPORT = `${API}/audit/export`;
 
 /** The URL of a run's Server-Sent Events (`run`, `log`, `end`). */
 export function runEventsUrl(id: string, after = 0): string {

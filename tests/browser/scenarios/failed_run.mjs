@@ -4,6 +4,8 @@ export default async function ({ page, base, args, shot }) {
   const box = page.getByTestId("run-error");
   await box.waitFor();
   await page.locator('[data-testid="log-state"][data-state="ended"]').waitFor();
+  // Retry shows once the pipeline's permissions have answered (runs.trigger).
+  await page.getByTestId("retry").waitFor();
   const result = {
     status: await page.getByTestId("run-status").getAttribute("data-status"),
     location: await box.getByTestId("error-location").textContent(),

@@ -6,7 +6,9 @@ import { api } from "@/lib/api";
 import { ago, when } from "@/lib/format";
 import { useApi } from "@/lib/useApi";
 import { DagGraph } from "@/components/DagGraph";
-import { PipelineActions } from "@/components/PipelineActions";
+import { allows, PipelineActions } from "@/components/PipelineActions";
+import { can } from "@/lib/access";
+import { useSession } from "@/lib/session";
 import { QualityTrend } from "@/components/QualityTrend";
 import { RunCharts } from "@/components/RunCharts";
 import { RunTable } from "@/components/RunTable";
@@ -21,6 +23,7 @@ function Pipeline({ name }: { name: string }) {
   const runs = useApi(() => api.runs({ pipeline: name, limit: 50 }), [name], 5000);
   const schedule = useApi(() => api.schedule(name, 10), [name]);
   const quality = useApi(() => api.quality(name, 200), [name]);
+  const { me } = useSession();
   const p = detail.data;
   if (detail.loading) return <Loading what={`Loading ${name}`} />;
   if (!p) return detail.error ? <ErrorState error={detail.error} title={`Could not load pipeline ${name}`} /> : <Loading />;
@@ -43,7 +46,7 @@ function Pipeline({ name }: { name: string }) {
       <Section title="Runs" testid="runs">
         {runs.error && <ErrorState error={runs.error} title="Could not load the runs" />}
         {runs.loading ? <Loading what="Loading runs" /> : runs.data && runs.data.items.length === 0 ? (
-          <Empty testid="runs-empty">No runs yet — press Run now{p.schedule ? <> or wait for the schedule <code>{p.schedule}</code></> : ""}.</Empty>
+          <Empty testid="runs-empty">No runs yet — {allows(p, "runs.trigger") ? "press Run now" : "starting one needs the runs.trigger permission"}{p.schedule ? <>, or wait for the schedule <code>{p.schedule}</code></> : ""}.</Empty>
         ) : runs.data && (
           <>
             <RunCharts runs={runs.data.items} />
@@ -74,7 +77,12 @@ function Pipeline({ name }: { name: string }) {
       </div>
       <div className="grid gap-6 lg:grid-cols-2">
         <Section title={p.file} testid="yaml-section"><YamlView text={p.yaml} /></Section>
-        <Section title="Validate a change" testid="validate"><ValidateBox initial={p.yaml} filename={p.file} /></Section>
+        {/* Checking a change is a read (viewers may); saving one needs pipelines.write. */}
+        {me && !can(me, "pipelines.validate", p.name) ? null : (
+          <Section title="Validate a change" testid="validate">
+            <ValidateBox initial={p.yaml} filename={p.file} canWrite={allows(p, "pipelines.write")} />
+          </Section>
+        )}
       </div>
     </div>
   );

@@ -4,6 +4,8 @@ import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useEffect, useRef, useState } from "react";
 import { api, isFinished, type Run, type RunDetail } from "@/lib/api";
+import { can } from "@/lib/access";
+import { useSession } from "@/lib/session";
 import { count, duration, when } from "@/lib/format";
 import { useApi } from "@/lib/useApi";
 import { ActionButton } from "@/components/ActionButton";
@@ -26,7 +28,34 @@ function Fact({ label, children }: { label: string; children: React.ReactNode })
   );
 }
 
-function DeadLetters({ run }: { run: RunDetail }) {
+/** What the caller may do with a run: its pipeline's `permissions` (they know restricted
+ * pipelines), or — when the pipeline's file is gone — the caller's scopes. Undefined while
+ * neither has answered (nothing is shown until then). */
+function useRunPermissions(pipeline: string | undefined): ((action: string) => boolean) | undefined {
+  const { me } = useSession();
+  const summary = useApi(pipeline ? () => api.pipeline(pipeline) : null, [pipeline]);
+  if (summary.data) return (action) => (summary.data!.permissions ?? []).includes(action);
+  if (summary.error && me && pipeline) return (action) => can(me, action, pipeline);
+  return undefined;
+}
+
+function DeadLetters({ run, allowed }: { run: RunDetail; allowed: boolean | undefined }) {
+  if (allowed === undefined) return <Loading what="Checking your permissions" />;
+  if (!allowed) {
+    return (
+      <div data-testid="dead-letters-denied">
+        <Empty testid="dead-letters-forbidden">
+          You need the dead_letters.read permission to see rejected records
+          {(run.rows_dead_lettered ?? 0) > 0 ? ` (${count(run.rows_dead_lettered ?? 0)} of them in this run)` : ""}.
+          Ask an admin for a role that has it (editor, or a custom role).
+        </Empty>
+      </div>
+    );
+  }
+  return <DeadLetterSample run={run} />;
+}
+
+function DeadLetterSample({ run }: { run: RunDetail }) {
   const sample = useApi(() => api.deadLetters(run.id, 20), [run.id, run.status]);
   if (sample.loading) return <Loading what="Loading dead letters" />;
   if (sample.error) return <ErrorState error={sample.error} title="Could not read the dead letters" />;
@@ -63,6 +92,7 @@ function RunView({ id }: { id: string }) {
   useEffect(() => { if (detail.data) setRun((old) => merge(old, detail.data!)); }, [detail.data]);
   // The first answer renders at once (setRun lands one render later).
   const run = latest ?? detail.data;
+  const may = useRunPermissions(run?.pipeline);
   const live = run ? !isFinished(run.status) : true;
   useEffect(() => {
     if (!live) return;
@@ -94,9 +124,9 @@ function RunView({ id }: { id: string }) {
             {run.triggered_by ? ` by ${run.triggered_by}` : ""}</div>
         </div>
         <div className="flex gap-2">
-          {!finished && <ActionButton testid="cancel" label="Cancel" tone="danger" action={() => api.cancel(run.id)}
+          {!finished && may?.("runs.cancel") && <ActionButton testid="cancel" label="Cancel" tone="danger" action={() => api.cancel(run.id)}
             onDone={(r) => onRun(r)} />}
-          {finished && <ActionButton testid="retry" label="Retry" action={() => api.retry(run.id)}
+          {finished && may?.("runs.trigger") && <ActionButton testid="retry" label="Retry" action={() => api.retry(run.id)}
             onDone={(r) => router.push(runHref(r.id))} />}
         </div>
       </div>
@@ -112,7 +142,7 @@ function RunView({ id }: { id: string }) {
         <Fact label="Revision"><span className="font-mono text-xs">{run.revision.slice(0, 12)}</span></Fact>
         {Object.keys(run.params).length > 0 && <Fact label="Params"><code className="text-xs">{JSON.stringify(run.params)}</code></Fact>}
       </dl>
-      {run.error && <RunError error={run.error} pipeline={run.pipeline} retriable={run.retriable} />}
+      {run.error && <RunError error={run.error} pipeline={run.pipeline} retriable={run.retriable} canRetry={may?.("runs.trigger") ?? false} />}
       <Section title="Steps" testid="steps">
         {run.steps.length === 0 ? (
           <Empty>{finished ? "No step counts were recorded for this run — see the log and the error above." : "Counts appear when the run has read its data."}</Empty>
@@ -137,7 +167,9 @@ function RunView({ id }: { id: string }) {
         <Section title="dbt" testid="dbt"><DbtResults runs={run.dbt} /></Section>
       )}
       {finished && (run.dead_letter_target || (run.rows_dead_lettered ?? 0) > 0) && (
-        <Section title="Dead letters (sample)"><DeadLetters run={run} /></Section>
+        <Section title="Dead letters (sample)" testid="dead-letter-section">
+          <DeadLetters run={run} allowed={may ? may("dead_letters.read") : undefined} />
+        </Section>
       )}
       <Section title="Datasets" testid="datasets">
         {run.datasets.length === 0 ? <Empty>{finished ? "This run recorded no datasets." : "Datasets appear once the run has committed."}</Empty> : (
