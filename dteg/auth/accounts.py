@@ -91,9 +91,6 @@ class Accounts:
             rows = connection.execute(select(users).order_by(users.c.name)).mappings().all()
         return [_user(r) for r in rows]
 
-    def count_users(self) -> int:
-        return len(self.users())
-
     def set_password(self, uid: str, password: str) -> None:
         with writing(self.engine, self.generation) as tx:
             tx.execute(update(users).where(users.c.id == uid).values(

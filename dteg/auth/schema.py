@@ -17,14 +17,9 @@ from sqlalchemy import (
     Text,
 )
 
-from dteg.orchestrator.store.schema import UtcDateTime
+from dteg.orchestrator.store.schema import NAMING_CONVENTION, UtcDateTime
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 users = Table(
     "dteg_auth_users", metadata,

@@ -52,12 +52,14 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-metadata = MetaData(naming_convention={
+# Constraint and index names (the migrations spell them; dteg.auth's tables use them too).
+NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
-})
+}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 revisions = Table(
     "dteg_revisions", metadata,

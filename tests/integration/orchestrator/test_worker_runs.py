@@ -17,28 +17,12 @@ from dteg.orchestrator.catalog import Catalog, Revision
 from dteg.orchestrator.scheduler import Dispatcher, Scheduler, queue_run
 from dteg.orchestrator.store.records import RunRow
 from dteg.orchestrator.store.store import Store
-from dteg.orchestrator.task import RunTask
 from dteg.orchestrator.watcher import Watcher
 from dteg.orchestrator.worker import execute_task
 from tests.integration.databases import rows
+from tests.server_api import Recording
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-class Recording:
-    claim_timeout_s = 30.0
-
-    def __init__(self) -> None:
-        self.tasks: list[RunTask] = []
-
-    def free_slots(self) -> int:
-        return 100
-
-    def submit(self, task: RunTask) -> None:
-        self.tasks.append(task)
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass
