@@ -58,7 +58,7 @@ def _pipeline_tests(path: Path, names: list[str], *, debug: bool) -> int:
 
 def _component_tests(target: str) -> int:
     try:
-        from dteg.cli.component_test_cmd import test_component  # type: ignore[import-not-found]
+        from dteg.cli.component_test_cmd import test_component
     except ImportError:
         raise ConfigError(
             f"`{target}` is not a pipeline file, and component tests are not available in "

@@ -181,7 +181,7 @@ def run_one(spec: PipelineSpec, test: PipelineTest, index: int) -> TestOutcome:
         try:
             with _environment(test.env), _own_run_folder(spec) as run_id:
                 _run(test_spec, run_id)
-        except Exception as exc:  # noqa: BLE001 - a run's failure is the test's result
+        except Exception as exc:  # a run's failure is the test's result
             error = find_error(exc)
             text = error.render() if error is not None else str(exc)
             if test.error is not None and test.error in text:
