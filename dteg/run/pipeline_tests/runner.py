@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +41,9 @@ from dteg.spec.loader import load_yaml_file
 from dteg.spec.models import PipelineSpec, StepSpec
 from dteg.spec.phases import compile_spec, run_blockers
 from dteg.spec.tests_block import TESTS_KEY, PipelineTest, check_tests_shape
+
+# Runners append the Beam stage's label to an error's text; a test's author knows steps.
+_BEAM_SUFFIX = re.compile(r"\s*\[while running '[^']*'\]")
 
 
 @dataclass
@@ -75,7 +79,7 @@ class TestOutcome:
         hide = redact or (lambda text: text)
         lines: list[str] = []
         if self.error is not None:
-            lines.append(hide(f"error: {self.error.render()}"))
+            lines.append(hide(f"error: {_BEAM_SUFFIX.sub('', self.error.render())}"))
         for check in self.checks:
             if check.diff:
                 lines.append(f"{check.step} (received {check.received} rows):")
