@@ -255,6 +255,8 @@ def test_a_missing_fixture_and_a_missing_env_are_spec_errors(tmp_path: Path) -> 
         """)
     result = dteg("test", str(path), cwd=tmp_path)
     assert result.returncode == 2 and "`INPUT` is not set" in result.stderr
+    assert "test `t`" in result.stderr and "the test's `env:`" in result.stderr
+    assert f"{path}:4" in result.stderr
     path.write_text(path.read_text().replace("  - name: t\n", "  - name: t\n    env: {INPUT: "
                                              "x.csv}\n"))
     result = dteg("test", str(path), cwd=tmp_path)

@@ -233,3 +233,16 @@ def test_a_dead_letter_matches_on_part_of_its_reason_and_record() -> None:
     assert not dead_letter_match({"reason": "too long"}, got)
     assert not dead_letter_match({"record": {"id": 3}}, got)
     assert not dead_letter_match({"step": "mask"}, got)
+
+
+def test_dteg_test_on_a_file_without_tests_says_how_to_add_them(cli, write_pipeline) -> None:
+    path = write_pipeline(PIPELINE)
+    result = cli("test", str(path))
+    assert result.code == 2
+    assert "has no `tests:` block" in result.err and "Add `tests:`" in result.err
+    assert "Traceback" not in result.text
+
+
+def test_dteg_test_names_a_missing_pipeline_file(cli, tmp_path) -> None:
+    result = cli("test", str(tmp_path / "nope.yaml"))
+    assert result.code == 2 and "no pipeline file at" in result.err

@@ -153,7 +153,7 @@ def run_pipeline_tests(path: str | Path, names: Sequence[str] = ()) -> PipelineT
     outcomes: list[TestOutcome] = []
     redactors = []
     for test in tests:
-        spec = compile_spec(path, environ=test.env)
+        spec = _compile_for(path, test)
         redactors.append(spec.redactor)
         index = next(i for i, t in enumerate(spec.tests) if t.name == test.name)
         outcomes.append(run_one(spec, spec.tests[index], index))
@@ -164,6 +164,20 @@ def run_pipeline_tests(path: str | Path, names: Sequence[str] = ()) -> PipelineT
         return text
 
     return PipelineTestReport(file=str(path), outcomes=outcomes, redact=redact)
+
+
+def _compile_for(path: str | Path, test: PipelineTest) -> PipelineSpec:
+    """The pipeline compiled with ``test``'s env only; a reference it leaves unresolved says
+    where to set it."""
+    try:
+        return compile_spec(path, environ=test.env)
+    except SpecError as exc:
+        if "environment variable" not in exc.message or "is not set" not in exc.message:
+            raise
+        raise SpecError(f"test `{test.name}`: {exc.message}", location=exc.location,
+                        step=exc.step, hint="Set it in the test's `env:` (tests never read "
+                        "the real environment), or give the reference a default: "
+                        "`${env:NAME:-value}`.") from None
 
 
 def run_one(spec: PipelineSpec, test: PipelineTest, index: int) -> TestOutcome:
