@@ -12,8 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from dteg.components.types import check_type
 from dteg.errors import SpecError
 from dteg.spec.loader import Path_, SourceMap
 from dteg.spec.model_errors import located_errors
@@ -36,6 +45,20 @@ class TestInput(_Strict):
     path: str | None = Field(
         default=None, description="A .csv or .jsonl (.json, .ndjson) fixture file, relative "
         "to the pipeline file")
+    schema_: dict[str, str] = Field(
+        default_factory=dict, alias="schema", description="column → type (int, float, "
+        "string, bool, date, timestamp, timestamptz, decimal(p,s) …) the given values are "
+        "cast to, as the source's own `schema:` would; other columns keep the types YAML or "
+        "the fixture gives them")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _known_types(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            check_type(name)
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> TestInput:

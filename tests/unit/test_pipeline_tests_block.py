@@ -93,6 +93,18 @@ tests:
     assert "must be a .csv or .jsonl" in err.message
 
 
+def test_an_unknown_column_type_in_an_input_schema_is_located() -> None:
+    err = _error(_spec_text("""
+tests:
+  - name: t
+    inputs:
+      orders: {rows: [{amount: 1}], schema: {amount: "decimel(12,2)"}}
+    expect: {out: {count: 0}}
+"""))
+    assert err.location is not None and err.location.line == 12
+    assert "unknown column type `decimel(12,2)`" in err.message
+
+
 def test_a_test_that_checks_nothing_is_refused() -> None:
     err = _error(_spec_text("""
 tests:
@@ -246,3 +258,31 @@ def test_dteg_test_on_a_file_without_tests_says_how_to_add_them(cli, write_pipel
 def test_dteg_test_names_a_missing_pipeline_file(cli, tmp_path) -> None:
     result = cli("test", str(tmp_path / "nope.yaml"))
     assert result.code == 2 and "no pipeline file at" in result.err
+
+
+def test_given_rows_are_cast_to_the_input_schema_and_fixtures_are_read(tmp_path) -> None:
+    import pyarrow as pa
+
+    from dteg.errors import Location
+    from dteg.run.pipeline_tests.fixtures import input_table
+    from dteg.spec.tests_block import TestInput
+
+    here = Location("p.yaml", 3)
+    given = TestInput.model_validate({"rows": [{"id": 1, "v": 1520.5}, {"id": 2}],
+                                      "schema": {"v": "decimal(12,2)"}})
+    table = input_table(given, tmp_path, here, "t")
+    assert table.schema.field("v").type == pa.decimal128(12, 2)
+    assert table.column("v").to_pylist() == [decimal.Decimal("1520.50"), None]
+    (tmp_path / "f.jsonl").write_text('{"id": 1}\n\n{"id": 2, "x": "a"}\n')
+    table = input_table(TestInput(path="f.jsonl"), tmp_path, here, "t")
+    assert table.to_pylist() == [{"id": 1, "x": None}, {"id": 2, "x": "a"}]
+    (tmp_path / "f.csv").write_text("id,at\n1,2024-01-01T00:00:00\n")
+    table = input_table(TestInput(path="f.csv"), tmp_path, here, "t")
+    assert pa.types.is_timestamp(table.schema.field("at").type)
+    bad = TestInput.model_validate({"rows": [{"v": "abc"}], "schema": {"v": "int"}})
+    with pytest.raises(SpecError, match="the values of `v` do not cast to `int`") as info:
+        input_table(bad, tmp_path, here, "t")
+    assert info.value.location == here
+    with pytest.raises(SpecError, match="not JSON Lines"):
+        (tmp_path / "bad.jsonl").write_text("{nope\n")
+        input_table(TestInput(path="bad.jsonl"), tmp_path, here, "t")

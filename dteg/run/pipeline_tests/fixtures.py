@@ -13,7 +13,34 @@ from dteg.spec.tests_block import TestInput
 
 
 def input_table(given: TestInput, base_dir: Path, location: Location, test: str) -> pa.Table:
-    """The rows of ``given``; a fixture path is taken from the pipeline file's folder."""
+    """The rows of ``given``, cast to its ``schema:``; a fixture path is taken from the
+    pipeline file's folder."""
+    return cast_columns(_given_table(given, base_dir, location, test), given.schema_,
+                        location, test)
+
+
+def cast_columns(table: pa.Table, schema: dict[str, str], location: Location,
+                 test: str) -> pa.Table:
+    """``table`` with the columns ``schema`` names cast to their types."""
+    from dteg.components.types import parse_type
+
+    for column, type_name in schema.items():
+        if column not in table.column_names:
+            raise SpecError(f"test `{test}`: `schema:` names the column `{column}`, which no "
+                            "given row has", location=location,
+                            hint=f"The rows have: {', '.join(table.column_names) or 'none'}.")
+        index = table.column_names.index(column)
+        try:
+            values = table.column(column).cast(parse_type(type_name))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise SpecError(f"test `{test}`: the values of `{column}` do not cast to "
+                            f"`{type_name}`: {exc}", location=location,
+                            hint="Fix the given values or the type in `schema:`.") from None
+        table = table.set_column(index, column, values)
+    return table
+
+
+def _given_table(given: TestInput, base_dir: Path, location: Location, test: str) -> pa.Table:
     if given.rows is not None:
         return rows_table(given.rows, location, test)
     assert given.path is not None
