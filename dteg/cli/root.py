@@ -19,6 +19,7 @@ from dteg.cli.context import DebugOpt, begin
 # be most of what typer costs `dteg validate`. A test checks the names against the modules.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pipeline_cmds": ("validate", "plan", "schema"),
+    "test_cmds": ("test",),
     "connectors_cmds": ("connectors",),
     "runs_cmds": ("runs",),
     "dbt_cmds": ("dbt",),

@@ -23,6 +23,7 @@ from dteg.spec.orchestration import FreshnessSpec, RetryPolicy, SlaSpec, Trigger
 from dteg.spec.rules import ValidationRule
 from dteg.spec.schedule import Schedule, ScheduleSpec, schedule_spec
 from dteg.spec.secrets import Redactor
+from dteg.spec.tests_block import PipelineTest
 
 SOURCE_KINDS = ("extract",)
 SINK_KINDS = ("load",)
@@ -189,6 +190,10 @@ class PipelineFile(_Strict):
     """A dteg pipeline file."""
 
     pipeline: PipelineBody
+    tests: list[PipelineTest] = Field(
+        default_factory=list, description="Config unit tests, run offline by `dteg test "
+        "pipeline.yaml`: rows per extract step in, expected rows per load step and dead "
+        "letters out")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +272,8 @@ class PipelineSpec(BaseModel):
     references: dict[Path_, str] = Field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     yaml_text: str = ""
+    # The file's `tests:` block (not interpolated: its rows and env are taken as written).
+    tests: tuple[PipelineTest, ...] = ()
 
     def step(self, name: str) -> StepSpec:
         for s in self.steps:

@@ -37,6 +37,7 @@ from dteg.spec.models import (
     StepSpec,
 )
 from dteg.spec.sections import as_config, check_sections
+from dteg.spec.tests_block import TESTS_KEY, check_test_steps, check_tests_shape
 
 Phase = Callable[[PipelineSpec], PipelineSpec]
 _BODY_KEYS = {"type", "name", "input", "config"}
@@ -64,7 +65,13 @@ def check_file_shape(
             hint = "Put `name:`, `steps:` and the rest under a top-level `pipeline:` key."
         raise SpecError("the top-level key `pipeline:` is missing", location=smap.at(()),
                         hint=hint)
-    resolved = interpolate(data, smap, base_dir=base_dir, environ=environ)
+    # `tests:` is taken as written: its rows and env are test data, not references to resolve.
+    tests = data.get(TESTS_KEY)
+    _raise_all(check_tests_shape(tests, smap))
+    resolved = interpolate({k: v for k, v in data.items() if k != TESTS_KEY}, smap,
+                           base_dir=base_dir, environ=environ)
+    if tests is not None:
+        resolved.data[TESTS_KEY] = tests
     # Steps are checked one by one below, with step-aware messages, before the whole file.
     raw_steps = resolved.data["pipeline"].get("steps") if isinstance(
         resolved.data["pipeline"], dict) else None
@@ -81,6 +88,7 @@ def check_file_shape(
     return PipelineSpec(
         name=body.name, file=file, base_dir=base_dir, body=body, source_map=smap,
         redactor=resolved.redactor, references=resolved.references, yaml_text=doc.text,
+        tests=tuple(parsed.tests),
     )
 
 
@@ -704,6 +712,17 @@ def run_notices(spec: PipelineSpec) -> list[str]:
             f"{'it' if one else 'them'}."]
 
 
+# --- phase 9: the tests block -------------------------------------------------------------
+
+
+def check_tests(spec: PipelineSpec) -> PipelineSpec:
+    """The steps each test of ``tests:`` names are extract steps (``inputs``) and load steps
+    (``expect``) of this pipeline."""
+    _raise_all(check_test_steps(spec.tests, [s.name for s in spec.sources()],
+                                [s.name for s in spec.sinks()], spec.source_map))
+    return spec
+
+
 PHASES: tuple[tuple[str, Phase], ...] = (
     ("normalize_steps", normalize_steps),
     ("insert_policy_steps", insert_policy_steps),
@@ -713,6 +732,7 @@ PHASES: tuple[tuple[str, Phase], ...] = (
     ("check_masking_keys", check_masking_keys),
     ("check_graph", check_graph),
     ("check_monitoring", check_monitoring),
+    ("check_tests", check_tests),
 )
 
 

@@ -33,7 +33,7 @@ def _inputs(spec: PipelineSpec) -> dict[str, tuple[str, ...]]:
 def test_phases_run_in_documented_order() -> None:
     assert [name for name, _ in PHASES] == [
         "normalize_steps", "insert_policy_steps", "insert_dead_letter_sink", "resolve_types",
-        "check_configs", "check_masking_keys", "check_graph", "check_monitoring",
+        "check_configs", "check_masking_keys", "check_graph", "check_monitoring", "check_tests",
     ]
 
 
