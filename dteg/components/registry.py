@@ -120,6 +120,11 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
            source=Capabilities(offset_planner="dteg.connectors.kafka.offsets:create_planner",
                                extra="kafka"),
            sink=Capabilities(write_modes=("append",), extra="kafka")),
+    ComponentInfo("http", "source", "dteg.connectors.http.config:SourceConfig",
+                  "dteg.connectors.http.source:create",
+                  "Read a REST API: GET/POST, pagination (page, offset, cursor, Link, next "
+                  "URL), bearer/basic/API key/OAuth2 auth, rate limits, incremental",
+                  ("rest",), capabilities=Capabilities(incremental=True)),
     ComponentInfo("snowflake", "sink", "dteg.connectors.snowflake.config:SinkConfig",
                   "dteg.connectors.snowflake.sink:create",
                   "Load Snowflake tables: staged Parquet + COPY INTO, append/replace/merge, "
