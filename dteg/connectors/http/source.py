@@ -145,7 +145,8 @@ class HttpReader(IncrementalReader):
         yield with_provenance(empty, f"{self.describe()} record {{}}")
 
     def describe(self) -> str:
-        return f"{self.config.method} {HttpClient(self.config, self.ctx.step).scrub(self.config.url)}"
+        url = HttpClient(self.config, self.ctx.step).scrub(self.config.url)
+        return f"{self.config.method} {url}"
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -169,8 +170,11 @@ class HttpReader(IncrementalReader):
                                        f"{doing} (page {request.number}) of {self.describe()}")
                 page = self._parse(request, response)
                 yield page
+                # An unreadable page of a page/offset listing counts as full: the pages
+                # after it are still there.
+                seen = len(page.items) if page.problem is None else self.config.pagination.size
                 nxt = pages.following(request, self.config.pagination, page.body,
-                                      response.links, len(page.items))
+                                      response.links, seen)
                 if nxt is None and page.problem is not None and \
                         self.config.pagination.style in ("cursor", "next_url"):
                     raise ConnectorError(
