@@ -362,6 +362,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--client-id", default="dteg-app")
     parser.add_argument("--client-secret", default="sf-s3cret")
+    parser.add_argument("--state", default="", help="names the instance (scripts/services)")
     args = parser.parse_args()
     sf = FakeSalesforce(client_id=args.client_id, client_secret=args.client_secret,
                         polls_before_complete=1)
