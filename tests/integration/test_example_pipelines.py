@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import fastavro
 import pyarrow.parquet as pq
-import pytest
 
 from tests.integration.conftest import PIPELINES
 
