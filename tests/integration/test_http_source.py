@@ -146,14 +146,16 @@ def test_throttled_429_waits_for_retry_after_and_the_rate_ceiling_holds(tmp_path
 
 
 def test_5xx_and_timeouts_are_retried(tmp_path: Path) -> None:
-    api = _api(250, fail_pages={1: [500, 503], 3: [502]}, slow_pages={2: 3.0})
+    # Page 2 answers once after 8 s, past the 2 s timeout. A busy machine may time out a
+    # normal answer too: that is retried like any other, so counts are lower bounds.
+    api = _api(250, fail_pages={1: [500, 503], 3: [502]}, slow_pages={2: 8.0})
     with serve(api) as base:
-        table, dead = check_source("http", _config(base, "offset", timeout_seconds=1),
-                                   base_dir=tmp_path)
+        table, dead = check_source("http", _config(base, "offset", timeout_seconds=2, retry={
+            **FAST_RETRY, "attempts": 10}), base_dir=tmp_path)
     assert sorted(table.column("id").to_pylist()) == list(range(1, 251))
     assert dead.num_rows == 0
     offsets = [int(q.get("offset", 0)) for _, _, q, _ in api.requests]
-    assert offsets.count(0) == 3 and offsets.count(100) == 2 and offsets.count(200) == 2
+    assert offsets.count(0) >= 3 and offsets.count(100) >= 2 and offsets.count(200) >= 2
 
 
 def test_server_gone_mid_run_fails_clearly_as_retriable(tmp_path: Path) -> None:
