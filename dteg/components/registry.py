@@ -120,6 +120,16 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
            source=Capabilities(offset_planner="dteg.connectors.kafka.offsets:create_planner",
                                extra="kafka"),
            sink=Capabilities(write_modes=("append",), extra="kafka")),
+    ComponentInfo("http", "source", "dteg.connectors.http.config:SourceConfig",
+                  "dteg.connectors.http.source:create",
+                  "Read a REST API: GET/POST, pagination (page, offset, cursor, Link, next "
+                  "URL), bearer/basic/API key/OAuth2 auth, rate limits, incremental",
+                  ("rest",), capabilities=Capabilities(incremental=True)),
+    *_pair("salesforce", "Salesforce objects through Bulk API 2.0 (OAuth2 JWT bearer or "
+           "client credentials)", ("salesforce-loader",),
+           sink=Capabilities(write_modes=("append", "merge")),
+           source_note=" with a query job", sink_note=": insert, upsert by external id, "
+           "update, delete; rejected records → dead letters"),
     ComponentInfo("snowflake", "sink", "dteg.connectors.snowflake.config:SinkConfig",
                   "dteg.connectors.snowflake.sink:create",
                   "Load Snowflake tables: staged Parquet + COPY INTO, append/replace/merge, "

@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import fastavro
 import pyarrow.parquet as pq
-import pytest
 
 from tests.integration.conftest import PIPELINES
 
@@ -26,12 +25,16 @@ def _dead_letters(workdir: Path, pipeline: str) -> list[dict]:
 
 def test_every_example_has_a_test() -> None:
     tested = {"quickstart", "csv_to_parquet", "jsonl_events", "parquet_orders", "avro_orders",
-              "duckdb_query", "fan_out", "seed_example", "secure_customers",
+              "duckdb_query", "fan_out", "secure_customers",
               "secure_customers_read",
               # run by test_postgres.py and test_mysql.py (they need the database servers)
               "postgres_incremental", "mysql_incremental",
               # run by test_kafka_stream.py and test_kafka_windows.py (they need the broker)
               "kafka_to_duckdb", "kafka_windowed",
+              # run by test_http_source.py and test_salesforce.py (local stand-in servers)
+              "rest_incremental", "salesforce_contacts",
+              # run by test_seed_end_to_end.py (Kafka broker + Salesforce stand-in + dbt)
+              "seed_example",
               # served on its schedule by orchestrator/test_server_embedded.py
               "every_minute"}
     assert {p.stem for p in PIPELINES.glob("*.yaml")} <= tested
@@ -163,18 +166,6 @@ def test_fan_out(workdir, run_pipeline) -> None:
     assert balances["refunds_file"]["read"] == 500
     assert balances["refunds_file"]["loaded"] + balances["refunds_file"]["filtered"] == 500
     assert "refunds_file: counts reconcile" in out
-
-
-@pytest.mark.parametrize("name", ["seed_example"])
-def test_seed_example_is_refused_by_run_with_reasons(workdir, run_pipeline, name) -> None:
-    path = workdir / f"{name}.yaml"
-    if not path.exists():
-        pytest.fail("pipelines/seed_example.yaml is missing")
-    code, report, out = run_pipeline(path)
-    assert code == 2
-    assert report is None
-    assert "dteg://salesforce-loader" in out and "not installed" in out
-    assert "kafka-extractor" not in out  # the built-in Kafka source
 
 
 def test_secure_customers_then_the_authorized_reader(workdir, run_pipeline, monkeypatch) -> None:

@@ -1,5 +1,7 @@
-"""The seed's YAML example is a commitment: it validates as written, and `dteg run` refuses it
-(before importing Beam) by naming what is not installed or not available yet."""
+"""The seed's YAML example is a commitment: it validates as written (only its connection values
+changed), its components resolve to built-ins (the Kafka source, the Salesforce loader), and
+`dteg run` refuses it (before importing Beam) while the encryption key is missing. It runs
+end to end in tests/integration/test_seed_end_to_end.py."""
 
 from __future__ import annotations
 
@@ -23,7 +25,15 @@ def test_file_is_the_seed_example_as_written() -> None:
         seed = SEED_TEXT.read_text(encoding="utf-8")
         block = re.search(r"YAML 기반 설정 파일 예시.*?```yaml\n(.*?)```", seed, re.S)
         assert block is not None
-        assert text == block.group(1)
+        # Only connection values differ: the broker and topic come from the environment
+        # (defaults as in the seed), and dbt gets a profile (the load goes to Salesforce).
+        expected = block.group(1).replace(
+            'bootstrap_servers: "kafka:9092"',
+            'bootstrap_servers: "${env:DTEG_KAFKA_BOOTSTRAP_SERVERS:-kafka:9092}"').replace(
+            'topic_name: "data-stream"', 'topic_name: "${env:DTEG_SEED_TOPIC:-data-stream}"'
+        ).replace('        tests: true\n', '        tests: true\n'
+                  '        profiles_dir: "dbt/seed_profiles"\n')
+        assert text == expected
 
 
 def test_validate_accepts_it_with_warnings(cli, monkeypatch) -> None:
@@ -34,12 +44,9 @@ def test_validate_accepts_it_with_warnings(cli, monkeypatch) -> None:
     assert f"ok: {SEED} is valid (5 steps: extract, validate, encrypt, load, transform)" \
         in result.out
     err = result.err
-    # dteg://streaming/kafka is the built-in Kafka source; the Salesforce loader is not built in.
+    # dteg://streaming/kafka and dteg://enterprise/salesforce are built in: nothing to install.
     assert "kafka-extractor" not in err
-    assert f"step `load` ({SEED}:33): component `dteg://salesforce-loader`" in err
-    # No `dteg install` yet: the message says how a component gets installed today.
-    assert "dteg install" not in err
-    assert "install the component's Python package with pip" in err
+    assert "salesforce-loader" not in err and "not installed" not in err
     assert f"{SEED}:15: `security.encryption` needs a key, but none is set: export " \
         "DTEG_ENCRYPTION_KEY" in err
     assert all(line.startswith("warning: ") for line in err.splitlines())
@@ -83,6 +90,6 @@ def test_run_refuses_and_lists_unresolved_components() -> None:
     assert "error: this pipeline cannot run yet:" in err
     blockers = err.split("error: this pipeline cannot run yet:", 1)[1]
     assert "kafka-extractor" not in blockers  # resolves to the built-in Kafka source
-    assert "component `dteg://salesforce-loader`" in blockers
+    assert "salesforce-loader" not in blockers  # resolves to the built-in Salesforce loader
     assert f"{SEED}:15: `security.encryption` needs a key" in blockers
     assert "Traceback" not in err
