@@ -418,6 +418,31 @@ def test_example_pipeline(cdc: Any, tmp_path: Path, dteg: Any) -> None:
     code, report, out = dteg("stream", str(path), "--max-records", "15")
     assert code == 0, out
     assert report["read"] == 15 and report["reconciles"] is True
+    # `dteg run` reads the changes committed before it started, confirms them and stops.
+    cdc.execute("INSERT INTO cdc_customers VALUES (200, 'new@example.com', 'free')")
+    cdc.execute("UPDATE cdc_customers SET email = 'changed@example.com' WHERE id = 1")
+    code, report, out = dteg("run", str(path))
+    assert code == 0, out
+    assert report["read"] == 2
+    code, report, out = dteg("run", str(path))
+    assert code == 0 and report["read"] == 0, out
     assert _duck(work / ".dteg" / "warehouse.duckdb",
                  "SELECT id, email, tier FROM customers_cdc ORDER BY id") == \
         cdc.execute("SELECT id, email, tier FROM cdc_customers ORDER BY id").fetchall()
+
+
+def test_connector_kit_reads_waiting_changes_without_confirming(cdc: Any,
+                                                                tmp_path: Path) -> None:
+    from dteg.testing import check_source
+
+    _create_items(cdc)
+    config = {"url": cdc.url, "tables": ["items"], "slot": f"{cdc.name}_kit",
+              "publication": f"{cdc.name}_kit"}
+    table, dead = check_source("postgres_cdc", config, base_dir=tmp_path)  # creates the slot
+    assert table.num_rows == 0 and dead.num_rows == 0
+    cdc.execute("INSERT INTO items (id, name, qty) SELECT g, 'k', g FROM generate_series(1, 30) g")
+    cdc.execute("DELETE FROM items WHERE id <= 3")
+    for _ in range(2):  # nothing is confirmed: the same changes again
+        table, dead = check_source("postgres_cdc", config, base_dir=tmp_path)
+        assert table.num_rows == 33 and dead.num_rows == 0
+        assert table.column("_op").to_pylist().count("delete") == 3

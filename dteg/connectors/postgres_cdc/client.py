@@ -32,11 +32,16 @@ def psycopg2() -> Any:
 
 
 def _dsn(endpoint: Endpoint, timeout: int) -> dict[str, Any]:
-    return {"host": endpoint.host, "port": endpoint.port, "user": endpoint.user,
+    from urllib.parse import parse_qsl
+
+    given = dict(parse_qsl(endpoint.options))  # the URL's sslmode=…, options=-csearch_path…
+    # Text values of timestamptz come in UTC, dates in ISO (the decoder relies on it).
+    options = " ".join(o for o in (given.pop("options", ""), "-c TimeZone=UTC -c DateStyle=ISO")
+                       if o)
+    return {**given, "host": endpoint.host, "port": endpoint.port, "user": endpoint.user,
             "password": endpoint.password, "dbname": endpoint.database,
-            "connect_timeout": timeout, "application_name": "dteg-cdc",
-            # Text values of timestamptz come in UTC, dates in ISO (the decoder relies on it).
-            "options": "-c TimeZone=UTC -c DateStyle=ISO"}
+            "connect_timeout": given.get("connect_timeout", timeout),
+            "application_name": "dteg-cdc", "options": options}
 
 
 def first_line(exc: BaseException) -> str:

@@ -99,7 +99,7 @@ class CdcPlanner:
     """Plans micro-batches of one ``postgres_cdc`` step and confirms them to its slot."""
 
     def __init__(self, config: SourceConfig, *, pipeline: str, step: str,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, spool_dir: Path | None = None) -> None:
         self.config = config
         self.step = step
         self.endpoint = config.endpoint()
@@ -114,7 +114,11 @@ class CdcPlanner:
         self.position = 0  # commit LSN up to which changes are in every sink (or planned)
         self.confirmed = 0  # what the slot was told
         self.until: int | None = None
-        self.spool_dir = Path(tempfile.mkdtemp(prefix="dteg-cdc-"))
+        # Spooled changes live as long as this planner (a process's stream or run), unless
+        # the caller keeps them elsewhere (library use reads them after the planner closed).
+        self.own_spool = spool_dir is None
+        self.spool_dir = spool_dir or Path(tempfile.mkdtemp(prefix="dteg-cdc-"))
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._last_feedback = 0.0
 
     # --- connection ---------------------------------------------------------------------
@@ -314,7 +318,8 @@ class CdcPlanner:
 
     def close(self) -> None:
         self.close_connections()
-        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        if self.own_spool:
+            shutil.rmtree(self.spool_dir, ignore_errors=True)
 
     # --- reading the stream -------------------------------------------------------------
 
@@ -385,7 +390,8 @@ class CdcPlanner:
     def resolve_until(self, *, bounded: bool) -> None:
         """A bounded run reads the changes committed before it started."""
         if bounded:
-            self.until = lsn_int(self._sql("SELECT pg_current_wal_lsn()::text")[0][0])
+            # The insert position: at or past the end of every transaction committed so far.
+            self.until = lsn_int(self._sql("SELECT pg_current_wal_insert_lsn()::text")[0][0])
 
     def plan(self, budget: int | None) -> Plan:
         self._pump(wait_for=self.until)

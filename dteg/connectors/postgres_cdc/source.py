@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from dteg.components.contracts import BatchReader, Rejected, RunContext
 from dteg.components.records import POSITION_COLUMN, SOURCE_COLUMN
 from dteg.connectors.postgres_cdc.config import SourceConfig
-from dteg.connectors.postgres_cdc.offsets import CdcRange, create_planner, read_spool
+from dteg.connectors.postgres_cdc.offsets import CdcPlanner, CdcRange, read_spool
 from dteg.errors import ConnectorError
 
 
@@ -33,10 +33,17 @@ class CdcReader(BatchReader):
         if plan.offset_ranges_file is not None:
             planned = json.loads(plan.offset_ranges_file.read_text(encoding="utf-8"))
             return [CdcRange.from_json(r) for r in planned.get(self.ctx.step, [])]
-        raise ConnectorError(
-            "a `postgres_cdc` source reads what `dteg stream` or `dteg run` planned; it cannot "
-            "be read on its own", step=self.ctx.step,
-            hint="Run the pipeline with `dteg stream` (or `dteg run` for the changes so far).")
+        # Library use without a launcher: the changes waiting in the slot now (creating it on
+        # the first call); nothing is confirmed, so the next call reads them again.
+        planner = CdcPlanner(self.config, pipeline=self.ctx.pipeline, step=self.ctx.step,
+                             state_dir=self.ctx.state_dir,
+                             spool_dir=self.ctx.staging_dir / "cdc")
+        try:
+            planner.connect()
+            planner.resolve_until(bounded=True)
+            return [CdcRange.from_json(r) for r in planner.plan(None).ranges_json()]
+        finally:
+            planner.close()
 
     def read(self, split: Any) -> Iterator[pa.RecordBatch | Rejected]:
         rng: CdcRange = split
@@ -61,10 +68,6 @@ class CdcReader(BatchReader):
         if folder is not None and stamps:
             _save_timestamps(folder, f"{self.ctx.step}.{rng.start}",
                              pa.concat_arrays(stamps).to_numpy(zero_copy_only=False))
-
-    def planner(self) -> Any:
-        return create_planner(self.config, pipeline=self.ctx.pipeline, step=self.ctx.step,
-                              state_dir=self.ctx.state_dir)
 
     def describe(self) -> str:
         e = self.config.endpoint()
