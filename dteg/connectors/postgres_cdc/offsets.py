@@ -352,10 +352,7 @@ class CdcPlanner:
 
                     select.select([self.stream], [], [], 0.2)
                     continue
-                txn = self.decoder.feed(message.payload, message.data_start)
-                if txn is not None and txn.end_lsn > max(self.position, self._buffered_end()):
-                    self.buffer.append(txn)
-                    waiting += len(txn.changes)
+                waiting += self._take(message)
             self._keepalive()
         except ConnectorError:
             raise
@@ -363,6 +360,15 @@ class CdcPlanner:
             self.close_connections()
             raise self._fail(exc, f"reading the replication stream of slot {self.slot}") \
                 from None
+
+    def _take(self, message: Any) -> int:
+        """Decode one message; a completed transaction not seen yet joins the buffer.
+        Returns the changes it added."""
+        txn = self.decoder.feed(message.payload, message.data_start)
+        if txn is not None and txn.end_lsn > max(self.position, self._buffered_end()):
+            self.buffer.append(txn)
+            return len(txn.changes)
+        return 0
 
     def _buffered_end(self) -> int:
         return self.buffer[-1].end_lsn if self.buffer else 0
@@ -494,8 +500,12 @@ class CdcPlanner:
                         f"slot {self.slot} did not confirm {lsn_text(end)} within "
                         f"{CONFIRM_TIMEOUT:.0f} s", step=self.step, retriable=True,
                         hint="The rows are loaded; the confirmation is retried.")
-                self.cursor.read_message()  # lets the connection process the server's replies
-                time.sleep(0.005)
+                # Keep taking in changes meanwhile (never drop one: it is not re-sent).
+                message = self.cursor.read_message()
+                if message is not None:
+                    self._take(message)
+                else:
+                    time.sleep(0.005)
         except ConnectorError:
             raise
         except Exception as exc:
