@@ -209,6 +209,21 @@ def test_snapshot_loads_existing_rows_once_then_the_changes(cdc: Any, tmp_path: 
         _source(cdc)
 
 
+def test_a_column_added_on_the_source_reaches_the_sink(cdc: Any, tmp_path: Path,
+                                                       dteg: Any) -> None:
+    _create_items(cdc)
+    path = _pipeline(tmp_path, cdc.name, "items", sinks=DUCKDB_SINK)
+    assert dteg("stream", str(path), "--max-seconds", "0.5")[0] == 0  # creates the slot
+    cdc.execute("INSERT INTO items (id, name, qty) VALUES (1, 'a', 1)")
+    cdc.execute("ALTER TABLE items ADD COLUMN color text")
+    cdc.execute("INSERT INTO items (id, name, qty, color) VALUES (2, 'b', 2, 'red')")
+    cdc.execute("UPDATE items SET color = 'blue' WHERE id = 1")
+    code, report, out = dteg("stream", str(path), "--max-records", "3")
+    assert code == 0 and report["read"] == 3, out
+    assert _duck(tmp_path / "sink.duckdb", "SELECT id, name, color FROM items ORDER BY id") \
+        == [(1, "a", "blue"), (2, "b", "red")]
+
+
 def _peek_ids(admin: Any, slot: str, publication: str) -> set[int]:
     """Ids inserted by the changes a slot still holds (after its confirmed position), read
     from a copy of the slot so the stream's own slot is not touched."""

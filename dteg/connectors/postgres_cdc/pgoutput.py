@@ -38,6 +38,9 @@ class Change:
     relid: int
     values: list[Any]  # text per column, None, or UNCHANGED
     lsn: int
+    # The table's columns when the change was made (DDL re-sends Relation before the next
+    # change; changes before and after it must not share one schema).
+    relation: Relation | None = None
 
 
 @dataclass
@@ -121,7 +124,8 @@ class Decoder:
             values, pos = _tuple(payload, pos + 1)  # after 'K' or 'O'
             op = "delete"
         if self.current is not None:
-            self.current.changes.append(Change(op, relid, values, lsn))
+            self.current.changes.append(Change(op, relid, values, lsn,
+                                               self.relations.get(relid)))
 
 
 def _string(data: bytes, pos: int) -> tuple[str, int]:
@@ -198,15 +202,17 @@ def _column(texts: list[Any], dtype: pa.DataType) -> pa.Array:
 
 def to_batches(transactions: list[Transaction], relations: dict[int, Relation], *,
                with_table: bool) -> list[pa.RecordBatch]:
-    """One batch per table (in first-seen order) with its columns, then ``_op``, ``_lsn``
-    (the change's WAL position) and ``_commit_ts`` (and ``_table`` for several tables)."""
-    by_table: dict[int, list[tuple[Change, Transaction]]] = {}
+    """One batch per table (in first-seen order) with its columns (all of them, if DDL
+    changed them meanwhile), then
+    ``_op``, ``_lsn`` (the change's WAL position) and ``_commit_ts`` (and ``_table`` for
+    several tables)."""
+    by_table: dict[int, tuple[Relation, list[tuple[Change, Transaction]]]] = {}
     for txn in transactions:
         for change in txn.changes:
-            by_table.setdefault(change.relid, []).append((change, txn))
-    batches = []
-    for relid, rows in by_table.items():
-        rel = relations[relid]
+            rel = change.relation or relations[change.relid]
+            by_table.setdefault(id(rel), (rel, []))[1].append((change, txn))
+    layouts: dict[int, list[pa.Table]] = {}
+    for rel, rows in by_table.values():
         arrays, names = [], []
         for index, (name, oid, typmod) in enumerate(rel.columns):
             arrays.append(_column([c.values[index] if index < len(c.values) else None
@@ -219,7 +225,15 @@ def to_batches(transactions: list[Transaction], relations: dict[int, Relation], 
         if with_table:
             arrays.append(pa.array([rel.qualified] * len(rows), pa.string()))
             names.append("_table")
-        batches.append(pa.RecordBatch.from_arrays(arrays, names=names))
+        layouts.setdefault(rel.relid, []).append(
+            pa.Table.from_batches([pa.RecordBatch.from_arrays(arrays, names=names)]))
+    # A table whose columns changed (DDL) in these transactions: one batch with every column,
+    # NULL where a change had no such column.
+    batches = []
+    for tables in layouts.values():
+        merged = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 \
+            else tables[0]
+        batches.extend(merged.combine_chunks().to_batches())
     return batches
 
 
