@@ -142,7 +142,8 @@ def sink_rows(db: Path) -> int:
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return int(con.execute("SELECT count(*) FROM items").fetchone()[0])
+        row = con.execute("SELECT count(*) FROM items").fetchone()
+        return int(row[0]) if row else 0
     finally:
         con.close()
 
@@ -228,9 +229,9 @@ def main() -> None:
     print(f"\nthroughput ({args.changes:,} changes, median of {args.repeat}): dteg "
           f"{med['dteg']:,.0f}/s, baseline {med['baseline']:,.0f}/s, ratio "
           f"{med['dteg'] / med['baseline']:.2f}")
-    wall = {v: statistics.median(r) for v, r in walls.items()}
-    print(f"wall (start-up included): dteg {wall['dteg']:,.0f}/s, baseline "
-          f"{wall['baseline']:,.0f}/s, ratio {wall['dteg'] / wall['baseline']:.2f}")
+    walled = {v: statistics.median(r) for v, r in walls.items()}
+    print(f"wall (start-up included): dteg {walled['dteg']:,.0f}/s, baseline "
+          f"{walled['baseline']:,.0f}/s, ratio {walled['dteg'] / walled['baseline']:.2f}")
     for variant, values in lat.items():
         p50 = statistics.median(v[0] for v in values)
         p99 = statistics.median(v[1] for v in values)

@@ -57,7 +57,8 @@ def main() -> None:
     sink = duckdb.connect(args.db)
     sink.execute("CREATE TABLE IF NOT EXISTS items (id BIGINT PRIMARY KEY, v INTEGER, "
                  "note VARCHAR, _op VARCHAR, _lsn BIGINT)")
-    con = psycopg2.connect(args.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection)
+    con = psycopg2.connect(args.dsn,
+                           connection_factory=psycopg2.extras.LogicalReplicationConnection)
     cur = con.cursor()
     cur.start_replication(slot_name=args.slot, decode=False, options={
         "proto_version": "1", "publication_names": args.publication})
@@ -122,7 +123,7 @@ def main() -> None:
             stamps.append(commit_ts + EPOCH_2000_US)
             txn_rows += 1
         elif kind == b"C":
-            _f, _c, commit_end, ts = struct.unpack_from(">bQQq", data, 1)
+            _f, _c, commit_end, _ts = struct.unpack_from(">bQQq", data, 1)
             # The commit time was only known at Begin for proto 1 (the same value).
             pending_end = commit_end
             total += txn_rows

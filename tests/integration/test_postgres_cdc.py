@@ -63,8 +63,8 @@ def cdc(pg: Any, postgres_server: dict[str, str]) -> Iterator[Any]:
         admin.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
                       "WHERE slot_name LIKE %s AND active_pid IS NOT NULL", (f"%{name}%",))
         deadline = time.monotonic() + 30
-        while admin.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE "
-                            "%s AND active", (f"%{name}%",)).fetchone()[0]:
+        while (admin.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE "
+                             "%s AND active", (f"%{name}%",)).fetchone() or (0,))[0]:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         admin.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "

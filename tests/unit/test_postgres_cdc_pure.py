@@ -88,13 +88,14 @@ def test_lsn_text_round_trips_and_types_fall_back_to_text() -> None:
 
 
 def test_config_names_and_refuses_bad_tables() -> None:
-    config = SourceConfig(url="postgresql://u:p@h/db", tables=["public.orders"])
+    config = SourceConfig.model_validate({"url": "postgresql://u:p@h/db",
+                                          "tables": ["public.orders"]})
     assert config.names("My-Pipe", "extract") == ("dteg_my_pipe_extract",
                                                    "dteg_my_pipe_extract")
     with pytest.raises(ValidationError, match="is not a table"):
-        SourceConfig(url="postgresql://u:p@h/db", tables=["orders; drop"])
+        SourceConfig.model_validate({"url": "postgresql://u:p@h/db", "tables": ["orders; d"]})
     with pytest.raises(ValidationError, match="apply to `mode: merge` only"):
-        SinkConfig(table="t", mode="append", delete_column="_op")
+        SinkConfig.model_validate({"table": "t", "mode": "append", "delete_column": "_op"})
 
 
 def test_duckdb_merge_applies_deletes_and_orders_by_lsn(tmp_path: Path) -> None:
