@@ -461,3 +461,67 @@ def test_connector_kit_reads_waiting_changes_without_confirming(cdc: Any,
         table, dead = check_source("postgres_cdc", config, base_dir=tmp_path)
         assert table.num_rows == 33 and dead.num_rows == 0
         assert table.column("_op").to_pylist().count("delete") == 3
+
+
+def _write_rows(pg: Any, first: int, n: int) -> None:
+    pg.execute("INSERT INTO items (id, name, qty) SELECT g, 'w' || g, g FROM "
+               f"generate_series({first}, {first + n - 1}) g")
+
+
+def test_killed_after_the_sinks_committed_is_settled_without_rereading(
+        cdc: Any, tmp_path: Path) -> None:
+    _create_items(cdc)
+    path = _pipeline(tmp_path, cdc.name, "items", sinks=DUCKDB_SINK)
+    log = tmp_path / "stream.log"
+    assert subprocess.run([*DTEG, "stream", str(path), "--max-seconds", "0.5"], cwd=tmp_path,
+                          capture_output=True, timeout=300).returncode == 0
+    created = (_slot(cdc, cdc.name) or (0, False))[0]
+    _write_rows(cdc, 1, 40)
+    # DTEG_FAULT kills the process right after DuckDB committed, before the slot is confirmed.
+    first = subprocess.run([*DTEG, "stream", str(path), "--max-records", "40"], cwd=tmp_path,
+                           capture_output=True, timeout=300,
+                           env={**os.environ, "DTEG_FAULT": "kill_before_offset_commit"})
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    assert _slot(cdc, cdc.name)[0] == created  # type: ignore[index]
+    proc = _start(["stream", str(path), "--max-seconds", "3", "--report-json",
+                   str(tmp_path / "r.json")], tmp_path, log)
+    assert proc.wait(timeout=300) == 0, log.read_text()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["read"] == 0, log.read_text()  # settled, not read again
+    assert "they were committed now" in log.read_text()
+    assert (_slot(cdc, cdc.name) or (0, False))[0] > created
+    assert _duck(tmp_path / "sink.duckdb", "SELECT count(*) FROM items") == [(40,)]
+
+
+def test_a_lost_replication_connection_is_retried_and_loses_nothing(
+        cdc: Any, tmp_path: Path, postgres_server: dict[str, str]) -> None:
+    _create_items(cdc)
+    path = _pipeline(tmp_path, cdc.name, "items", sinks=DUCKDB_SINK)
+    log = tmp_path / "stream.log"
+    admin = psycopg.connect(postgres_server["DTEG_POSTGRES_URL"], autocommit=True)
+    proc = _start(["stream", str(path)], tmp_path, log)
+    try:
+        deadline = time.monotonic() + 240
+        while not (_slot(cdc, cdc.name) or (0, False))[1]:  # streaming
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        created = (_slot(cdc, cdc.name) or (0, False))[0]
+        _write_rows(cdc, 1, 100)
+        position = _wait_advanced(cdc, cdc.name, created, proc, log)
+        # The server ends the walsender (as a failover or a restart would).
+        admin.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                      "WHERE slot_name = %s", (f"dteg_{cdc.name}_changes",))
+        _write_rows(cdc, 101, 100)
+        final = lsn_int(cdc.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0])
+        _wait_advanced(cdc, cdc.name, max(position, final - 1), proc, log)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        admin.close()
+    text = log.read_text()
+    assert "retrying" in text and "Traceback" not in text, text[-3000:]
+    assert _duck(tmp_path / "sink.duckdb", "SELECT count(*), count(DISTINCT id) FROM items") \
+        == [(200, 200)]
