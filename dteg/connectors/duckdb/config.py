@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from dteg.components.settings import Dataset, SinkSettings, SourceSettings
-from dteg.connectors.merge_order import MergeOptions
+from dteg.connectors.load_strategy import MergeOptions
 
 DEFAULT_DATABASE = "warehouse.duckdb"
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from dteg.components.settings import SinkSettings, SourceSettings
-from dteg.connectors.merge_order import MergeOptions
+from dteg.connectors.load_strategy import MergeOptions
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
 SchemaEvolution = Literal["evolve", "freeze", "discard_columns"]
