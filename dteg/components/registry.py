@@ -130,6 +130,14 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
            sink=Capabilities(write_modes=("append", "merge")),
            source_note=" with a query job", sink_note=": insert, upsert by external id, "
            "update, delete; rejected records → dead letters"),
+    ComponentInfo("postgres_cdc", "source", "dteg.connectors.postgres_cdc.config:SourceConfig",
+                  "dteg.connectors.postgres_cdc.source:create",
+                  "Read PostgreSQL inserts/updates/deletes by logical replication (pgoutput; "
+                  "`dteg stream`; the slot advances only after every sink committed; "
+                  "pip install 'dteg[postgres]')",
+                  capabilities=Capabilities(
+                      offset_planner="dteg.connectors.postgres_cdc.offsets:create_planner",
+                      extra="postgres")),
     ComponentInfo("snowflake", "sink", "dteg.connectors.snowflake.config:SinkConfig",
                   "dteg.connectors.snowflake.sink:create",
                   "Load Snowflake tables: staged Parquet + COPY INTO, append/replace/merge, "

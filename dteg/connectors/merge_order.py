@@ -13,3 +13,4 @@ def with_merge_order(batch: pa.RecordBatch, *, part: int, first_row: int, part_c
     batch = batch.append_column(part_column, pa.array([part] * n, pa.int64()))
     return batch.append_column(row_column, pa.array(range(first_row, first_row + n),
                                                     pa.int64()))
+

@@ -5,6 +5,7 @@ the end now — and committed only after every sink committed, so the next run r
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,12 @@ def create_planner(spec: PipelineSpec, step: StepSpec) -> OffsetPlanner:
     if ref is None:
         raise ValueError(f"{step.where()} declares no offset planner")
     factory: Any = import_ref(ref, extra=step.capabilities.extra)
-    planner: OffsetPlanner = factory(step.validated(), pipeline=spec.name, step=step.name)
+    extra: dict[str, Any] = {}
+    if "state_dir" in inspect.signature(factory).parameters:
+        # A planner that keeps local state of its own (the CDC snapshot marker).
+        extra["state_dir"] = spec.state_dir
+    planner: OffsetPlanner = factory(step.validated(), pipeline=spec.name, step=step.name,
+                                     **extra)
     return planner
 
 

@@ -35,6 +35,8 @@ def test_every_example_has_a_test() -> None:
               "rest_incremental", "salesforce_contacts",
               # run by test_seed_end_to_end.py (Kafka broker + Salesforce stand-in + dbt)
               "seed_example",
+              # run by test_postgres_cdc.py (it needs the database server)
+              "postgres_cdc",
               # served on its schedule by orchestrator/test_server_embedded.py
               "every_minute"}
     assert {p.stem for p in PIPELINES.glob("*.yaml")} <= tested

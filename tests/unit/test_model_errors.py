@@ -115,8 +115,8 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_ones() -> None:
             - load: {type: duckdb, config: {table: t, colour: red}}
     """)
     assert err.message == "unknown key `colour`"
-    assert err.hint == ("Allowed keys here: `database`, `key`, `mode`, `schema_evolution`, "
-                        "`table`.")
+    assert err.hint == ("Allowed keys here: `database`, `delete_column`, `delete_value`, `key`, "
+                        "`mode`, `order_by`, `schema_evolution`, `table`.")
 
 
 def test_model_level_rule_points_at_the_config_mapping() -> None:

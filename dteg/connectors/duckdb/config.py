@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from dteg.components.settings import Dataset, SinkSettings, SourceSettings
+from dteg.connectors.load_strategy import MergeOptions
 
 DEFAULT_DATABASE = "warehouse.duckdb"
 
@@ -42,7 +43,7 @@ class SourceConfig(SourceSettings):
         return duckdb_dataset(self.database, self.table, base_dir, step)
 
 
-class SinkConfig(SinkSettings):
+class SinkConfig(SinkSettings, MergeOptions):
     model_config = ConfigDict(extra="forbid")
 
     database: str = Field(default=DEFAULT_DATABASE,
@@ -59,6 +60,7 @@ class SinkConfig(SinkSettings):
     def _merge_needs_key(self) -> SinkConfig:
         if self.mode == "merge" and not self.key:
             raise ValueError("`mode: merge` needs `key:` (the column(s) that identify a row)")
+        self.check_merge_options(self.mode)
         return self
 
     def write_mode(self) -> str:

@@ -111,15 +111,20 @@ class DuckDbWriter(BatchWriter):
         keys = self.config.keys()
         staged_columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {staged}").fetchall()]
         missing = [k for k in keys if k not in staged_columns]
+        if mode == "merge":
+            missing += self.config.missing_merge_columns(staged_columns)
         if missing:
             raise ConnectorError(
-                f"merge key column(s) {missing} are not in the data (columns: {staged_columns})",
-                step=self.ctx.step, hint="Fix `key:` (names are case-sensitive).")
+                f"merge column(s) {missing} are not in the data (columns: {staged_columns})",
+                step=self.ctx.step, hint="Fix `key:`, `order_by:` or `delete_column:` (names "
+                "are case-sensitive).")
         if not rows and exists and mode != "replace":
             return  # nothing to add; the table (and its columns) stay as they are
         source = self._deduplicated(staged, keys) if mode == "merge" else staged
+        deleted = self._deleted("s")
         if mode == "replace" or not exists:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}")
+            kept = f" AS s WHERE NOT ({deleted})" if mode == "merge" and deleted else ""
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {source}{kept}")
             return
         discarded = self._evolve(con, table, staged)
         columns = [c for c in staged_columns if c not in discarded]
@@ -132,17 +137,31 @@ class DuckDbWriter(BatchWriter):
         cols = ", ".join(_q(c) for c in columns)
         vals = ", ".join(f"s.{_q(c)}" for c in columns)
         matched = f"WHEN MATCHED THEN UPDATE SET {sets} " if sets else ""
+        if deleted:
+            # The last change of a key is a delete: the key goes (or never arrives).
+            matched = f"WHEN MATCHED AND ({deleted}) THEN DELETE " + matched
+        insert = f"WHEN NOT MATCHED AND NOT ({deleted})" if deleted else "WHEN NOT MATCHED"
         con.execute(
             f"MERGE INTO {table} AS t USING {source} AS s ON ({on}) {matched}"
-            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+            f"{insert} THEN INSERT ({cols}) VALUES ({vals})"
         )
 
+    def _deleted(self, alias: str) -> str:
+        """SQL true for a row that deletes its key ('' without `delete_column`)."""
+        column = self.config.delete_column
+        if not column:
+            return ""
+        value = self.config.delete_value.replace("'", "''")
+        return f"coalesce({alias}.{_q(column)} = '{value}', false)"
+
     def _deduplicated(self, staged: str, keys: list[str]) -> str:
-        """The staged rows with one row per key: the last one written wins."""
+        """The staged rows with one row per key: the greatest ``order_by`` wins, then the
+        last one written."""
         part_keys = ", ".join(_q(k) for k in keys)
+        order = f"{_q(self.config.order_by)} DESC NULLS LAST, " if self.config.order_by else ""
         return (f"(SELECT * EXCLUDE (__dteg_ord) FROM (SELECT *, row_number() OVER () AS "
                 f"__dteg_ord FROM {staged}) QUALIFY row_number() OVER (PARTITION BY "
-                f"{part_keys} ORDER BY __dteg_ord DESC) = 1)")
+                f"{part_keys} ORDER BY {order}__dteg_ord DESC) = 1)")
 
     def _evolve(self, con: Any, table: str, staged: str) -> list[str]:
         """Apply ``schema_evolution`` (inside the load's transaction); returns the data

@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from dteg.components.settings import SinkSettings, SourceSettings
+from dteg.connectors.load_strategy import MergeOptions
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
 SchemaEvolution = Literal["evolve", "freeze", "discard_columns"]
@@ -131,7 +132,7 @@ class SqlSourceConfig(ConnectionConfig, SourceSettings):
         return self.incremental.cursor if self.incremental else None
 
 
-class SqlSinkConfig(ConnectionConfig, SinkSettings):
+class SqlSinkConfig(ConnectionConfig, SinkSettings, MergeOptions):
     table: str = Field(pattern=IDENTIFIER, description="table or schema.table")
     mode: Literal["append", "replace", "merge"] = Field(
         default="append", description="append: add rows; replace: swap the table's contents; "
@@ -145,6 +146,7 @@ class SqlSinkConfig(ConnectionConfig, SinkSettings):
     def _merge_needs_key(self) -> SqlSinkConfig:
         if self.mode == "merge" and not self.key:
             raise ValueError("`mode: merge` needs `key:` (the column(s) that identify a row)")
+        self.check_merge_options(self.mode)
         return self
 
     def write_mode(self) -> str:

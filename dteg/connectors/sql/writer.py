@@ -223,13 +223,23 @@ class SqlWriter(BatchWriter):
             notes += [f"discarded {name}" for name in change.discard]
             into = table
         source = self._source(parts, columns)
+        if self.config.mode == "merge":
+            self._check_merge_columns(columns)
+            last = self._deduplicated(parts, columns)
+            deleted = self._deleted("s")
+            kept = f"SELECT * FROM ({last}) AS s WHERE NOT ({deleted})" if deleted else last
         if self.config.mode == "merge" and exists:
             unique = any(set(u) == set(self.keys) for u in d.unique_keys(con, table))
-            self.run(con, d.merge_sql(table, columns, self.keys, self._deduplicated(
-                parts, columns), unique), f"merging into {table}")
+            if deleted:
+                # The last change of a key is a delete: the key goes.
+                keys = ", ".join(d.quote(k) for k in self.keys)
+                self.run(con, f"DELETE FROM {d.table_name(table)} WHERE ({keys}) IN (SELECT "
+                         f"{keys} FROM ({last}) AS s WHERE {deleted})",
+                         f"deleting from {table}")
+            self.run(con, d.merge_sql(table, columns, self.keys, kept, unique),
+                     f"merging into {table}")
         elif self.config.mode == "merge":
-            self.run(con, self._insert(into, columns, self._deduplicated(parts, columns)),
-                     f"loading {table}")
+            self.run(con, self._insert(into, columns, kept), f"loading {table}")
         else:
             self.run(con, self._insert(into, columns, source), f"loading {table}")
         if into != table:
@@ -275,13 +285,33 @@ class SqlWriter(BatchWriter):
             selects.append(f"SELECT {', '.join(exprs)} FROM {d.table_name(part.location)}")
         return " UNION ALL ".join(selects)
 
+    def _check_merge_columns(self, columns: list[str]) -> None:
+        missing = self.config.missing_merge_columns(columns)
+        if missing:
+            raise ConnectorError(
+                f"merge column(s) {missing} are not in the data (columns: "
+                f"{', '.join(columns)})", step=self.ctx.step,
+                hint="Fix `order_by:` or `delete_column:` (names are case-sensitive).")
+
+    def _deleted(self, alias: str) -> str:
+        """SQL true for a row that deletes its key ('' without `delete_column`)."""
+        column = self.config.delete_column
+        if not column:
+            return ""
+        value = self.dialect.literal(self.config.delete_value)
+        return (f"({alias}.{self.dialect.quote(column)} IS NOT NULL AND "
+                f"{alias}.{self.dialect.quote(column)} = {value})")
+
     def _deduplicated(self, parts: list[PartResult], columns: list[str]) -> str:
-        """One row per key: the last one staged wins."""
+        """One row per key: the greatest ``order_by`` wins, then the last one staged."""
         d = self.dialect
         cols = ", ".join(d.quote(c) for c in columns)
         keys = ", ".join(d.quote(k) for k in self.keys)
+        # NULLs lose: "IS NULL" sorts false (0) before true in every dialect.
+        order = (f"CASE WHEN {d.quote(self.config.order_by)} IS NULL THEN 0 ELSE 1 END DESC, "
+                 f"{d.quote(self.config.order_by)} DESC, " if self.config.order_by else "")
         return (f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {keys} "
-                f"ORDER BY {PART_COLUMN} DESC, {ROW_COLUMN} DESC) AS _dteg_rn FROM "
+                f"ORDER BY {order}{PART_COLUMN} DESC, {ROW_COLUMN} DESC) AS _dteg_rn FROM "
                 f"({self._source(parts, columns, ordinal=True)}) AS _dteg_all) AS _dteg_last "
                 "WHERE _dteg_rn = 1")
 
