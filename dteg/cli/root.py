@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "dbt_cmds": ("dbt",),
     "state_cmds": ("state",),
     "profile_cmd": ("profile",),
+    "catalog_cmds": ("catalog",),
     "run_cmds": ("run", "stream", "backfill"),
     "runners_cmd": ("runners",),
     "server_cmds": ("server", "scheduler", "worker", "pipelines"),
