@@ -282,3 +282,14 @@ class CatalogStore:
             return [r[0] for r in db.execute(
                 "SELECT DISTINCT dataset FROM dataset_users WHERE pipeline = ? AND "
                 "role = 'write'", (pipeline,))]
+
+    def users_by_dataset(self) -> dict[str, set[str]]:
+        """dataset key → the pipelines that read or write it."""
+        if not self.path.exists():
+            return {}
+        found: dict[str, set[str]] = {}
+        with self._db() as db:
+            for dataset, pipeline in db.execute(
+                    "SELECT DISTINCT dataset, pipeline FROM dataset_users"):
+                found.setdefault(dataset, set()).add(pipeline)
+        return found
