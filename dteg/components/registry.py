@@ -110,7 +110,9 @@ def _sql(name: str, what: str, aliases: tuple[str, ...]) -> list[ComponentInfo]:
 BUILT_INS: tuple[ComponentInfo, ...] = (
     *_pair("csv", "CSV files (gzip/zstd; local paths, s3://, gs://)"),
     *_pair("jsonl", "JSON Lines files (gzip/zstd)", ("json", "ndjson")),
-    *_pair("parquet", "Parquet files (local paths, s3://, gs://)"),
+    *_pair("parquet", "Parquet files (local paths, s3://, gs://)",
+           sink=Capabilities(write_modes=_FILE_MODES,
+                             row_store="dteg.connectors.parquet.rows:create")),
     *_pair("avro", "Avro container files (fastavro)"),
     *_pair("duckdb", "DuckDB tables (the embedded default warehouse)",
            sink=Capabilities(write_modes=_TABLE_MODES,

@@ -88,12 +88,15 @@ def enforce(spec: PipelineSpec, now: dt.datetime | None = None) -> list[Retentio
             column=column, keep=format_duration(keep),
             cutoff=cutoff.isoformat(timespec="seconds"), status="deleted")
         try:
-            store = row_store(spec, step)
+            try:
+                store = row_store(spec, step)
+            except DtegError as exc:  # this target's shape has no rows to delete in place
+                store, outcome.message = None, spec.redactor(str(exc))
             if store is None:
                 outcome.status = "unsupported"
-                outcome.message = (f"`{outcome.target}` cannot delete rows in place; expire "
-                                   "its files or topic by age at the storage (lifecycle "
-                                   "rules, topic retention.ms)")
+                outcome.message = outcome.message or (
+                    f"`{outcome.target}` cannot delete rows in place; expire its files or "
+                    "topic by age at the storage (lifecycle rules, topic retention.ms)")
             else:
                 outcome.target = store.description
                 try:
