@@ -4,10 +4,11 @@ run read and wrote (``dteg.governance.catalog_store``)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
-from dteg.governance.catalog_entry import collect
+from dteg.governance.catalog_entry import RunEntry, collect
 from dteg.governance.catalog_store import CatalogStore
 from dteg.run.events import RunEvent, RunFinished, RunListener
 from dteg.spec.models import PipelineSpec
@@ -64,4 +65,36 @@ class Catalog(RunListener):
             return
         spec = event.run.spec
         profiles = profile_sources(spec, self.profile_rows) if self.profile_rows else {}
-        self.store.record_run(collect(spec, event.report, profiles))
+        entry = collect(spec, event.report, profiles)
+        known = {d.key: d for d in self.store.datasets()}
+        self.store.record_run(entry)
+        alert_unprotected(spec, entry, known)
+
+
+def alert_unprotected(spec: PipelineSpec, entry: RunEntry, known: dict[str, Any]) -> None:
+    """Append a ``pii_unprotected`` alert event (``.dteg/alerts.jsonl``, read by the alert
+    channels) when a load wrote a column that holds personal data without a mask or
+    encryption, and the catalog did not already know it so (one alert per new column)."""
+    events = []
+    for ds in entry.datasets:
+        if ds.role != "write" or ds.dead_letter:
+            continue
+        before = known.get(ds.key)
+        seen = {c["name"] for c in before.columns if c.get("pii") and
+                not c.get("protection")} if before else set()
+        fresh = [c.name for c in ds.columns if c.pii and not c.protection and
+                 c.name not in seen]
+        if fresh:
+            events.append({"type": "pii_unprotected", "pipeline": spec.name,
+                           "run_id": entry.run_id, "at": entry.at, "dataset": ds.key,
+                           "step": ds.step, "columns": fresh,
+                           "classes": {c.name: c.pii for c in ds.columns if c.name in fresh},
+                           "hint": "mask or encrypt them (security.data_masking / "
+                                   "encryption), or set access_level: restricted"})
+    if not events:
+        return
+    alerts = spec.state_dir / "alerts.jsonl"
+    alerts.parent.mkdir(parents=True, exist_ok=True)
+    with alerts.open("a", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(json.dumps(event) + "\n")

@@ -143,3 +143,18 @@ def test_unknown_dataset_is_a_clear_error(cataloged: Path, capsys) -> None:
     assert code != 0
     assert "no dataset `no_such_table`" in out and "dteg catalog list" in out
     assert "Traceback" not in out
+
+
+def test_a_load_of_unprotected_pii_raises_one_alert_per_new_column(cataloged: Path) -> None:
+    alerts = [json.loads(line) for line in
+              (cataloged / ".dteg" / "alerts.jsonl").read_text().splitlines()]
+    pii = [a for a in alerts if a["type"] == "pii_unprotected"]
+    by_pipeline = {a["pipeline"]: a for a in pii}
+    # fan_out loads the raw customers (email, phone, name) into DuckDB unmasked.
+    assert set(by_pipeline["fan_out"]["columns"]) == {"email", "phone", "name"}
+    assert by_pipeline["fan_out"]["classes"]["email"] == "email"
+    # secure_customers protects everything it loads: no alert.
+    assert "secure_customers" not in by_pipeline
+    # quickstart hashes email and phone, but loads the names as they are.
+    assert by_pipeline["quickstart"]["columns"] == ["name"]
+    assert len([a for a in pii if a["pipeline"] == "fan_out"]) == 1
