@@ -131,11 +131,39 @@ def export(subject: SubjectOpt,
     _say(f"wrote {sum(o.rows for o in result.outcomes):,} row(s) to {output}")
 
 
+def report(
+    where: Annotated[Path, typer.Argument(help="The pipelines' folder")] = Path("."),
+    html_file: Annotated[Path | None, typer.Option(
+        "--html", help="Also write the record of processing as an HTML page here")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    debug: DebugOpt = False,
+) -> None:
+    """The PII inventory: every cataloged dataset holding personal data, its columns'
+    categories and protection, owners, retention and recipients."""
+    import datetime as dt
+
+    from dteg.governance.catalog_store import CatalogStore
+    from dteg.governance.inventory import build, render_html, render_text
+
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"unknown format `{fmt}`", hint="Use --format text or json.")
+    folder = where if where.is_dir() else where.resolve().parent
+    specs = [compile_pipeline(path) for path in pipeline_files(folder)]
+    inventory = build(CatalogStore.for_folder(folder), specs)
+    _say(json.dumps(inventory.to_dict(), indent=2) if fmt == "json" else
+         render_text(inventory))
+    if html_file is not None:
+        at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        html_file.write_text(render_html(inventory, at), encoding="utf-8")
+        _say(f"wrote the record of processing to {html_file}")
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="GDPR/CCPA: retention, data-subject requests, PII reports.",
                         no_args_is_help=True)
     group.command("retention")(retention)
     group.command("erase")(erase)
     group.command("export")(export)
+    group.command("report")(report)
     app.add_typer(group, name="privacy")
 

@@ -158,3 +158,26 @@ def test_a_load_of_unprotected_pii_raises_one_alert_per_new_column(cataloged: Pa
     # quickstart hashes email and phone, but loads the names as they are.
     assert by_pipeline["quickstart"]["columns"] == ["name"]
     assert len([a for a in pii if a["pipeline"] == "fan_out"]) == 1
+
+
+def test_the_pii_inventory_and_the_record_of_processing(cataloged: Path, capsys,
+                                                        tmp_path: Path) -> None:
+    page = tmp_path / "record.html"
+    code, out = _cli(capsys, "privacy", "report", str(cataloged), "--format", "json",
+                     "--html", str(page))
+    assert code == 0, out
+    report = json.loads(out.split("\nwrote the record")[0])
+    entries = {e["dataset"]: e for e in report["datasets"]}
+    secure = entries[f"file::{cataloged / 'out' / 'secure_customers.parquet'}"]
+    assert secure["columns"] == {"email": "email", "name": "person_name", "phone": "phone"}
+    assert secure["unprotected"] == []
+    assert secure["owners"] == ["crm-team@example.com"]
+    assert secure["recipients"] == ["secure_customers_read"]
+    assert secure["purposes"] == [
+        "Validated, masked and encrypted customers, with bad rows dead-lettered."]
+    fan = entries[f"duckdb://{cataloged / '.dteg' / 'warehouse.duckdb'}::fan_customers"]
+    assert fan["unprotected"] == ["email", "name", "phone"]
+    text = page.read_text()
+    assert "<h1>Record of processing activities</h1>" in text
+    assert "crm-team@example.com" in text and "unprotected" in text
+    assert "<script" not in text
