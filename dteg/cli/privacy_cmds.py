@@ -87,12 +87,15 @@ def _receipts(result: Any, folder: Path, store: str | None) -> int:
 
 
 def _request(kind: str, subject: str, where: Path, store: str | None) -> Any:
+    from dteg.governance.catalog_store import CatalogStore
     from dteg.governance.erasure import Subject, handle
 
     parsed = Subject.parse(subject)
     specs = [compile_pipeline(path) for path in pipeline_files(where)]
-    result = handle(specs, parsed, kind)
     folder = where if where.is_dir() else where.resolve().parent
+    known = {d.key: {c["name"] for c in d.columns}
+             for d in CatalogStore.for_folder(folder).datasets() if d.columns}
+    result = handle(specs, parsed, kind, known)
     count = _receipts(result, folder, store)
     for outcome in result.outcomes:
         shown = {"erased": f"erased {outcome.rows:,} row(s)",

@@ -105,13 +105,17 @@ def stored_value(spec: PipelineSpec, sink: str, column: str, value: str) -> Any:
     return row[column]
 
 
-def _one(spec: PipelineSpec, step: StepSpec, subject: Subject, kind: str) -> DatasetOutcome:
+def _one(spec: PipelineSpec, step: StepSpec, subject: Subject, kind: str,
+         known: set[str] | None) -> DatasetOutcome:
     namespace, name = dataset_of(spec, step)
     guard = protections(spec, step.name).get(subject.column)
     outcome = DatasetOutcome(
         dataset=dataset_key(namespace, name), pipeline=spec.name, step=step.name,
         target=step.component or step.type, column=subject.column,
         protection=guard.strategy if guard else None, status="not_found")
+    if known is not None and subject.column not in known:
+        outcome.message = f"no column `{subject.column}` (per the catalog)"
+        return outcome
     if guard is not None and guard.strategy in ("encrypted", "redact", "null", "partial",
                                                 "email"):
         outcome.status = "unsupported"
@@ -152,9 +156,12 @@ def _one(spec: PipelineSpec, step: StepSpec, subject: Subject, kind: str) -> Dat
     return outcome
 
 
-def handle(specs: list[PipelineSpec], subject: Subject, kind: str) -> RequestResult:
+def handle(specs: list[PipelineSpec], subject: Subject, kind: str,
+           columns: dict[str, set[str]] | None = None) -> RequestResult:
     """Export (``kind="export"``) or erase the subject's rows in every load of ``specs``
-    (a dataset written by several pipelines is handled once)."""
+    (a dataset written by several pipelines is handled once). ``columns``: dataset key →
+    its columns as the catalog knows them; a dataset known to lack the subject's column is
+    not opened (a file target without it is then not reported as impossible to erase)."""
     started = time.monotonic()
     seen: set[str] = set()
     outcomes = []
@@ -164,6 +171,6 @@ def handle(specs: list[PipelineSpec], subject: Subject, kind: str) -> RequestRes
             if key in seen:
                 continue
             seen.add(key)
-            outcomes.append(_one(spec, step, subject, kind))
+            outcomes.append(_one(spec, step, subject, kind, (columns or {}).get(key)))
     return RequestResult(request_id=uuid.uuid4().hex[:16], kind=kind, column=subject.column,
                          outcomes=outcomes, seconds=time.monotonic() - started)
