@@ -85,9 +85,24 @@ def catalog_show(
     _say(json.dumps(detail.to_dict(), indent=2, default=str))
 
 
+def catalog_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Write the JSON here")],
+    where: WhereArg = Path("."),
+    debug: DebugOpt = False,
+) -> None:
+    """The catalog as Amundsen tables (columns, descriptions, owners, watermarks, lineage)
+    in JSON, for `scripts/amundsen/databuilder_job.py` (run in databuilder's own venv)."""
+    from dteg.governance.amundsen import export
+
+    payload = export(_store(where))
+    output.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    _say(f"wrote {len(payload['tables'])} table(s) to {output}")
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="The datasets the pipelines in a folder read and write.",
                         no_args_is_help=True)
     group.command("list")(catalog_list)
     group.command("show")(catalog_show)
+    group.command("export")(catalog_export)
     app.add_typer(group, name="catalog")

@@ -70,3 +70,33 @@ class CatalogDatasetDetail(CatalogDataset):
     models: list[CatalogModel]
     schema_history: list[SchemaVersion]
     runs: list[CatalogRun]
+
+
+class VolumePointModel(BaseModel):
+    run_id: str
+    at: str
+    rows: int
+    median: float | None = None
+    low: float | None = None
+    high: float | None = None
+    anomaly: bool = False
+
+
+class SchemaChange(BaseModel):
+    version: int
+    at: str
+    run_id: str
+    added: list[str]
+    removed: list[str]
+    retyped: list[str]
+    downstream_pipelines: list[str] = Field(description="Pipelines that read the dataset")
+    downstream_models: list[str] = Field(description="dbt models built on it")
+
+
+class DatasetQuality(BaseModel):
+    key: str
+    volume: list[VolumePointModel] = Field(description="Rows per run, oldest first, flagged "
+                                           "outside the rolling median ± k·MAD")
+    anomalies: int
+    schema_changes: list[SchemaChange]
+    last_written: str | None = Field(description="Freshness: the last successful write")

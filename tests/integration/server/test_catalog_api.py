@@ -82,3 +82,19 @@ def test_a_scoped_viewer_sees_only_its_pipelines_datasets(api: Api) -> None:
     assert api.client.get("/api/v1/catalog/detail", params={"key": payroll},
                           headers=everywhere).status_code == 404
     assert api.client.get("/api/v1/catalog").status_code == 401
+
+
+def test_dataset_quality_has_volume_anomalies_and_schema_changes(api: Api) -> None:
+    headers = api.admin_headers()
+    key = next(d["key"] for d in api.client.get("/api/v1/catalog?q=sales",
+                                                headers=headers).json()
+               if d["key"].endswith("/out/sales.csv"))
+    for _ in range(5):
+        api.run_now("sales_orders")
+    answer = api.client.get("/api/v1/catalog/quality", params={"key": key}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [p["rows"] for p in body["volume"]] == [2] * 6
+    assert body["anomalies"] == 0 and body["volume"][-1]["median"] == 2
+    assert body["schema_changes"] == [] and body["last_written"]
+    assert api.client.get("/api/v1/catalog/quality", params={"key": key}).status_code == 401
