@@ -61,6 +61,7 @@ def fill_catalog(folder: Path, pipelines: int, runs: int) -> list[str]:
     for p in range(pipelines):
         src, dst = f"file::/data/p{p}.csv", f"duckdb:///w.duckdb::t{p}"
         keys += [src, dst]
+        batch = []
         for r in range(runs):
             at = (f"2026-{1 + r // 2600:02d}-{1 + (r // 100) % 26:02d}T{r % 24:02d}:"
                   f"{r % 60:02d}:00+00:00")
@@ -71,7 +72,8 @@ def fill_catalog(folder: Path, pipelines: int, runs: int) -> list[str]:
                              tags=["bench"], description=None,
                              profile=profile if role == "read" else None)
                 for k, role in ((src, "read"), (dst, "write"))])
-            store.record_run(entry)
+            batch.append(entry)
+        store.record_runs(batch)
     return keys
 
 

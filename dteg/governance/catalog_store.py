@@ -164,9 +164,14 @@ class CatalogStore:
 
     def record_run(self, entry: RunEntry) -> None:
         """Add what one run read and wrote (one transaction)."""
+        self.record_runs([entry])
+
+    def record_runs(self, entries: list[RunEntry]) -> None:
+        """Add several runs in one transaction (imports, benchmarks)."""
         with self._db() as db:
-            for ds in entry.datasets:
-                self._upsert(db, entry, ds)
+            for entry in entries:
+                for ds in entry.datasets:
+                    self._upsert(db, entry, ds)
 
     def _upsert(self, db: sqlite3.Connection, entry: RunEntry, ds: DatasetEntry) -> None:
         columns = [vars(c) for c in ds.columns]

@@ -100,3 +100,26 @@ class DatasetQuality(BaseModel):
     anomalies: int
     schema_changes: list[SchemaChange]
     last_written: str | None = Field(description="Freshness: the last successful write")
+
+
+class ErasureRequest(BaseModel):
+    subject: str = Field(max_length=1000, description="column=value, e.g. email=ada@example.com")
+
+
+class ErasureReceipt(BaseModel):
+    dataset: str
+    pipeline: str
+    step: str
+    target: str
+    column: str
+    protection: str | None
+    status: str = Field(description="erased | not_found | unsupported | failed")
+    rows: int
+    message: str
+
+
+class ErasureResult(BaseModel):
+    request_id: str
+    complete: bool = Field(description="Every dataset holding the column was erased")
+    seconds: float
+    receipts: list[ErasureReceipt]

@@ -98,3 +98,26 @@ def test_dataset_quality_has_volume_anomalies_and_schema_changes(api: Api) -> No
     assert body["anomalies"] == 0 and body["volume"][-1]["median"] == 2
     assert body["schema_changes"] == [] and body["last_written"]
     assert api.client.get("/api/v1/catalog/quality", params={"key": key}).status_code == 401
+
+
+def test_erasure_is_admin_only_audited_and_removes_the_subject(api: Api) -> None:
+    editor = {"Authorization": f"Bearer {api.token(('editor', '*'))}"}
+    body = {"subject": "email=ada@example.com"}
+    assert api.client.post("/api/v1/privacy/erase", json=body,
+                           headers=editor).status_code == 403
+    answer = api.client.post("/api/v1/privacy/erase", json=body, headers=api.admin_headers())
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    # These pipelines load CSV files, which cannot delete rows in place: each dataset's
+    # receipt says so (the row stores are erased by tests/integration/governance).
+    by_pipeline = {r["pipeline"]: r for r in result["receipts"]}
+    assert {"customers", "sales_orders", "payroll"} <= set(by_pipeline)
+    assert by_pipeline["customers"]["status"] == "unsupported"
+    assert "cannot delete rows in place" in by_pipeline["customers"]["message"]
+    assert result["complete"] is False
+    entries = [e for e in api.auth.audit.entries() if e.action == "privacy.erase"]
+    receipts = [e for e in entries if e.detail and e.detail.get("request_id") ==
+                result["request_id"]]
+    assert len(receipts) == len(result["receipts"])
+    assert any(e.result == "denied" for e in entries)  # the editor's attempt
+    assert "ada@example.com" not in str([e.detail for e in entries])
