@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "audit.read": "read, verify and export the audit log",
     "keys.manage": "rotate the token signing key",
     "account.read": "see who you are and what you may do",
+    "privacy.erase": "erase a data subject's rows from every dataset (GDPR/CCPA requests)",
 }
 # Actions of the routes that answer without a token (sign-in, the public keys, health).
 PUBLIC_ACTIONS: dict[str, str] = {
@@ -56,7 +57,7 @@ BUILTIN_ROLES: dict[str, frozenset[str]] = {
 # Permissions about the server itself, not about a pipeline: granted only by a binding on
 # every pipeline (scope ``*``).
 SYSTEM_PERMISSIONS = frozenset({"users.manage", "tokens.manage", "roles.manage",
-                                "audit.read", "keys.manage", "metrics.read"})
+                                "audit.read", "keys.manage", "metrics.read", "privacy.erase"})
 
 PrincipalKind = Literal["user", "token"]
 

@@ -25,6 +25,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "dbt_cmds": ("dbt",),
     "state_cmds": ("state",),
     "profile_cmd": ("profile",),
+    "catalog_cmds": ("catalog",),
+    "privacy_cmds": ("privacy",),
     "run_cmds": ("run", "stream", "backfill"),
     "runners_cmd": ("runners",),
     "server_cmds": ("server", "scheduler", "worker", "pipelines"),

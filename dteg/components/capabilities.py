@@ -26,6 +26,10 @@ class Capabilities:
     incremental: bool = False
     # --- sinks ---------------------------------------------------------------------------
     write_modes: tuple[str, ...] = ("append",)
+    # "module:function" building a ``RowStore`` (dteg.components.rows) from (settings,
+    # base_dir, step): the target's rows can be found and deleted in place (retention,
+    # erasure).
+    row_store: str | None = None
     # --- transforms ----------------------------------------------------------------------
     role: Role = "row"
     # Masks or encrypts columns: dead letters of earlier steps are masked with it too.

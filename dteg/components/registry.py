@@ -101,7 +101,8 @@ def _sql(name: str, what: str, aliases: tuple[str, ...]) -> list[ComponentInfo]:
     install = f"pip install 'dteg[{name}]'"
     return _pair(name, what, aliases,
                  source=Capabilities(incremental=True, extra=name),
-                 sink=Capabilities(write_modes=_TABLE_MODES, extra=name),
+                 sink=Capabilities(write_modes=_TABLE_MODES, extra=name,
+                                   row_store=f"dteg.connectors.{name}.rows:create"),
                  source_note=f" (incremental, partitioned; {install})",
                  sink_note=f" (append, replace, merge; {install})")
 
@@ -109,10 +110,13 @@ def _sql(name: str, what: str, aliases: tuple[str, ...]) -> list[ComponentInfo]:
 BUILT_INS: tuple[ComponentInfo, ...] = (
     *_pair("csv", "CSV files (gzip/zstd; local paths, s3://, gs://)"),
     *_pair("jsonl", "JSON Lines files (gzip/zstd)", ("json", "ndjson")),
-    *_pair("parquet", "Parquet files (local paths, s3://, gs://)"),
+    *_pair("parquet", "Parquet files (local paths, s3://, gs://)",
+           sink=Capabilities(write_modes=_FILE_MODES,
+                             row_store="dteg.connectors.parquet.rows:create")),
     *_pair("avro", "Avro container files (fastavro)"),
     *_pair("duckdb", "DuckDB tables (the embedded default warehouse)",
-           sink=Capabilities(write_modes=_TABLE_MODES)),
+           sink=Capabilities(write_modes=_TABLE_MODES,
+                             row_store="dteg.connectors.duckdb.rows:create")),
     *_sql("postgres", "PostgreSQL tables", ("postgresql",)),
     *_sql("mysql", "MySQL/MariaDB tables", ("mariadb",)),
     *_pair("kafka", "Kafka topics (at-least-once; `dteg stream` runs until stopped; "

@@ -3,6 +3,8 @@ events, and the standard set of listeners every recorded run gets."""
 
 from __future__ import annotations
 
+from dteg.governance.catalog_listener import Catalog
+from dteg.governance.catalog_store import CatalogStore
 from dteg.governance.drift import compare, write_alert
 from dteg.governance.lineage import LineageEmitter
 from dteg.run.events import Committed, RunEvent, RunFailed, RunFinished, RunListener, RunStarted
@@ -62,6 +64,7 @@ class Lineage(RunListener):
 
 def default_listeners(spec: PipelineSpec) -> list[RunListener]:
     """What every recorded run reports to: drift first (it adds to the report), then the run
-    records, then lineage."""
+    records, then lineage, then the catalog."""
     store = RunStore.for_folder(spec.base_dir)
-    return [DriftDetector(store), RunRecords(store), Lineage()]
+    return [DriftDetector(store), RunRecords(store), Lineage(),
+            Catalog(CatalogStore.for_folder(spec.base_dir))]

@@ -22,6 +22,7 @@ from dteg.components.records import without_provenance
 from dteg.errors import ConfigError
 from dteg.security.pii import classify_column, looks_like_person_names
 from dteg.spec.masking import MASKING_KEY_LINE
+from dteg.spec.models import PipelineSpec, StepSpec
 
 DEFAULT_ROWS = 10_000
 _COMPRESSION = (".gz", ".gzip", ".zst", ".zstd", ".bz2")
@@ -245,16 +246,21 @@ def profile_pipeline(path: Path, rows: int = DEFAULT_ROWS) -> list[Profile]:
     from dteg.spec.phases import compile_spec
 
     spec = compile_spec(path)
-    profiles = []
-    for step in spec.sources():
-        if step.component is None:
-            raise ConfigError(f"{step.where()}: its source `{step.type}` is not installed, so "
-                              "its rows cannot be read", hint="Install it, or profile a file.")
-        ctx = RunContext(pipeline=spec.name, step=step.name, base_dir=spec.base_dir,
-                         run_id="profile")
-        table, unreadable = read_sample(_build(step.component, step.config, ctx, rows), rows)
-        profiles.append(profile_table(table, f"step `{step.name}` of {path}", unreadable, rows))
-    return profiles
+    return [profile_step(spec, step, rows, f"step `{step.name}` of {path}")
+            for step in spec.sources()]
+
+
+def profile_step(spec: PipelineSpec, step: StepSpec, rows: int = DEFAULT_ROWS,
+                 label: str | None = None) -> Profile:
+    """The profile of a sample of what the extract ``step`` of a compiled spec reads (the
+    catalog profiles every run's bounded sources with it)."""
+    if step.component is None:
+        raise ConfigError(f"{step.where()}: its source `{step.type}` is not installed, so "
+                          "its rows cannot be read", hint="Install it, or profile a file.")
+    ctx = RunContext(pipeline=spec.name, step=step.name, base_dir=spec.base_dir,
+                     run_id="profile")
+    table, unreadable = read_sample(_build(step.component, step.config, ctx, rows), rows)
+    return profile_table(table, label or f"step `{step.name}`", unreadable, rows)
 
 
 def profile(target: Path, rows: int = DEFAULT_ROWS) -> list[Profile]:

@@ -30,7 +30,8 @@ from dteg.server.errors import ApiError
 
 ACTIONS = PERMISSIONS
 MUTATING = frozenset({"pipelines.write", "pipelines.pause", "runs.trigger", "runs.cancel",
-                      "users.manage", "tokens.manage", "roles.manage", "keys.manage"})
+                      "users.manage", "tokens.manage", "roles.manage", "keys.manage",
+                      "privacy.erase"})
 # Reads of values a source held: audited even when allowed.
 SENSITIVE = frozenset({"dead_letters.read", "audit.read"})
 ACCESS_COOKIE = "dteg_access"

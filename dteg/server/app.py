@@ -14,7 +14,9 @@ from dteg.server.access import declared_routes, requires
 from dteg.server.audit_trail import AuditTrail
 from dteg.server.context import ServerContext
 from dteg.server.routes import admin, auth, health, lineage, overview, pipelines, quality, runs
+from dteg.server.routes import catalog as data_catalog
 from dteg.server.routes import oidc as sso
+from dteg.server.routes import privacy as privacy_requests
 from dteg.server.ui import mount_ui
 from dteg.version import __version__
 
@@ -84,7 +86,8 @@ def create_app(ctx: ServerContext) -> FastAPI:
         400: {"model": errors.ErrorResponse, "description": "A body that does not parse"},
         404: {"model": errors.ErrorResponse, "description": "Not found"},
         422: {"model": errors.ErrorResponse, "description": "Invalid request or pipeline"}})
-    for module in (health, auth, sso, overview, pipelines, quality, runs, lineage, admin):
+    for module in (health, auth, sso, overview, pipelines, quality, runs, lineage, admin,
+                   data_catalog, privacy_requests):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(auth.well_known)

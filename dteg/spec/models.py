@@ -9,13 +9,14 @@ Two layers:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from dteg.components.capabilities import Capabilities
 from dteg.errors import Location
 from dteg.spec.alerts import Alert
+from dteg.spec.governance import OWNER_PATTERN, TAG_PATTERN, RetentionSpec
 from dteg.spec.keyring import KeyConfig
 from dteg.spec.loader import Path_, SourceMap
 from dteg.spec.masking import MaskColumns
@@ -161,6 +162,14 @@ class StateSpec(_Strict):
 class PipelineBody(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
+    owners: list[Annotated[str, Field(pattern=OWNER_PATTERN)]] = Field(
+        default_factory=list, description="Who answers for the data (emails or team names): "
+        "shown in the catalog and the compliance report")
+    tags: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(
+        default_factory=list, description="Catalog tags of every dataset the pipeline writes")
+    retention: RetentionSpec | None = Field(
+        default=None, description="How long the loads keep rows: {column, keep: 400d, sinks: "
+        "{step: {column, keep}}}; enforced by `dteg privacy retention` and dteg server")
     schedule: Schedule | None = Field(
         default=None, description="When the orchestrator (dteg server) runs the pipeline: five "
         "cron fields (minute hour day-of-month month day-of-week, e.g. \"0 6 * * mon-fri\"), "
