@@ -33,7 +33,9 @@ def test_every_example_has_a_test() -> None:
               # run by test_kafka_stream.py and test_kafka_windows.py (they need the broker)
               "kafka_to_duckdb", "kafka_windowed",
               # served on its schedule by orchestrator/test_server_embedded.py
-              "every_minute"}
+              "every_minute",
+              # run by test_gcs.py (fake-gcs-server) and test_google_sheets.py (stand-in)
+              "gcs_orders", "sheets_orders"}
     assert {p.stem for p in PIPELINES.glob("*.yaml")} <= tested
 
 

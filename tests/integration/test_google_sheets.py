@@ -153,3 +153,25 @@ def test_zero_rows_replace_leaves_an_empty_sheet(tmp_path, run_pipeline, fake_sh
         load("google_sheets", **connection(fake_sheets, key, sheet="Out", mode="replace")))))
     assert report["loaded"] == 0
     assert fake_sheets.values("book1", "Out") == [["id", "v"]]
+
+
+def test_example_pipeline_sheets_orders(workdir, run_pipeline, fake_sheets,
+                                        monkeypatch) -> None:
+    """pipelines/sheets_orders.yaml against the stand-in, through its ${env:…} values."""
+    key = fake_sheets.service_account_key(workdir)
+    fake_sheets.create("orders-book", {"Orders": [
+        ["order_id", "customer", "amount", "status", "ordered_on"],
+        [1, "ada", 10.5, "paid", "2024-01-02"],
+        [2, "bob", 4, "refunded", "2024-01-02"],
+        [3, "cy", "n/a!", "paid", "2024-01-03"],
+        [4, "dee", 7, "paid", "2024-01-04"]], "Paid": [["stale"]]})
+    monkeypatch.setenv("DTEG_SHEETS_SPREADSHEET_ID", "orders-book")
+    monkeypatch.setenv("DTEG_SHEETS_KEY_FILE", str(key))
+    monkeypatch.setenv("DTEG_SHEETS_ENDPOINT", fake_sheets.endpoint)
+    report = ok(run_pipeline(workdir / "sheets_orders.yaml"))
+    assert report["read"] == 4 and report["dead_lettered"] == 1 and report["loaded"] == 2
+    assert fake_sheets.values("orders-book", "Paid") == [
+        ["order_id", "customer", "amount", "status", "ordered_on"],
+        ["1", "ada", "10.5", "paid", "2024-01-02"], ["4", "dee", "7", "paid", "2024-01-04"]]
+    dead = dead_letters(workdir, "sheets_orders")
+    assert [d["source"] for d in dead] == ["Orders!C4"]
