@@ -175,3 +175,25 @@ def test_example_pipeline_sheets_orders(workdir, run_pipeline, fake_sheets,
         ["1", "ada", "10.5", "paid", "2024-01-02"], ["4", "dee", "7", "paid", "2024-01-04"]]
     dead = dead_letters(workdir, "sheets_orders")
     assert [d["source"] for d in dead] == ["Orders!C4"]
+
+
+def test_google_sheets_passes_the_connector_kit(tmp_path, fake_sheets) -> None:
+    """dteg.testing's round trip: sink parts → commit (replace, then append) → source."""
+    import pyarrow as pa
+
+    from dteg.testing import check_sink, check_source
+
+    key = fake_sheets.service_account_key(tmp_path)
+    fake_sheets.create("book1", {"Sheet1": []})
+    batch = pa.record_batch({"id": pa.array([1, 2, 3], pa.int64()),
+                             "email": pa.array(["a@x.io", None, "bad"], pa.string())})
+    config = connection(fake_sheets, key)
+    assert check_sink("google_sheets", {**config, "mode": "replace"}, [batch, batch],
+                      base_dir=tmp_path).rows == 6
+    assert check_sink("sheets", {**config, "mode": "append"}, [batch],
+                      base_dir=tmp_path).rows == 3
+    table, dead = check_source("google_sheets", {**config, "schema": {"id": "int64"}},
+                               base_dir=tmp_path)
+    assert (table.num_rows, dead.num_rows) == (9, 0)
+    assert sorted(table.column("id").to_pylist()) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert table.column("email").to_pylist().count(None) == 3  # an empty cell is null

@@ -2,6 +2,7 @@
 are read ``batch_rows`` at a time (values.get of a row range, so no request exceeds the API's
 limits) and typed by the declared schema. A cell that does not fit its column's type goes to
 the dead-letter output with its cell reference (``Orders!C7``); the rest of its row with it.
+An empty cell is null.
 Reading stops at the first empty chunk (the API omits trailing empty rows)."""
 
 from __future__ import annotations
@@ -92,8 +93,9 @@ class SheetsReader(BatchReader):
             texts.append(cells + [""] * (len(header) - len(cells)))
         if not texts:
             return
-        table = pa.table({name: pa.array([r[i] for r in texts], pa.string())
-                          for i, name in enumerate(header)})
+        # An empty cell has no value: null in every column, text ones included.
+        table = pa.table({name: pa.array([r[i] if r[i] != "" else None for r in texts],
+                                         pa.string()) for i, name in enumerate(header)})
         typed, failures = plan.apply(table)
         if typed.num_rows:
             bad_at = {i for i, _, _ in failures}
