@@ -105,8 +105,9 @@ def expand(patterns: list[str], *, step: str, allow_empty: bool,
 def open_read(path: str, compression: str, *, binary_seekable: bool = False,
               options: StoreOptions | None = None) -> IO[bytes]:
     """Open for reading, decompressing on the fly. ``binary_seekable`` skips decompression
-    (for Parquet/Avro, whose compression is internal). ``s3://``/``gs://`` objects are downloaded to a
-    temporary file first (retried as a whole; Parquet needs random access anyway)."""
+    (for Parquet/Avro, whose compression is internal). ``s3://``/``gs://`` objects are
+    downloaded to a temporary file first (retried as a whole; Parquet needs random access
+    anyway)."""
     if is_store(path):
         fd, spooled = tempfile.mkstemp(prefix="dteg-object-")
         os.close(fd)

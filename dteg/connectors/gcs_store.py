@@ -15,13 +15,11 @@ Credentials, in this order: ``gcs_anonymous: true`` (an emulator), ``gcs_credent
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dteg.connectors.retry import call
+from dteg.connectors.store_options import StoreOptions
 from dteg.errors import ConnectorError
-
-if TYPE_CHECKING:
-    from dteg.connectors.object_store import StoreOptions
 
 _clients: dict[Any, Any] = {}
 _lock = threading.Lock()
@@ -41,8 +39,6 @@ def _step(options: StoreOptions | None) -> str | None:
 
 def client(options: StoreOptions | None) -> Any:
     """One storage client per settings and process."""
-    from dteg.connectors.object_store import StoreOptions
-
     options = options or StoreOptions()
     key = (options.gcs_api_endpoint, options.gcs_project, options.gcs_credentials_file,
            options.gcs_anonymous)
@@ -122,8 +118,6 @@ def _fatal(exc: BaseException, url: str, options: StoreOptions | None) -> None:
 
 
 def _retry(options: StoreOptions | None, what: str, url: str, fn: Any) -> Any:
-    from dteg.connectors.object_store import StoreOptions
-
     settings = (options or StoreOptions()).retry
 
     def guarded() -> Any:
@@ -185,7 +179,7 @@ def list_prefix(prefix_url: str, options: StoreOptions | None, *,
 
 
 def exists_object(url: str, options: StoreOptions | None) -> bool:
-    bucket, key = split(url)
+    _, key = split(url)
     if not key:
         return False
     return bool(_retry(options, f"checking {url}", url, lambda: _blob(url, options).exists(

@@ -21,14 +21,15 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from dteg.connectors import gcs_store
 from dteg.connectors.retry import RetrySettings, call
+from dteg.connectors.store_options import StoreOptions
 from dteg.errors import ConnectorError
+
+__all__ = ["ObjectStoreSettings", "StoreOptions"]  # StoreOptions lives in store_options
 
 
 class ObjectStoreSettings(BaseModel):
@@ -68,23 +69,6 @@ class ObjectStoreSettings(BaseModel):
             gcs_anonymous=self.gcs_anonymous, retry=self.retry, step=step)
 
 
-@dataclass(frozen=True)
-class StoreOptions:
-    """Picklable connection settings; secrets stay out of ``repr``."""
-
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    gcs_api_endpoint: str | None = None
-    gcs_project: str | None = None
-    gcs_credentials_file: str | None = None
-    gcs_anonymous: bool = False
-    retry: RetrySettings = field(default_factory=RetrySettings, compare=False, hash=False)
-    step: str | None = field(default=None, compare=False, hash=False)
-
-
 _clients: dict[StoreOptions, Any] = {}
 _lock = threading.Lock()
 
@@ -120,6 +104,14 @@ def is_gcs(url: str) -> bool:
     return url.startswith("gs://")
 
 
+def _gcs() -> Any:
+    """``dteg.connectors.gcs_store``, imported on first use (``dteg validate`` imports this
+    module for the settings and must not pull in more)."""
+    from dteg.connectors import gcs_store
+
+    return gcs_store
+
+
 def split(url: str) -> tuple[str, str]:
     """``s3://bucket/some/key`` (or ``gs://…``) → (bucket, some/key)."""
     rest = url.split("://", 1)[1]
@@ -150,7 +142,7 @@ def _missing_bucket(exc: BaseException, url: str, step: str | None) -> None:
 def upload(local_path: str, url: str, options: StoreOptions | None) -> None:
     """Upload a local file to ``url`` (multipart when large). Idempotent: a retry overwrites."""
     if is_gcs(url):
-        return gcs_store.upload(local_path, url, options)
+        return _gcs().upload(local_path, url, options)
     bucket, key = split(url)
     s3 = client(options)
 
@@ -166,7 +158,7 @@ def upload(local_path: str, url: str, options: StoreOptions | None) -> None:
 
 def download(url: str, local_path: str, options: StoreOptions | None) -> None:
     if is_gcs(url):
-        return gcs_store.download(url, local_path, options)
+        return _gcs().download(url, local_path, options)
     bucket, key = split(url)
     s3 = client(options)
     _retry(options, f"downloading {url}", lambda: s3.download_file(bucket, key, local_path))
@@ -175,7 +167,7 @@ def download(url: str, local_path: str, options: StoreOptions | None) -> None:
 def copy(src: str, dst: str, options: StoreOptions | None) -> None:
     """Server-side copy (multipart for large objects). Idempotent: a retry overwrites."""
     if is_gcs(src):
-        return gcs_store.copy(src, dst, options)
+        return _gcs().copy(src, dst, options)
     src_bucket, src_key = split(src)
     bucket, key = split(dst)
     s3 = client(options)
@@ -185,7 +177,7 @@ def copy(src: str, dst: str, options: StoreOptions | None) -> None:
 
 def exists(url: str, options: StoreOptions | None) -> bool:
     if is_gcs(url):
-        return gcs_store.exists(url, options)
+        return _gcs().exists(url, options)
     bucket, key = split(url)
     s3 = client(options)
 
@@ -205,7 +197,7 @@ def list_prefix(prefix_url: str, options: StoreOptions | None, *,
                 limit: int | None = None) -> list[tuple[str, int]]:
     """Every object under a prefix, as (url, size), in key order."""
     if is_gcs(prefix_url):
-        return gcs_store.list_prefix(prefix_url, options, limit=limit)
+        return _gcs().list_prefix(prefix_url, options, limit=limit)
     bucket, prefix = split(prefix_url)
     s3 = client(options)
 
@@ -248,7 +240,7 @@ def glob(pattern: str, options: StoreOptions | None) -> list[str]:
 
 def exists_object(url: str, options: StoreOptions | None) -> bool:
     if is_gcs(url):
-        return gcs_store.exists_object(url, options)
+        return _gcs().exists_object(url, options)
     bucket, key = split(url)
     s3 = client(options)
 
@@ -283,7 +275,7 @@ def delete(urls: list[str], options: StoreOptions | None) -> None:
     """Delete objects (1000 per request). Idempotent: deleting a missing key succeeds."""
     gcs = [u for u in urls if is_gcs(u)]
     if gcs:
-        gcs_store.delete(gcs, options)
+        _gcs().delete(gcs, options)
         urls = [u for u in urls if not is_gcs(u)]
         if not urls:
             return
@@ -317,7 +309,7 @@ def delete_prefix(prefix_url: str, options: StoreOptions | None) -> None:
 
 def size(url: str, options: StoreOptions | None) -> int:
     if is_gcs(url):
-        return gcs_store.size(url, options)
+        return _gcs().size(url, options)
     bucket, key = split(url)
     s3 = client(options)
     head = _retry(options, f"checking {url}", lambda: s3.head_object(Bucket=bucket, Key=key))
