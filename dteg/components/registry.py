@@ -109,11 +109,18 @@ def _sql(name: str, what: str, aliases: tuple[str, ...]) -> list[ComponentInfo]:
 
 BUILT_INS: tuple[ComponentInfo, ...] = (
     *_pair("csv", "CSV files (gzip/zstd; local paths, s3://, gs://)"),
-    *_pair("jsonl", "JSON Lines files (gzip/zstd)", ("json", "ndjson")),
+    *_pair("jsonl", "JSON Lines files (gzip/zstd; local paths, s3://, gs://)",
+           ("json", "ndjson")),
     *_pair("parquet", "Parquet files (local paths, s3://, gs://)",
            sink=Capabilities(write_modes=_FILE_MODES,
                              row_store="dteg.connectors.parquet.rows:create")),
-    *_pair("avro", "Avro container files (fastavro)"),
+    *_pair("avro", "Avro container files (fastavro; local paths, s3://, gs://)"),
+    *_pair("google_sheets", "a Google Sheet through the Sheets v4 API with a service account "
+           "(pip install 'dteg[sheets]')", ("sheets",),
+           source=Capabilities(extra="sheets"),
+           sink=Capabilities(write_modes=("append", "replace"), extra="sheets"),
+           source_note=" (header row → columns, typed by `schema:`)",
+           sink_note=" (append, replace)"),
     *_pair("duckdb", "DuckDB tables (the embedded default warehouse)",
            sink=Capabilities(write_modes=_TABLE_MODES,
                              row_store="dteg.connectors.duckdb.rows:create")),

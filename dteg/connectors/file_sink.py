@@ -341,7 +341,7 @@ class FileSink(BatchWriter):
         fs.publish(merged, self.target, self.options)
 
     def _local_copy(self, path: str, work: str) -> str:
-        if not fs.is_s3(path):
+        if not fs.is_store(path):
             return path
         copy = os.path.join(work, f"in-{uuid.uuid4().hex}-{os.path.basename(path)}")
         fs.object_store.download(path, copy, self.options)
@@ -385,7 +385,7 @@ class FileSink(BatchWriter):
             published.setdefault(root, set())  # no rows: the folder is emptied
         for folder, new in published.items():
             stale = [p for p in fs.list_folder(folder, self.options) if p not in new]
-            if stale and fs.is_s3(folder):
+            if stale and fs.is_store(folder):
                 fs.object_store.delete(stale, self.options)
             else:
                 for path in stale:

@@ -1,6 +1,8 @@
-"""File access for the file connectors: local paths natively (fast), ``s3://`` through
-``dteg.connectors.object_store`` (boto3, with bounded retries), other URLs through Beam's
-FileSystems (gs://, … once their filesystem is installed and configured).
+"""File access for the file connectors: local paths natively (fast), ``s3://`` and ``gs://``
+through ``dteg.connectors.object_store`` (boto3 / google-cloud-storage, with bounded
+retries), other URLs through Beam's FileSystems (once their filesystem is installed and
+configured). ``gs://`` never goes through Beam's GCS filesystem: its finalize step fails
+against fake-gcs-server and it retries on its own schedule.
 
 Functions that touch a URL take ``options`` (the step's object-store settings)."""
 
@@ -33,6 +35,11 @@ def is_s3(path: str) -> bool:
     return path.startswith(("s3://", "s3a://"))
 
 
+def is_store(path: str) -> bool:
+    """An object-store URL that ``dteg.connectors.object_store`` handles (s3://, gs://)."""
+    return is_s3(path) or object_store.is_gcs(path)
+
+
 def local(path: str) -> str:
     return path.removeprefix("file://")
 
@@ -59,7 +66,7 @@ def expand(patterns: list[str], *, step: str, allow_empty: bool,
     suggested when a pattern names a folder."""
     found: list[str] = []
     for pattern in patterns:
-        if is_s3(pattern):
+        if is_store(pattern):
             matched = sorted(object_store.glob(pattern, options))
             if not matched and pattern.endswith("/"):
                 raise ConnectorError(
@@ -98,10 +105,11 @@ def expand(patterns: list[str], *, step: str, allow_empty: bool,
 def open_read(path: str, compression: str, *, binary_seekable: bool = False,
               options: StoreOptions | None = None) -> IO[bytes]:
     """Open for reading, decompressing on the fly. ``binary_seekable`` skips decompression
-    (for Parquet/Avro, whose compression is internal). ``s3://`` objects are downloaded to a
-    temporary file first (retried as a whole; Parquet needs random access anyway)."""
-    if is_s3(path):
-        fd, spooled = tempfile.mkstemp(prefix="dteg-s3-")
+    (for Parquet/Avro, whose compression is internal). ``s3://``/``gs://`` objects are
+    downloaded to a temporary file first (retried as a whole; Parquet needs random access
+    anyway)."""
+    if is_store(path):
+        fd, spooled = tempfile.mkstemp(prefix="dteg-object-")
         os.close(fd)
         try:
             object_store.download(path, spooled, options)
@@ -243,7 +251,7 @@ def open_write(path: str, compression: str) -> Any:
 
 
 def exists(path: str, options: StoreOptions | None = None) -> bool:
-    if is_s3(path):
+    if is_store(path):
         return object_store.exists(path, options)
     if is_url(path):
         from apache_beam.io.filesystems import FileSystems
@@ -253,7 +261,7 @@ def exists(path: str, options: StoreOptions | None = None) -> bool:
 
 
 def rename(src: str, dst: str, options: StoreOptions | None = None) -> None:
-    if is_s3(src):
+    if is_store(src):
         object_store.copy(src, dst, options)
         object_store.delete([src], options)
         return
@@ -269,7 +277,7 @@ def rename(src: str, dst: str, options: StoreOptions | None = None) -> None:
 
 
 def delete_tree(path: str, options: StoreOptions | None = None) -> None:
-    if is_s3(path):
+    if is_store(path):
         object_store.delete_prefix(path, options)
         return
     if is_url(path):
@@ -282,7 +290,7 @@ def delete_tree(path: str, options: StoreOptions | None = None) -> None:
 
 
 def delete_file(path: str, options: StoreOptions | None = None) -> None:
-    if is_s3(path):
+    if is_store(path):
         object_store.delete([path], options)
         return
     if is_url(path):
@@ -294,7 +302,7 @@ def delete_file(path: str, options: StoreOptions | None = None) -> None:
 
 
 def size_of(path: str, options: StoreOptions | None = None) -> int:
-    if is_s3(path):
+    if is_store(path):
         return object_store.size(path, options)
     if is_url(path):
         return 0
@@ -316,9 +324,9 @@ def publish(src: str, dst: str, options: StoreOptions | None = None) -> None:
     the same key, so it never duplicates; the source stays until the staging is deleted."""
     if not is_url(dst):
         rename(src, dst)
-    elif is_s3(dst) and not is_url(src):
+    elif is_store(dst) and not is_url(src):
         object_store.upload(local(src), dst, options)
-    elif is_s3(dst):
+    elif is_store(dst):
         object_store.copy(src, dst, options)
     else:
         from apache_beam.io.filesystems import FileSystems
@@ -330,7 +338,7 @@ def publish(src: str, dst: str, options: StoreOptions | None = None) -> None:
 
 def list_folder(folder: str, options: StoreOptions | None = None) -> list[str]:
     """Files directly in a folder (none if it does not exist)."""
-    if is_s3(folder):
+    if is_store(folder):
         return object_store.list_folder(folder, options)
     if is_url(folder):
         from apache_beam.io.filesystems import FileSystems

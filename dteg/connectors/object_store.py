@@ -5,12 +5,15 @@ operations dteg needs, each retried with backoff on transient failures.
 retries a refused connection with fixed backoff for many minutes (measured here: an
 ``exists`` against a closed port had not returned after 120 s), which turns a wrong endpoint
 into a hung run. Here botocore does not retry by itself and ``dteg.connectors.retry``
-decides, within ``retry.deadline_seconds``. Other URL schemes (``gs://``, …) still go
-through Beam's FileSystems.
+decides, within ``retry.deadline_seconds``. ``gs://`` goes the same way through
+google-cloud-storage (``dteg.connectors.gcs_store``): every function here takes either
+scheme. Other URL schemes still go through Beam's FileSystems.
 
 Credentials: ``access_key_id``/``secret_access_key`` from the config, else boto3's standard
 chain (``AWS_ACCESS_KEY_ID``…, ``AWS_PROFILE``, ``~/.aws``, instance roles).
-``endpoint_url`` (or ``AWS_ENDPOINT_URL_S3``) points at an S3-compatible store.
+``endpoint_url`` (or ``AWS_ENDPOINT_URL_S3``) points at an S3-compatible store. For GCS:
+``gcs_anonymous``, ``gcs_credentials_file``, else Application Default Credentials, and
+``gcs_api_endpoint`` for an emulator.
 """
 
 from __future__ import annotations
@@ -18,17 +21,19 @@ from __future__ import annotations
 import fnmatch
 import re
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
 from dteg.connectors.retry import RetrySettings, call
+from dteg.connectors.store_options import StoreOptions
 from dteg.errors import ConnectorError
+
+__all__ = ["ObjectStoreSettings", "StoreOptions"]  # StoreOptions lives in store_options
 
 
 class ObjectStoreSettings(BaseModel):
-    """Settings for ``s3://`` paths (ignored for local paths)."""
+    """Settings for ``s3://`` and ``gs://`` paths (ignored for local paths)."""
 
     endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint, e.g. http://127.0.0.1:9000 "
@@ -38,6 +43,16 @@ class ObjectStoreSettings(BaseModel):
         default=None, description="Default: the standard AWS chain (env, profile, role)")
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None
+    gcs_api_endpoint: str | None = Field(
+        default=None, description="gs:// only: an emulator's endpoint, e.g. "
+        "http://127.0.0.1:4443 (default: Google)")
+    gcs_project: str | None = Field(
+        default=None, description="gs:// only: the project (default: from the credentials)")
+    gcs_credentials_file: str | None = Field(
+        default=None, description="gs:// only: a service-account JSON key file (default: "
+        "Application Default Credentials)")
+    gcs_anonymous: bool = Field(
+        default=False, description="gs:// only: no credentials (for an emulator)")
     retry: RetrySettings = Field(default_factory=RetrySettings,
                                  description="Retries of transient object-store failures")
 
@@ -49,20 +64,9 @@ class ObjectStoreSettings(BaseModel):
             endpoint_url=self.endpoint_url, region=self.region,
             access_key_id=plain(self.access_key_id),
             secret_access_key=plain(self.secret_access_key),
-            session_token=plain(self.session_token), retry=self.retry, step=step)
-
-
-@dataclass(frozen=True)
-class StoreOptions:
-    """Picklable connection settings; secrets stay out of ``repr``."""
-
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    retry: RetrySettings = field(default_factory=RetrySettings, compare=False, hash=False)
-    step: str | None = field(default=None, compare=False, hash=False)
+            session_token=plain(self.session_token), gcs_api_endpoint=self.gcs_api_endpoint,
+            gcs_project=self.gcs_project, gcs_credentials_file=self.gcs_credentials_file,
+            gcs_anonymous=self.gcs_anonymous, retry=self.retry, step=step)
 
 
 _clients: dict[StoreOptions, Any] = {}
@@ -96,8 +100,20 @@ def client(options: StoreOptions | None) -> Any:
         return found
 
 
+def is_gcs(url: str) -> bool:
+    return url.startswith("gs://")
+
+
+def _gcs() -> Any:
+    """``dteg.connectors.gcs_store``, imported on first use (``dteg validate`` imports this
+    module for the settings and must not pull in more)."""
+    from dteg.connectors import gcs_store
+
+    return gcs_store
+
+
 def split(url: str) -> tuple[str, str]:
-    """``s3://bucket/some/key`` → (bucket, some/key)."""
+    """``s3://bucket/some/key`` (or ``gs://…``) → (bucket, some/key)."""
     rest = url.split("://", 1)[1]
     bucket, _, key = rest.partition("/")
     return bucket, key
@@ -125,6 +141,8 @@ def _missing_bucket(exc: BaseException, url: str, step: str | None) -> None:
 
 def upload(local_path: str, url: str, options: StoreOptions | None) -> None:
     """Upload a local file to ``url`` (multipart when large). Idempotent: a retry overwrites."""
+    if is_gcs(url):
+        return _gcs().upload(local_path, url, options)
     bucket, key = split(url)
     s3 = client(options)
 
@@ -139,6 +157,8 @@ def upload(local_path: str, url: str, options: StoreOptions | None) -> None:
 
 
 def download(url: str, local_path: str, options: StoreOptions | None) -> None:
+    if is_gcs(url):
+        return _gcs().download(url, local_path, options)
     bucket, key = split(url)
     s3 = client(options)
     _retry(options, f"downloading {url}", lambda: s3.download_file(bucket, key, local_path))
@@ -146,6 +166,8 @@ def download(url: str, local_path: str, options: StoreOptions | None) -> None:
 
 def copy(src: str, dst: str, options: StoreOptions | None) -> None:
     """Server-side copy (multipart for large objects). Idempotent: a retry overwrites."""
+    if is_gcs(src):
+        return _gcs().copy(src, dst, options)
     src_bucket, src_key = split(src)
     bucket, key = split(dst)
     s3 = client(options)
@@ -154,6 +176,8 @@ def copy(src: str, dst: str, options: StoreOptions | None) -> None:
 
 
 def exists(url: str, options: StoreOptions | None) -> bool:
+    if is_gcs(url):
+        return _gcs().exists(url, options)
     bucket, key = split(url)
     s3 = client(options)
 
@@ -172,6 +196,8 @@ def exists(url: str, options: StoreOptions | None) -> bool:
 def list_prefix(prefix_url: str, options: StoreOptions | None, *,
                 limit: int | None = None) -> list[tuple[str, int]]:
     """Every object under a prefix, as (url, size), in key order."""
+    if is_gcs(prefix_url):
+        return _gcs().list_prefix(prefix_url, options, limit=limit)
     bucket, prefix = split(prefix_url)
     s3 = client(options)
 
@@ -213,6 +239,8 @@ def glob(pattern: str, options: StoreOptions | None) -> list[str]:
 
 
 def exists_object(url: str, options: StoreOptions | None) -> bool:
+    if is_gcs(url):
+        return _gcs().exists_object(url, options)
     bucket, key = split(url)
     s3 = client(options)
 
@@ -245,6 +273,12 @@ def _translate(pattern: str) -> re.Pattern[str]:
 
 def delete(urls: list[str], options: StoreOptions | None) -> None:
     """Delete objects (1000 per request). Idempotent: deleting a missing key succeeds."""
+    gcs = [u for u in urls if is_gcs(u)]
+    if gcs:
+        _gcs().delete(gcs, options)
+        urls = [u for u in urls if not is_gcs(u)]
+        if not urls:
+            return
     s3 = client(options)
     by_bucket: dict[str, list[str]] = {}
     for url in urls:
@@ -274,6 +308,8 @@ def delete_prefix(prefix_url: str, options: StoreOptions | None) -> None:
 
 
 def size(url: str, options: StoreOptions | None) -> int:
+    if is_gcs(url):
+        return _gcs().size(url, options)
     bucket, key = split(url)
     s3 = client(options)
     head = _retry(options, f"checking {url}", lambda: s3.head_object(Bucket=bucket, Key=key))

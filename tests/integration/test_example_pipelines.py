@@ -38,7 +38,9 @@ def test_every_example_has_a_test() -> None:
               # run by test_postgres_cdc.py (it needs the database server)
               "postgres_cdc",
               # served on its schedule by orchestrator/test_server_embedded.py
-              "every_minute"}
+              "every_minute",
+              # run by test_gcs.py (fake-gcs-server) and test_google_sheets.py (stand-in)
+              "gcs_orders", "sheets_orders"}
     assert {p.stem for p in PIPELINES.glob("*.yaml")} <= tested
 
 

@@ -100,7 +100,7 @@ def test_validate_imports_the_settings_of_the_components_it_uses_only() -> None:
     bases the file connectors share), not every connector's."""
     modules = _modules_of("validate", "pipelines/quickstart.yaml")
     connectors = set(_under(modules, "dteg.connectors")) - {"dteg.connectors"}
-    shared = {"file_config", "load_strategy", "object_store", "retry"}
+    shared = {"file_config", "load_strategy", "object_store", "store_options", "retry"}
     assert connectors == {f"dteg.connectors.{m}" for m in (
         *shared, "csv", "csv.config", "duckdb", "duckdb.config", "jsonl", "jsonl.config")}
     transforms = set(_under(modules, "dteg.transforms")) - {"dteg.transforms"}
