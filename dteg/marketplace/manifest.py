@@ -16,7 +16,7 @@ it promises (the product description's component standard), validated with the f
     quality_gates: {required: {test_coverage: 80}}
     performance: {rows: 100000, min_rows_per_second: 20000}
     allowed_hosts: [api.widgets.example]
-    breaking_changes: [{version: 2.0.0, what: "…", migration: "…"}]
+    breaking_changes: [{version: 2.0.0, change: "…", migration: "…"}]
 
 ``dteg schema --component`` prints its JSON Schema, so editors check it as it is written.
 """
@@ -145,7 +145,7 @@ class Provided(_Model):
 
 class BreakingChange(_Model):
     version: str = Field(..., description="The version that broke compatibility")
-    what: str = Field(..., min_length=1, description="What changed")
+    change: str = Field(..., min_length=1, description="What changed")
     migration: str = Field(..., min_length=1, description="What a user does to upgrade")
 
     @field_validator("version")
@@ -160,6 +160,7 @@ class Manifest(_Model):
     name: str = Field(..., description="Lower-case words joined by `-`, e.g. `kafka-extractor`")
     version: str = Field(..., description="Semantic version, e.g. `1.0.0`")
     author: str = Field(..., min_length=1)
+    publisher: str | None = Field(None, description="Registry publisher (default: the token's)")
     description: str = Field(..., min_length=1)
     kind: ComponentKind
     category: str = Field(..., min_length=1, description="e.g. database, streaming, api, files")
