@@ -136,6 +136,9 @@ class Performance(_Model):
 
     rows: int = Field(100_000, ge=1_000, le=10_000_000, description="Rows in the generated input")
     min_rows_per_second: float = Field(..., gt=0, description="The floor the test must reach")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The step's config for the test; the text `{input}` "
+        "stands for the generated JSON Lines file, `{output}` for an empty folder")
 
 
 class Provided(_Model):
