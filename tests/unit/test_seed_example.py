@@ -37,9 +37,8 @@ def test_validate_accepts_it_with_warnings(cli, monkeypatch) -> None:
     # dteg://streaming/kafka is the built-in Kafka source; the Salesforce loader is not built in.
     assert "kafka-extractor" not in err
     assert f"step `load` ({SEED}:33): component `dteg://salesforce-loader`" in err
-    # No `dteg install` yet: the message says how a component gets installed today.
-    assert "dteg install" not in err
-    assert "install the component's Python package with pip" in err
+    # The message names the exact line that installs the pinned version.
+    assert "Install it with `dteg install marketplace://salesforce-loader@2.1.0`" in err
     assert f"{SEED}:15: `security.encryption` needs a key, but none is set: export " \
         "DTEG_ENCRYPTION_KEY" in err
     assert all(line.startswith("warning: ") for line in err.splitlines())
