@@ -14,10 +14,14 @@ import os
 import subprocess  # nosec B404 - runs this Python on the author's own component
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from dteg.errors import ConfigError
 from dteg.marketplace.manifest import MANIFEST_FILE, Manifest, load_manifest

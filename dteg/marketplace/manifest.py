@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dteg.errors import Location, SpecError
@@ -75,13 +75,15 @@ def _specifier(value: str) -> str:
 
 class Pricing(_Model):
     model: Literal["free", "paid", "freemium"] = "free"
-    price: str | None = Field(None, description="What it costs, e.g. `$10/month` (paid only)")
+    price: str | None = Field(default=None,
+                              description="What it costs, e.g. `$10/month` (paid only)")
 
 
 class Compatibility(_Model):
     framework_versions: str = Field(
         ..., description="dteg versions it works with, a PEP 440 range such as `>=0.1,<1`")
-    python_versions: str = Field(">=3.10", description="Python versions, e.g. `>=3.10,<3.13`")
+    python_versions: str = Field(default=">=3.10",
+                                 description="Python versions, e.g. `>=3.10,<3.13`")
     system_requirements: list[str] = Field(
         default_factory=list, description="What the machine needs besides Python (free text)")
 
@@ -113,7 +115,7 @@ class Documentation(_Model):
 
 class RequiredGates(_Model):
     security_scan: Literal["pass"] = "pass"
-    test_coverage: float = Field(MIN_COVERAGE, ge=MIN_COVERAGE, le=100,
+    test_coverage: float = Field(default=MIN_COVERAGE, ge=MIN_COVERAGE, le=100,
                                  description="Line coverage of its own tests, percent (≥ 80)")
     documentation: Literal["complete"] = "complete"
     performance_test: Literal["pass"] = "pass"
@@ -122,8 +124,8 @@ class RequiredGates(_Model):
 class OptionalGates(_Model):
     """Shown by the registry as badges; never refuse a publish (a new component has none)."""
 
-    community_rating: float = Field(4.0, ge=0, le=5)
-    monthly_downloads: int = Field(1000, ge=0)
+    community_rating: float = Field(default=4.0, ge=0, le=5)
+    monthly_downloads: int = Field(default=1000, ge=0)
 
 
 class QualityGates(_Model):
@@ -134,7 +136,8 @@ class QualityGates(_Model):
 class Performance(_Model):
     """The performance test: rows/s through the component on a standard generated input."""
 
-    rows: int = Field(100_000, ge=1_000, le=10_000_000, description="Rows in the generated input")
+    rows: int = Field(default=100_000, ge=1_000, le=10_000_000,
+                      description="Rows in the generated input")
     min_rows_per_second: float = Field(..., gt=0, description="The floor the test must reach")
     config: dict[str, Any] = Field(
         default_factory=dict, description="The step's config for the test; the text `{input}` "
@@ -163,7 +166,8 @@ class Manifest(_Model):
     name: str = Field(..., description="Lower-case words joined by `-`, e.g. `kafka-extractor`")
     version: str = Field(..., description="Semantic version, e.g. `1.0.0`")
     author: str = Field(..., min_length=1)
-    publisher: str | None = Field(None, description="Registry publisher (default: the token's)")
+    publisher: str | None = Field(default=None,
+                                  description="Registry publisher (default: the token's)")
     description: str = Field(..., min_length=1)
     kind: ComponentKind
     category: str = Field(..., min_length=1, description="e.g. database, streaming, api, files")
@@ -178,7 +182,7 @@ class Manifest(_Model):
         default_factory=list, description="Hosts (`host` or `host:port`, `*.` wildcards) it "
         "may connect to; empty: none")
     breaking_changes: list[BreakingChange] = Field(default_factory=list)
-    tests: str = Field("tests", description="Folder of its own tests (pytest)")
+    tests: str = Field(default="tests", description="Folder of its own tests (pytest)")
 
     @field_validator("version")
     @classmethod
