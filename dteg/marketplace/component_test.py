@@ -96,7 +96,9 @@ def dev_environment(component: ComponentFolder, scratch: Path) -> dict[str, str]
         lines.extend(f"{name} = {value}" for name, value in items.items())
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = dict(os.environ)
-    paths = [str(component.src), str(scratch), *filter(None, [env.get("PYTHONPATH")])]
+    # Absolute: the subprocesses run in the component's folder, not in ours.
+    inherited = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    paths = [str(component.src), str(scratch), *inherited]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env.pop("COVERAGE_PROCESS_START", None)
     return env

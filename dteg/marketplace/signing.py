@@ -105,7 +105,7 @@ def load_key(path: Path) -> PublisherKey:
     """Read a private key, refusing one that others can read."""
     if not path.is_file():
         raise ConfigError(f"no publisher key at {path}",
-                          hint="Create one with `dteg publisher keygen` (or set "
+                          hint="Create one with `dteg publisher-key generate` (or set "
                           "DTEG_PUBLISHER_KEY to its path).")
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
@@ -115,10 +115,10 @@ def load_key(path: Path) -> PublisherKey:
         private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):
         raise ConfigError(f"{path} is not a PEM private key",
-                          hint="Create one with `dteg publisher keygen --force`.") from None
+                          hint="Create one with `dteg publisher-key generate --force`.") from None
     if not isinstance(private, Ed25519PrivateKey):
         raise ConfigError(f"{path} is not an Ed25519 key",
-                          hint="Create one with `dteg publisher keygen --force`.")
+                          hint="Create one with `dteg publisher-key generate --force`.")
     return PublisherKey(private)
 
 
