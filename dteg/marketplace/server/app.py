@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -72,8 +73,8 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
             return FileResponse(store_.local_path(key), filename=filename)
         tmp = Path(tempfile.mkdtemp(prefix="dteg-mkt-")) / filename
         store_.fetch(key, tmp)
-        return FileResponse(tmp, filename=filename, background=BackgroundTask(
-            lambda: (tmp.unlink(missing_ok=True), tmp.parent.rmdir())))
+        return FileResponse(tmp, filename=filename,
+                            background=BackgroundTask(shutil.rmtree, tmp.parent, True))
 
     # --- JSON API ------------------------------------------------------------------------
 

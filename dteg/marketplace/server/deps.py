@@ -19,12 +19,14 @@ def fail(status: int, kind: str, message: str, **extra: Any) -> HTTPException:
 
 def get_store(request: Request) -> MetadataStore:
     """The app's metadata store."""
-    return request.app.state.store  # type: ignore[no-any-return]
+    store: MetadataStore = request.app.state.store
+    return store
 
 
 def get_artifacts(request: Request) -> ArtifactStore:
     """The app's artifact store."""
-    return request.app.state.artifacts  # type: ignore[no-any-return]
+    artifacts: ArtifactStore = request.app.state.artifacts
+    return artifacts
 
 
 def _bearer(authorization: str | None) -> str:

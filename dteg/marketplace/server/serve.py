@@ -27,7 +27,8 @@ class ServeSettings:
                "database": os.environ.get("DTEG_MARKETPLACE_DATABASE"),
                "artifacts": os.environ.get("DTEG_MARKETPLACE_ARTIFACTS"),
                "admin_token": os.environ.get("DTEG_MARKETPLACE_ADMIN_TOKEN")}
-        values = {k: v for k, v in {**env, **given}.items() if v is not None}
+        values: dict[str, object] = {k: v for k, v in env.items() if v}
+        values.update({k: v for k, v in given.items() if v is not None})
         if not values.get("mongodb_url"):
             raise ConfigError("the registry needs a MongoDB URL for its metadata",
                               hint="Pass --mongodb-url or set DTEG_MONGODB_URL (e.g. from "
@@ -37,13 +38,18 @@ class ServeSettings:
 
 def build(settings: ServeSettings):  # type: ignore[no-untyped-def]
     """The app for these settings (the database is checked before it serves)."""
+    from dteg.connectors.object_store import ObjectStoreSettings
     from dteg.marketplace.server.app import create_app
     from dteg.marketplace.server.artifacts import artifact_store
     from dteg.marketplace.server.storage import MetadataStore
 
     store = MetadataStore(settings.mongodb_url, settings.database)
     store.ping()
-    return create_app(store, artifact_store(settings.artifacts), admin_token=settings.admin_token)
+    # An S3-compatible endpoint (path-style addressing) when one is set; else AWS.
+    s3 = ObjectStoreSettings(endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3"),
+                             region=os.environ.get("AWS_DEFAULT_REGION"))
+    return create_app(store, artifact_store(settings.artifacts, s3),
+                      admin_token=settings.admin_token)
 
 
 def serve(settings: ServeSettings) -> None:

@@ -140,7 +140,8 @@ class MetadataStore:
 
     def downloads(self, name: str) -> dict[str, Any]:
         since = (_now().date() - dt.timedelta(days=30)).isoformat()
-        total, recent, by_version = 0, 0, {}
+        total, recent = 0, 0
+        by_version: dict[str, int] = {}
         for doc in self._db.downloads.find({"name": name}):
             total += doc["count"]
             by_version[doc["version"]] = by_version.get(doc["version"], 0) + doc["count"]
