@@ -99,7 +99,7 @@ class RegistryClient:
                 "not_found": "`dteg search TEXT` lists what the registry has.",
                 "version": "Raise `version:` in dteg-component.yaml (semver).",
                 "gates": "Fix what the failed gates say, then publish again.",
-                "signature": "Register your key (`dteg publisher register-key`) and publish "
+                "signature": "Register your key (`dteg publisher-key register`) and publish "
                              "again.",
                 "incompatible": "Pick a version that fits, or upgrade dteg/Python."}.get(
             kind, "Check the request; the registry's log has more.")
