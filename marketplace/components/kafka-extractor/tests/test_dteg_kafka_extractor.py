@@ -3,10 +3,10 @@ capabilities and config, and builds dteg's Kafka reader."""
 
 from __future__ import annotations
 
-from dteg.connectors.kafka.config import SourceConfig as KafkaConfig
-
 from dteg_kafka_extractor import COMPONENT
 from dteg_kafka_extractor.config import SourceConfig
+
+from dteg.connectors.kafka.config import SourceConfig as KafkaConfig
 
 
 def test_component_is_a_kafka_source() -> None:
