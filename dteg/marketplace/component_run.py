@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.components.contracts import BatchReader, BatchTransform, BatchWriter, Rejected
+from dteg.components.registry import import_ref
 from dteg.components.testkit import build, check_sink, check_source, check_stage, context
 from dteg.marketplace.manifest import Manifest, Provided, load_manifest
 
@@ -50,12 +51,18 @@ def write_jsonl(path: Path, batches: list[pa.RecordBatch]) -> Path:
 
 def _config(manifest: Manifest, work: Path, tag: str, rows: int) -> dict[str, Any]:
     batches = standard_batches(rows)
-    input_file = write_jsonl(work / tag / "input.jsonl", batches)
-    output = work / tag / "output"
+    values = {"input": str(write_jsonl(work / tag / "input.jsonl", batches)),
+              "output": str(work / tag / "output")}
+    if manifest.performance.setup:
+        # A source of a system (a topic, a table) gets the same rows through its own hook.
+        prepare = import_ref(manifest.performance.setup)
+        values.update({k: str(v) for k, v in prepare(batches, work / tag).items()})
 
     def fill(value: Any) -> Any:
         if isinstance(value, str):
-            return value.replace("{input}", str(input_file)).replace("{output}", str(output))
+            for key, text in values.items():
+                value = value.replace("{" + key + "}", text)
+            return value
         if isinstance(value, dict):
             return {k: fill(v) for k, v in value.items()}
         if isinstance(value, list):

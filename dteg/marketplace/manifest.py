@@ -142,6 +142,10 @@ class Performance(_Model):
     config: dict[str, Any] = Field(
         default_factory=dict, description="The step's config for the test; the text `{input}` "
         "stands for the generated JSON Lines file, `{output}` for an empty folder")
+    setup: str | None = Field(
+        default=None, description="`module:function` called with (the generated batches, a "
+        "work folder) before the test; returns more `{key}` values for `config` (e.g. a topic "
+        "it filled), for sources that cannot read a file")
 
 
 class Provided(_Model):
