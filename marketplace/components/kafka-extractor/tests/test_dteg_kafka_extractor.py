@@ -26,3 +26,30 @@ def test_factory_builds_the_kafka_reader() -> None:
 
     assert COMPONENT.load_factory().__module__ == "dteg_kafka_extractor.source"
     assert callable(create)
+
+
+def test_perf_setup_produces_every_row(tmp_path) -> None:
+    import os
+
+    import pyarrow as pa
+    import pytest
+
+    if not os.environ.get("DTEG_KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.fail("the perf setup needs a broker: eval \"$(scripts/services/kafka env)\"")
+    from confluent_kafka import Consumer
+
+    from dteg_kafka_extractor.perf import produce
+
+    got = produce([pa.RecordBatch.from_pydict({"id": [1, 2, 3]})], tmp_path)
+    consumer = Consumer({"bootstrap.servers": got["bootstrap"], "group.id": "t",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([got["topic"]])
+    seen = []
+    for _ in range(120):
+        msg = consumer.poll(1.0)
+        if msg is not None and not msg.error():
+            seen.append(msg.value())
+        if len(seen) == 3:
+            break
+    consumer.close()
+    assert sorted(seen) == [b'{"id": 1}', b'{"id": 2}', b'{"id": 3}']
