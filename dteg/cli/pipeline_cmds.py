@@ -50,12 +50,19 @@ def plan(
 def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Write to this file")] = None,
+    component: Annotated[bool, typer.Option(
+        "--component", help="The schema of dteg-component.yaml (marketplace manifests)")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Print the JSON Schema of pipeline files (for editor autocompletion)."""
-    from dteg.spec.json_schema import pipeline_json_schema
+    if component:
+        from dteg.marketplace.manifest import manifest_json_schema
 
-    text = json.dumps(pipeline_json_schema(), indent=2)
+        text = json.dumps(manifest_json_schema(), indent=2)
+    else:
+        from dteg.spec.json_schema import pipeline_json_schema
+
+        text = json.dumps(pipeline_json_schema(), indent=2)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
         _say(f"wrote {output}")

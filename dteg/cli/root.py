@@ -31,6 +31,9 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "runners_cmd": ("runners",),
     "server_cmds": ("server", "scheduler", "worker", "pipelines"),
     "auth_cmds": ("login", "logout", "whoami", "users", "tokens", "audit"),
+    "marketplace_cmds": ("search", "install", "update", "uninstall", "components",
+                         "marketplace"),
+    "marketplace_author_cmds": ("create", "publish", "publisher-key"),
 }
 # Root options that may stand before the command (`dteg --debug run x.yaml`).
 _ROOT_FLAGS = ("--debug",)

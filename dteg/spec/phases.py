@@ -157,7 +157,15 @@ def find_component(spec: PipelineSpec, kind: Kind, wanted: str,
     ref = wanted.removeprefix("dteg://")
     market = {c.name: c for c in spec.body.components.marketplace}
     target = market[ref].source if ref in market else wanted
-    return registry.find(kind, target.removeprefix("dteg://").rstrip("/").split("/")[-1])
+    return _find_marketplace(registry, kind, ref, target)
+
+
+def _find_marketplace(registry: Registry, kind: Kind, ref: str,
+                      target: str) -> ComponentInfo | None:
+    # A package installed from the marketplace registers under its own name
+    # (`kafka-extractor`) and wins; else the declared source id's last part (`kafka`).
+    return registry.find(kind, ref) or registry.find(
+        kind, target.removeprefix("dteg://").rstrip("/").split("/")[-1])
 
 
 def normalize_steps(spec: PipelineSpec, registry: Registry | None = None) -> PipelineSpec:
@@ -426,15 +434,16 @@ def resolve_types(spec: PipelineSpec, registry: Registry | None = None) -> Pipel
         if wanted.startswith("dteg://"):
             ref = wanted.removeprefix("dteg://")
             target = market[ref].source if ref in market else wanted
-            name = target.removeprefix("dteg://").rstrip("/").split("/")[-1]
-            info = registry.find(kind, name)
+            info = _find_marketplace(registry, kind, ref, target)
             if info is None:
                 origin = f" (declared in components as {target})" if ref in market else ""
+                pinned = market[ref].version if ref in market else None
+                line = f"dteg install marketplace://{ref}" + (f"@{pinned}" if pinned else "")
                 warnings.append(
                     f"{step.where()}: component `{wanted}`{origin} is not installed; "
-                    f"`dteg run` will refuse this pipeline until it is. The marketplace is "
-                    "not available yet: install the component's Python package with pip (it "
-                    f"registers itself through entry points), or use a built-in {kind} type: "
+                    f"`dteg run` will refuse this pipeline until it is. Install it with "
+                    f"`{line}` (or every component the pipeline declares with `dteg install "
+                    f"-f {spec.source_map.file}`), or use a built-in {kind} type: "
                     f"{', '.join(registry.names(kind))}."
                 )
                 steps.append(step)

@@ -15,6 +15,8 @@ from tests.architecture.imports import Import, read_imports
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("dteg", "dteg.cli", "dteg.testing"),  # the facades: the command line, the library, the kit
     ("dteg.server",),                      # dteg server's HTTP side: the API and the web UI
+    ("dteg.marketplace.server",),          # the marketplace registry service (never the engine's)
+    ("dteg.marketplace",),                 # components: manifest, client, install, publish
     ("dteg.auth",),                        # users, tokens, RBAC decisions, the audit log
     ("dteg.orchestrator",),                # dteg server: schedules, queue, workers, alerts
     ("dteg.streaming",),                   # `dteg stream`

@@ -92,9 +92,9 @@ def test_the_scanner_sees_what_it_checks() -> None:
     assert {"run", "stream", "backfill", "validate", "plan", "schema"} <= set(commands)
     assert commands["runs"] == {"list", "show"}
     assert _unknown(iter([("x", 1, "Run `dteg run p.yaml`, then `dteg runs show ID`.")])) == []
-    assert _unknown(iter([("x", 1, "`dteg install marketplace://a`, `dteg runs lst`, "
+    assert _unknown(iter([("x", 1, "`dteg deploy marketplace://a`, `dteg runs lst`, "
                                    "pip install 'dteg[dbt]'")])) == [
-        "x:1: `dteg install` is not a command",
+        "x:1: `dteg deploy` is not a command",
         "x:1: `dteg runs lst` is not a sub-command",
         "x:1: `dteg[dbt]` names no extra",
     ]

@@ -262,8 +262,8 @@ def test_resolve_warns_about_components_not_installed() -> None:
     assert warning.startswith("step `extract` (p.yaml:8): component "
                               "`dteg://twitter-extractor` (declared in components as "
                               "dteg://social/twitter) is not installed")
-    assert "The marketplace is not available yet: install the component's Python package" \
-        in warning
+    assert "Install it with `dteg install marketplace://twitter-extractor` (or every " \
+        "component the pipeline declares with `dteg install -f p.yaml`)" in warning
     assert "or use a built-in source type: " in warning and "csv" in warning
     assert run_blockers(spec) == [warning]
 

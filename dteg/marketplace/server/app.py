@@ -1,0 +1,183 @@
+"""The registry's FastAPI app: the PEP 503 simple index, artifact downloads and the JSON API
+(``/api/v1``). Errors are JSON ``{"detail": {"type", "message"}}``.
+
+``create_app(store, artifacts, admin_token)`` takes its storage as arguments, so a test or
+``dteg marketplace serve`` decides where metadata and bytes live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.background import BackgroundTask
+
+from dteg.marketplace.compat import newest_compatible
+from dteg.marketplace.server.artifacts import ArtifactStore, FolderArtifacts
+from dteg.marketplace.server.deps import Publisher, Store, fail, require_admin
+from dteg.marketplace.server.documents import hit_out, version_out
+from dteg.marketplace.server.publishing import publish_routes
+from dteg.marketplace.server.ranking import rank
+from dteg.marketplace.server.simple import normalize, project_page, root_page
+from dteg.marketplace.server.storage import MetadataStore
+
+
+def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
+               admin_token: str | None = None) -> FastAPI:
+    """The registry app over ``store`` (metadata) and ``artifacts`` (bytes)."""
+    app = FastAPI(title="dteg marketplace registry", version="1")
+    app.state.store = store
+    app.state.artifacts = artifacts
+    app.state.admin_token = admin_token
+
+    def component_or_404(store: MetadataStore, name: str) -> dict[str, Any]:
+        found = store.component(name)
+        if found is None:
+            raise fail(404, "not_found", f"no component `{name}` in this registry")
+        return found
+
+    # --- PEP 503 -------------------------------------------------------------------------
+
+    @app.get("/simple/", response_class=HTMLResponse)
+    def simple_root(store: Store) -> str:
+        packages = {normalize(d.get("package") or d["_id"]) for d in store.components()}
+        return root_page(sorted(packages))
+
+    @app.get("/simple/{project}/", response_class=HTMLResponse)
+    def simple_project(project: str, store: Store) -> str:
+        wanted = normalize(project)
+        docs = [v for c in store.components() if normalize(c.get("package") or c["_id"]) == wanted
+                for v in store.versions(c["_id"]) if not v.get("yanked")]
+        if not docs:
+            raise fail(404, "not_found", f"no project `{project}`")
+        return project_page(wanted, docs)
+
+    @app.get("/files/{name}/{version}/{filename}")
+    def download(name: str, version: str, filename: str, store: Store,
+                 request: Request) -> FileResponse:
+        doc = store.version(name, version)
+        artifact = next((a for a in (doc or {}).get("artifacts", [])
+                         if a["filename"] == filename), None)
+        if doc is None or artifact is None:
+            raise fail(404, "not_found", f"no file {filename} of {name} {version}")
+        key = f"{name}/{version}/{filename}"
+        store_ = request.app.state.artifacts
+        if artifact["kind"] == "wheel":
+            store.count_download(name, version)
+        if isinstance(store_, FolderArtifacts):
+            return FileResponse(store_.local_path(key), filename=filename)
+        tmp = Path(tempfile.mkdtemp(prefix="dteg-mkt-")) / filename
+        store_.fetch(key, tmp)
+        return FileResponse(tmp, filename=filename,
+                            background=BackgroundTask(shutil.rmtree, tmp.parent, True))
+
+    # --- JSON API ------------------------------------------------------------------------
+
+    @app.get("/api/v1/search")
+    def search(store: Store, q: str = "", kind: str | None = None,
+               category: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        ranked = rank(store.components(kind=kind, category=category), q,
+                      dt.datetime.now(dt.timezone.utc))
+        return {"results": [hit_out(d) for d in ranked[:limit]]}
+
+    @app.get("/api/v1/components/{name}")
+    def component(name: str, store: Store) -> dict[str, Any]:
+        doc = component_or_404(store, name)
+        versions = sorted(store.versions(name), key=lambda v: _semver(v["version"]))
+        return {**hit_out(doc), "versions": [version_out(v) for v in versions]}
+
+    @app.get("/api/v1/components/{name}/versions/{version}")
+    def version(name: str, version: str, store: Store) -> dict[str, Any]:
+        doc = store.version(name, version)
+        if doc is None:
+            component_or_404(store, name)
+            raise fail(404, "not_found", f"{name} has no version {version}")
+        return version_out(doc)
+
+    @app.get("/api/v1/components/{name}/versions/{version}/gates")
+    def gates(name: str, version: str, store: Store) -> dict[str, Any]:
+        return dict(version_out_or_404(store, name, version)["gate_report"])
+
+    def version_out_or_404(store: MetadataStore, name: str, version: str) -> dict[str, Any]:
+        doc = store.version(name, version)
+        if doc is None:
+            raise fail(404, "not_found", f"{name} has no version {version}")
+        return version_out(doc)
+
+    @app.get("/api/v1/components/{name}/compatible")
+    def compatible(name: str, store: Store, dteg: str, python: str) -> Any:
+        component_or_404(store, name)
+        found, reasons = newest_compatible(store.versions(name), dteg=dteg, python=python)
+        if found is None:
+            listed = "; ".join(f"{v}: {why}" for v, why in reasons.items())
+            return JSONResponse(status_code=409, content={"detail": {
+                "type": "incompatible", "reasons": reasons,
+                "message": f"no version of {name} fits dteg {dteg} on Python {python} "
+                           f"({listed})"}})
+        return {"version": version_out(found), "skipped": reasons}
+
+    @app.get("/api/v1/components/{name}/downloads")
+    def downloads(name: str, store: Store) -> dict[str, Any]:
+        component_or_404(store, name)
+        return store.downloads(name)
+
+    @app.get("/api/v1/advisories")
+    def advisories(store: Store) -> dict[str, Any]:
+        return {"advisories": store.advisories()}
+
+    @app.post("/api/v1/advisories", dependencies=[Depends(require_admin)], status_code=201)
+    def add_advisory(advisory: dict[str, Any], store: Store) -> dict[str, Any]:
+        if not isinstance(advisory.get("id"), str) or not isinstance(
+                advisory.get("affected"), list):
+            raise fail(400, "advisory", "an OSV advisory needs `id` and `affected`")
+        store.put_advisory(advisory)
+        return {"id": advisory["id"]}
+
+    @app.post("/api/v1/publishers", dependencies=[Depends(require_admin)], status_code=201)
+    def add_publisher(body: dict[str, Any], store: Store) -> dict[str, Any]:
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise fail(400, "publisher", "a publisher needs a `name`")
+        token = store.create_publisher(name, official=bool(body.get("official")))
+        return {"name": name, "token": token}
+
+    @app.get("/api/v1/publishers/{publisher}/keys")
+    def keys(publisher: str, store: Store) -> dict[str, Any]:
+        return {"keys": [{"key_id": k["_id"], "public_key": k["public_key"],
+                          "added_at": k["added_at"].isoformat()} for k in store.keys(publisher)]}
+
+    @app.post("/api/v1/publishers/{publisher}/keys", status_code=201)
+    def add_key(publisher: str, body: dict[str, Any], store: Store,
+                me: Publisher) -> dict[str, Any]:
+        if publisher not in (me, "me"):
+            raise fail(403, "auth", f"this token belongs to `{me}`, not `{publisher}`")
+        from dteg.marketplace import signing
+
+        public_key = body.get("public_key")
+        try:
+            import base64
+
+            raw = base64.b64decode(str(public_key), validate=True)
+            if len(raw) != 32:
+                raise ValueError
+        except ValueError:
+            raise fail(400, "key",
+                       "`public_key` must be a base64 raw 32-byte Ed25519 key") from None
+        key_id = signing.key_id(me, raw)
+        store.add_key(me, key_id, str(public_key))
+        return {"key_id": key_id, "publisher": me, "public_key": public_key}
+
+    app.include_router(publish_routes())
+    return app
+
+
+def _semver(text: str) -> Any:
+    from packaging.version import Version
+
+    return Version(text)
