@@ -24,6 +24,10 @@ class Capabilities:
     offset_planner: str | None = None
     # The source can read incrementally by a cursor (its settings say which column).
     incremental: bool = False
+    # Reading it again is cheap and has no effect on the source system (files, databases):
+    # the catalog then samples it after each run for its profile. False for APIs that count
+    # requests or run jobs (REST, Salesforce, Google Sheets): a profile must not spend quota.
+    resample: bool = True
     # --- sinks ---------------------------------------------------------------------------
     write_modes: tuple[str, ...] = ("append",)
     # "module:function" building a ``RowStore`` (dteg.components.rows) from (settings,

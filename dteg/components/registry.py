@@ -117,7 +117,7 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
     *_pair("avro", "Avro container files (fastavro; local paths, s3://, gs://)"),
     *_pair("google_sheets", "a Google Sheet through the Sheets v4 API with a service account "
            "(pip install 'dteg[sheets]')", ("sheets",),
-           source=Capabilities(extra="sheets"),
+           source=Capabilities(extra="sheets", resample=False),
            sink=Capabilities(write_modes=("append", "replace"), extra="sheets"),
            source_note=" (header row → columns, typed by `schema:`)",
            sink_note=" (append, replace)"),
@@ -135,9 +135,10 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
                   "dteg.connectors.http.source:create",
                   "Read a REST API: GET/POST, pagination (page, offset, cursor, Link, next "
                   "URL), bearer/basic/API key/OAuth2 auth, rate limits, incremental",
-                  ("rest",), capabilities=Capabilities(incremental=True)),
+                  ("rest",), capabilities=Capabilities(incremental=True, resample=False)),
     *_pair("salesforce", "Salesforce objects through Bulk API 2.0 (OAuth2 JWT bearer or "
            "client credentials)", ("salesforce-loader",),
+           source=Capabilities(resample=False),
            sink=Capabilities(write_modes=("append", "merge")),
            source_note=" with a query job", sink_note=": insert, upsert by external id, "
            "update, delete; rejected records → dead letters"),
