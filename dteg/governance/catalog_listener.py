@@ -35,8 +35,9 @@ def safe_profile(profile: dict[str, Any], protected: set[str]) -> dict[str, Any]
 def profile_sources(spec: PipelineSpec, rows: int = PROFILE_ROWS) -> dict[str, dict[str, Any]]:
     """step → profile of each bounded source that may be read again (an unbounded one,
     Kafka, is not re-read: that would move nothing but cost a poll; nor is an API whose
-    capabilities say a re-read spends quota or runs a job). A source that cannot be sampled is left out with a
-    warning: the run has landed, the catalog still records its counts and schema."""
+    capabilities say a re-read spends quota or runs a job). A source that cannot be sampled
+    is left out with a warning: the run has landed, the catalog still records its counts and
+    schema."""
     from dteg.governance.protection import protections
     from dteg.quality.profile import profile_step
 
