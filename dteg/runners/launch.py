@@ -19,6 +19,14 @@ def launcher(settings: RunnerSettings | None = None, *, debug: bool = False) -> 
             from dteg.runners import direct
 
             return direct.run(spec, plan, debug=debug)
+        if name == "prism":
+            from dteg.runners import prism
+
+            return prism.run(spec, plan, settings, debug=debug)
+        if name == "portable":
+            from dteg.runners import portable
+
+            return portable.run(spec, plan, settings, debug=debug)
         if name == "flink":
             from dteg.runners import flink
 
