@@ -42,13 +42,27 @@ def submit(spec: PipelineSpec, plan: RunPlan, runner: Any, options: dict[str, An
     except DtegError:
         raise
     except Exception as exc:
-        text = str(exc)
-        if "failed to connect" not in text.lower() and "unavailable" not in text.lower() and \
+        text = str(exc) or type(exc).__name__
+        if type(exc).__name__ != "FutureTimeoutError" and "failed to connect" not in text.lower() and "unavailable" not in text.lower() and \
                 "timed out waiting for" not in text.lower():
             raise
         where = options.get("job_endpoint") or "the job server Beam started"
         raise RunError(f"the {runner_name} runner could not reach {where}: "
                        f"{text.strip().splitlines()[0][:200]}",
+                       hint="Start the job server (for Prism: `scripts/services/prism "
+                       "start`) or check --job-endpoint.") from None
+
+
+def check_reachable(endpoint: str, timeout: float = 15.0) -> None:
+    """A RunError at once when nothing accepts connections at ``endpoint`` (Beam itself
+    would wait a minute, then raise a bare FutureTimeoutError)."""
+    import socket
+
+    host, _, port = endpoint.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RunError(f"the portable runner could not reach {endpoint}: {exc}",
                        hint="Start the job server (for Prism: `scripts/services/prism "
                        "start`) or check --job-endpoint.") from None
 
@@ -59,6 +73,7 @@ def run(spec: PipelineSpec, plan: RunPlan, settings: RunnerSettings, *,
     from apache_beam.runners.portability.portable_runner import PortableRunner
 
     endpoint = check_endpoint(settings.job_endpoint)
+    check_reachable(endpoint)
     return submit(spec, plan, PortableRunner(), {**settings.portable_options(),
                                                  "job_endpoint": endpoint},
                   runner_name="portable", debug=debug)
