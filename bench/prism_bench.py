@@ -45,7 +45,7 @@ def run_once(runner: str, input_path: Path, work: Path, index: int,
     output = folder / "out.parquet"
     env = {**os.environ, "BENCH_INPUT": str(input_path), "BENCH_OUTPUT": str(output),
            "BENCH_MASK_KEY": MASK_KEY}
-    cmd = [PYTHON, "-m", "dteg", "run", str(pipeline), "--quiet", "--runner", runner]
+    cmd = [PYTHON, "-m", "dteg.cli", "run", str(pipeline), "--quiet", "--runner", runner]
     if runner == "prism":
         cmd += ["--prism-location", prism]
     result = benchlib.measure(cmd, env, folder / "log.txt")

@@ -43,8 +43,11 @@ def submit(spec: PipelineSpec, plan: RunPlan, runner: Any, options: dict[str, An
         raise
     except Exception as exc:
         text = str(exc) or type(exc).__name__
-        if type(exc).__name__ != "FutureTimeoutError" and "failed to connect" not in text.lower() and "unavailable" not in text.lower() and \
-                "timed out waiting for" not in text.lower():
+        lowered = text.lower()
+        unreachable = type(exc).__name__ == "FutureTimeoutError" or any(
+            sign in lowered for sign in ("failed to connect", "unavailable",
+                                         "timed out waiting for"))
+        if not unreachable:
             raise
         where = options.get("job_endpoint") or "the job server Beam started"
         raise RunError(f"the {runner_name} runner could not reach {where}: "

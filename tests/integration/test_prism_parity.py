@@ -12,7 +12,7 @@ import re
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import fastavro
@@ -50,7 +50,7 @@ def _file_rows(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if name.endswith(".avro"):
         with open(path, "rb") as fh:
-            return list(fastavro.reader(fh))
+            return [cast(dict[str, Any], r) for r in fastavro.reader(fh)]
     if name.endswith(".csv.gz"):
         with gzip.open(path, "rt", newline="") as fh:
             return list(csv.DictReader(fh))
