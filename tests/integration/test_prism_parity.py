@@ -221,3 +221,37 @@ def test_postgres_incremental_lands_the_same_rows_on_prism(
     assert pg.execute("SELECT count(*), sum(CASE WHEN amount = -1 THEN 1 ELSE 0 END) "
                       "FROM orders_copy").fetchone() == (300, 2)
     assert _recorded_runners(prism_dir) == {"prism"}
+
+
+def test_mysql_incremental_lands_the_same_rows_on_the_prism_job_server(
+        my: Any, tmp_path: Path, run_pipeline: Any,
+        prism_job_server: dict[str, str]) -> None:  # noqa: F811
+    """The MariaDB example on the standalone Prism job server (`--runner portable`): the
+    merge target matches the embedded run's row by row."""
+    cur = my.cursor()
+    cur.execute("CREATE TABLE shop_customers (id BIGINT PRIMARY KEY, name VARCHAR(40), "
+                "balance DECIMAL(10,2), active BOOLEAN, joined DATETIME(6), note TEXT)")
+    cur.executemany("INSERT INTO shop_customers VALUES (%s, %s, %s, %s, %s, %s)", [
+        (i, f"name {i}", i * 2.5, i % 2 == 0, f"2024-01-01 00:00:{i % 60:02d}.123456",
+         None if i % 3 else "x" * 300) for i in range(1, 201)])
+
+    def copied() -> list[tuple[Any, ...]]:
+        cur.execute("SELECT * FROM customers_copy ORDER BY id")
+        return list(cur.fetchall())
+
+    base = _run(run_pipeline, _fresh(tmp_path, "direct") / "mysql_incremental.yaml")
+    assert (base["runner"], base["read"], base["loaded"]) == ("direct", 200, 200)
+    expected = copied()
+    cur.execute("DROP TABLE customers_copy")
+    endpoint = prism_job_server["DTEG_PRISM_JOB_ENDPOINT"]
+    jobs_before = _job_count(endpoint)
+    other_dir = _fresh(tmp_path, "portable")
+    report = _run(run_pipeline, other_dir / "mysql_incremental.yaml",
+                  "--runner", "portable", "--job-endpoint", endpoint)
+    assert (report["runner"], report["read"], report["loaded"]) == ("portable", 200, 200)
+    assert _job_count(endpoint) == jobs_before + 1
+    got = copied()
+    assert len(got) == len(expected) == 200
+    for i, (want, row) in enumerate(zip(expected, got, strict=True)):
+        assert row == want, f"customers_copy row {i} differs"
+    assert _recorded_runners(other_dir) == {"portable"}
