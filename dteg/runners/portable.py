@@ -36,6 +36,8 @@ def submit(spec: PipelineSpec, plan: RunPlan, runner: Any, options: dict[str, An
     from dteg.errors import DtegError
     from dteg.runners import direct
 
+    # Name the job after the run: a job server's job list then says which run each job was.
+    options = {"job_name": f"dteg-{spec.name}-{plan.run_id}", **options}
     try:
         return direct.run(spec, plan, options=options, runner=runner,
                           runner_name=runner_name, debug=debug)
