@@ -53,6 +53,14 @@ class _Progress:
             sys.stderr.flush()
 
 
+# Shared by `run` and `backfill`.
+PrismLocationOpt = Annotated[str | None, typer.Option(
+    help="prism: the Prism binary (default: DTEG_PRISM_LOCATION, else the one "
+    "scripts/tools/prism built)")]
+BackfillRunnerOpt = Annotated[str, typer.Option(
+    help="direct (embedded, the default), prism, or portable (with --job-endpoint)")]
+
+
 def run(
     pipeline: PipelineArg,
     runner: Annotated[str, typer.Option(
@@ -64,6 +72,10 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors")] = False,
     report_json: Annotated[Path | None, typer.Option(
         "--report-json", help="Also write the run's counts as JSON to this file")] = None,
+    prism_location: PrismLocationOpt = None,
+    job_endpoint: Annotated[str | None, typer.Option(
+        help="portable: HOST:PORT of a Beam job server (Prism standalone, Flink, Spark)")]
+    = None,
     flink_master: Annotated[str, typer.Option(
         help="flink: [local] (embedded) or host:port of a cluster")] = "[local]",
     flink_job_server_jar: Annotated[str | None, typer.Option(
@@ -121,7 +133,7 @@ def run(
         service_account=service_account, sdk_container_image=sdk_container_image,
         requirements_file=requirements_file, dry_run=dry_run,
         output_dir=str(output_dir) if output_dir else None,
-        worker_pool=worker_pool,
+        worker_pool=worker_pool, prism_location=prism_location, job_endpoint=job_endpoint,
         extra={"spark_job_server_jar": spark_job_server_jar} if spark_job_server_jar else {})
     rid = run_id or new_run_id()
     if runner == "dataflow":
@@ -248,6 +260,10 @@ def backfill(
     store: Annotated[str | None, typer.Option(
         "--store", help="--server: the server's database (default: DTEG_STORE_URL, else "
         "<folder>/.dteg/orchestrator.sqlite)")] = None,
+    runner: BackfillRunnerOpt = "direct",
+    prism_location: PrismLocationOpt = None,
+    job_endpoint: Annotated[str | None, typer.Option(
+        help="portable: HOST:PORT of a Beam job server")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run the pipeline over [start, end) of its cursor, one partition at a time, in order;
@@ -260,12 +276,17 @@ def backfill(
     from dteg.run.backfill import run_backfill
     from dteg.run.lifecycle import execute
     from dteg.runners.launch import launcher
+    from dteg.runners.settings import RunnerSettings
 
+    if runner not in ("direct", "prism", "portable"):
+        raise ConfigError(f"backfill cannot use the runner `{runner}`",
+                          hint="Use --runner direct, prism or portable.")
     spec = _runnable(pipeline)
-    launch = launcher(debug=debug)
+    launch = launcher(RunnerSettings(name=runner, prism_location=prism_location,
+                                     job_endpoint=job_endpoint), debug=debug)
     ran, skipped = run_backfill(
         spec, start, end, step, restart=restart, new_run_id=new_run_id, say=_say,
-        execute=lambda plan: execute(spec, plan, launch=launch,
+        execute=lambda plan: execute(spec, plan, launch=launch, runner=runner,
                                      listeners=default_listeners(spec), kind="backfill"))
     _say(f"backfill finished: {ran} partition(s) run, {skipped} done earlier")
 

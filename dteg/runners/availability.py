@@ -28,8 +28,29 @@ def _portable(name: str) -> RunnerStatus:
     return RunnerStatus(name, True, f"job server {jar}")
 
 
+def _prism() -> RunnerStatus:
+    from dteg.errors import ConfigError
+    from dteg.runners.prism import locate
+
+    try:
+        return RunnerStatus("prism", True, f"Prism binary {locate()}")
+    except ConfigError as exc:
+        return RunnerStatus("prism", False, f"{exc.message}; {exc.hint}")
+
+
+def _job_server() -> RunnerStatus:
+    endpoint = os.environ.get("DTEG_PRISM_JOB_ENDPOINT")
+    detail = "any Beam job server: pass --job-endpoint HOST:PORT (Prism: " \
+        "`scripts/services/prism start`)"
+    if endpoint:
+        detail += f"; DTEG_PRISM_JOB_ENDPOINT is {endpoint}"
+    return RunnerStatus("portable", True, detail)
+
+
 def check_all() -> list[RunnerStatus]:
     statuses = [RunnerStatus("direct", True, f"embedded FnApiRunner (Beam {beam_version()})")]
+    statuses.append(_prism())
+    statuses.append(_job_server())
     statuses.append(_portable("flink"))
     if importlib.util.find_spec("apache_beam.runners.dataflow.internal.apiclient") and \
             importlib.util.find_spec("google.cloud"):

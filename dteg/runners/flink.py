@@ -17,9 +17,9 @@ def run(spec: PipelineSpec, plan: RunPlan, settings: RunnerSettings, *,
 
     from apache_beam.runners.portability.flink_runner import FlinkRunner
 
-    from dteg.runners import direct
+    from dteg.runners import portable
 
     jar = job_server_jar("flink", settings.flink_job_server_jar)
     settings = replace(settings, flink_job_server_jar=str(jar))
-    return direct.run(spec, plan, options=settings.flink_options(), runner=FlinkRunner(),
-                      runner_name="flink", debug=debug)
+    return portable.submit(spec, plan, FlinkRunner(), settings.flink_options(),
+                           runner_name="flink", debug=debug)

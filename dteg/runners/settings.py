@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-RUNNERS = ("direct", "flink", "dataflow", "spark")
+RUNNERS = ("direct", "prism", "portable", "flink", "dataflow", "spark")
 
 
 @dataclass(frozen=True)
 class RunnerSettings:
     name: str = "direct"
+    # Prism (Beam's Go portable runner, started by Beam in this process) and any portable
+    # job server (Prism standalone, a Flink or Spark job server) reached at job_endpoint
+    prism_location: str | None = None
+    job_endpoint: str | None = None
     # Flink (Beam's portable FlinkRunner through its job server)
     flink_master: str = "[local]"
     flink_job_server_jar: str | None = None
@@ -41,6 +45,10 @@ class RunnerSettings:
         if self.state_backend:
             options["state_backend"] = self.state_backend
         return options
+
+    def portable_options(self) -> dict[str, Any]:
+        """Options of a PortableRunner submitting to the job server at ``job_endpoint``."""
+        return {"job_endpoint": self.job_endpoint, **self.environment()}
 
     def environment(self) -> dict[str, Any]:
         if self.worker_pool:

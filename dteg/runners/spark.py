@@ -13,10 +13,10 @@ def run(spec: PipelineSpec, plan: RunPlan, settings: RunnerSettings, *,
         debug: bool = False) -> RunReport:
     from apache_beam.runners.portability.spark_runner import SparkRunner
 
-    from dteg.runners import direct
+    from dteg.runners import portable
 
     jar = job_server_jar("spark", settings.extra.get("spark_job_server_jar"))
     options = {"spark_master_url": settings.extra.get("spark_master_url", "local[2]"),
                "spark_job_server_jar": str(jar), **settings.environment()}
-    return direct.run(spec, plan, options=options, runner=SparkRunner(),
-                      runner_name="spark", debug=debug)
+    return portable.submit(spec, plan, SparkRunner(), options, runner_name="spark",
+                           debug=debug)

@@ -91,5 +91,5 @@ def test_runners_command_lists_every_runner(capsys) -> None:
     code, out = _run(capsys, "runners")
     assert code == 0
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
-    assert set(lines) == {"direct", "flink", "dataflow", "spark"}
+    assert set(lines) == {"direct", "prism", "portable", "flink", "dataflow", "spark"}
     assert "usable" in lines["direct"] and "not usable" not in lines["direct"]
