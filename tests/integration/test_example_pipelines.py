@@ -32,6 +32,8 @@ def test_every_example_has_a_test() -> None:
               "postgres_incremental", "mysql_incremental",
               # run by test_kafka_stream.py and test_kafka_windows.py (they need the broker)
               "kafka_to_duckdb", "kafka_windowed",
+              # run by test_mongodb.py (it needs FerretDB)
+              "mongodb_orders",
               # served on its schedule by orchestrator/test_server_embedded.py
               "every_minute"}
     assert {p.stem for p in PIPELINES.glob("*.yaml")} <= tested
