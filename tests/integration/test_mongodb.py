@@ -240,3 +240,97 @@ pipeline:
     code, report, out = run_pipeline(path)
     assert code == 0, out
     assert report["loaded"] == 30 and mongo_db.copied.count_documents({}) == 30
+
+
+# --- failures on a private FerretDB (its own port and state folder; the shared one keeps
+# running for the other tests) -----------------------------------------------------------------
+
+PRIVATE_PORT = "57117"
+
+
+@pytest.fixture
+def private_ferretdb(tmp_path: Path, mongodb_server) -> Any:
+    """A FerretDB with a user (SCRAM), started by the service script; wiped afterwards."""
+    env = {**os.environ, "DTEG_FERRETDB_PORT": PRIVATE_PORT,
+           "DTEG_FERRETDB_DIR": str(tmp_path / "ferretdb"), "DTEG_FERRETDB_USER": "dteg",
+           "DTEG_FERRETDB_PASSWORD": "right-horse-battery", "DTEG_FERRETDB_DATABASE": "shop"}
+    script = str(mongodb_service.SCRIPT)
+
+    def service(command: str) -> None:
+        done = subprocess.run([script, command], env=env, text=True, capture_output=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+
+    service("start")
+    try:
+        yield service
+    finally:
+        service("wipe")
+
+
+def _write_private(workdir: Path, password: str) -> Path:
+    path = workdir / "mongo_private.yaml"
+    path.write_text(f"""
+pipeline:
+  name: mongo_private
+  steps:
+    - extract:
+        type: mongodb
+        config:
+          url: mongodb://dteg:{password}@127.0.0.1:{PRIVATE_PORT}/shop
+          collection: orders
+          schema: {{order_id: int, amount: double}}
+          connect_timeout: 3
+    - load:
+        type: mongodb
+        config:
+          url: mongodb://dteg:{password}@127.0.0.1:{PRIVATE_PORT}/shop
+          collection: orders_copy
+          mode: merge
+          key: order_id
+""")
+    return path
+
+
+def test_wrong_password_is_refused_with_one_clear_message(workdir, private_ferretdb) -> None:
+    import pymongo
+
+    client: Any = pymongo.MongoClient(
+        f"mongodb://dteg:right-horse-battery@127.0.0.1:{PRIVATE_PORT}/shop")
+    client.shop.orders.insert_many([{"order_id": i, "amount": 1.0} for i in range(5)])
+    client.close()
+    path = _write_private(workdir, "wrong-password")
+    run = _run_cli(path)
+    assert run.returncode != 0
+    assert f"MongoDB at 127.0.0.1:{PRIVATE_PORT} refused user `dteg`" in run.stderr, run.stderr
+    assert "Authentication failed" in run.stderr and "Traceback" not in run.stderr
+    assert "wrong-password" not in run.stderr + run.stdout  # the password is never shown
+    good = _run_cli(_write_private(workdir, "right-horse-battery"))
+    assert good.returncode == 0, good.stderr
+    client = pymongo.MongoClient(
+        f"mongodb://dteg:right-horse-battery@127.0.0.1:{PRIVATE_PORT}/shop")
+    assert client.shop.orders_copy.count_documents({}) == 5
+    client.close()
+
+
+def test_server_gone_is_a_clear_retriable_error_and_nothing_is_lost(workdir,
+                                                                    private_ferretdb) -> None:
+    import pymongo
+
+    url = f"mongodb://dteg:right-horse-battery@127.0.0.1:{PRIVATE_PORT}/shop"
+    client: Any = pymongo.MongoClient(url)
+    client.shop.orders.insert_many([{"order_id": i, "amount": 2.0} for i in range(20)])
+    client.close()
+    path = _write_private(workdir, "right-horse-battery")
+    private_ferretdb("stop")
+    run = _run_cli(path)
+    assert run.returncode != 0
+    assert f"cannot reach MongoDB at 127.0.0.1:{PRIVATE_PORT}" in run.stderr, run.stderr
+    assert "scripts/services/ferretdb start" in run.stderr and "Traceback" not in run.stderr
+    assert "right-horse-battery" not in run.stderr + run.stdout
+    private_ferretdb("start")  # the same state folder: the documents are still there
+    again = _run_cli(path)
+    assert again.returncode == 0, again.stderr
+    client = pymongo.MongoClient(url)
+    assert client.shop.orders_copy.count_documents({}) == 20
+    client.close()
