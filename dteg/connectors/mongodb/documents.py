@@ -162,7 +162,9 @@ def sample_columns(docs: Iterable[Mapping[str, Any]]) -> list[Column]:
 
 
 def _describe(value: Any) -> str:
-    text = to_json(value) if bson_kind(value) != "other" else repr(value)
+    kind = bson_kind(value)
+    text = str(value) if kind in ("decimal", "objectid") else (
+        to_json(value) if kind != "other" else repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
