@@ -334,3 +334,36 @@ def test_server_gone_is_a_clear_retriable_error_and_nothing_is_lost(workdir,
     client = pymongo.MongoClient(url)
     assert client.shop.orders_copy.count_documents({}) == 20
     client.close()
+
+
+def test_kill_while_staging_leaves_the_target_untouched(workdir, mongo_db) -> None:
+    """SIGKILL while the sink stages documents: nothing reached the target, the cursor did
+    not move, and the next run loads every document exactly once (and drops the staging)."""
+    import time
+
+    mongo_db.big.insert_many([{"n": i, "at": T0 + dt.timedelta(seconds=i)}
+                              for i in range(20_000)])
+    path = _pipeline(workdir, "mongo_kill",
+                     "          collection: big\n          incremental: {cursor: at}\n"
+                     "          projection: {_id: 0}\n          batch_rows: 200",
+                     "          collection: copied\n          mode: append")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([*DTEG, "run", str(path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        staged: list[str] = []
+        while time.monotonic() < deadline and proc.poll() is None and not staged:
+            staged = [n for n in mongo_db.list_collection_names()
+                      if n.startswith("_dteg_stage") and mongo_db[n].estimated_document_count()]
+            time.sleep(0.1)
+        assert staged and proc.poll() is None, "the load never started staging"
+    finally:
+        proc.kill()
+        proc.communicate(timeout=60)
+    assert "copied" not in mongo_db.list_collection_names()
+    again = _run_cli(path)
+    assert again.returncode == 0, again.stderr
+    assert mongo_db.copied.count_documents({}) == 20_000
+    assert len(mongo_db.copied.distinct("n")) == 20_000
+    assert not [n for n in mongo_db.list_collection_names() if n.startswith("_dteg_stage")]

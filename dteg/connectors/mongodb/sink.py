@@ -99,6 +99,9 @@ class MongoWriter(BatchWriter):
         client = mongo.connect(self.config, self.ctx.step)
         try:
             db = self.database(client)
+            # Staging a killed run of this step left behind (its parts never committed).
+            self._drop(db, [n for n in db.list_collection_names()
+                            if n.startswith(self.prefix) and not n.startswith(self.run_prefix)])
             if self.config.mode == "replace":
                 loaded, dead = self._replace(db, parts)
             else:
