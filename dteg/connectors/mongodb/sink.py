@@ -121,11 +121,19 @@ class MongoWriter(BatchWriter):
                             dead_lettered=len(dead))
 
     def abort(self, parts: list[PartResult]) -> None:
-        client = mongo.connect(self.config, self.ctx.step)
+        """Drop this run's staging. Best effort: it runs while another error is on its way
+        (often the server is gone), and must not replace that error; a later commit of this
+        step drops what is left."""
+        try:
+            client = mongo.connect(self.config, self.ctx.step)
+        except ConnectorError:
+            return
         try:
             db = self.database(client)
             self._drop(db, [n for n in db.list_collection_names()
                             if n.startswith(self.run_prefix)])
+        except Exception:  # see the docstring
+            pass
         finally:
             client.close()
 
