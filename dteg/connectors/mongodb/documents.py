@@ -278,7 +278,7 @@ def converter(column: Column) -> Callable[[Mapping[str, Any]], Any]:
     object_id = fast is str  # an ObjectId in a text column: its hex string
 
     def get(doc: Mapping[str, Any]) -> Any:
-        value = doc.get(path[0], MISSING) if len(path) == 1 else lookup(doc, path)
+        value: Any = doc.get(path[0], MISSING) if len(path) == 1 else lookup(doc, path)
         if fast is not None and type(value) is fast and (
                 fast is not dt.datetime or value.tzinfo is not None):
             return value
