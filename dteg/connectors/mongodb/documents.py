@@ -280,7 +280,7 @@ def converter(column: Column) -> Callable[[Mapping[str, Any]], Any]:
     def get(doc: Mapping[str, Any]) -> Any:
         value: Any = doc.get(path[0], MISSING) if len(path) == 1 else lookup(doc, path)
         if fast is not None and type(value) is fast and (
-                fast is not dt.datetime or value.tzinfo is not None):
+                fast is not dt.datetime or getattr(value, "tzinfo", None) is not None):
             return value
         if is_json and value is not None and value is not MISSING:
             return _ENCODER.encode(value)
