@@ -30,6 +30,7 @@ def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     # pymongo appends the topology description (", Timeout: 10s, Topology Description: …").
     text = text.split(", Timeout:", 1)[0].split("\n", 1)[0]
+    text = text.split(" (configured timeouts:", 1)[0]
     return redact_url_passwords(text)
 
 
