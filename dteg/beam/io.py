@@ -310,6 +310,7 @@ class _Commit(beam.DoFn):
     def __init__(self, built: _Built) -> None:
         self.built = built
         self.loaded = counter(built.ctx.step, "loaded")
+        self.dead = counter(built.ctx.step, "dead_letter")
 
     @keeps_errors
     def process(self, parts: list[PartResult], gates: Any = ()):
@@ -319,6 +320,8 @@ class _Commit(beam.DoFn):
         # The launcher reads this marker to settle a run killed before it saved its state.
         self.built.ctx.run_folder.record_commit(self.built.ctx.step, result.rows)
         self.loaded.inc(result.rows)
+        if result.dead_lettered:
+            self.dead.inc(result.dead_lettered)
         yield result
 
 
@@ -333,6 +336,7 @@ class _StreamWrite(beam.DoFn):
         self.limits = (limits.rows, limits.bytes, limits.seconds)
         self.rows_in = counter(built.ctx.step, "in")
         self.loaded = counter(built.ctx.step, "loaded")
+        self.dead = counter(built.ctx.step, "dead_letter")
 
     @keeps_errors
     def setup(self) -> None:
@@ -382,6 +386,8 @@ class _StreamWrite(beam.DoFn):
         self.committed += committed.rows
         self.built.ctx.run_folder.record_commit(self.built.ctx.step, self.committed)
         self.loaded.inc(committed.rows)
+        if committed.dead_lettered:
+            self.dead.inc(committed.dead_lettered)
         yield committed
 
 

@@ -203,6 +203,10 @@ class CommitResult:
     rows: int
     target: str
     detail: str = ""
+    # Rows the target refused at commit (per-document errors of a database that has no
+    # all-or-nothing bulk write), already saved as dead letters by the sink: counted as the
+    # step's dead letters so the run's counts reconcile.
+    dead_lettered: int = 0
 
 
 class PartWriter(ABC):

@@ -150,6 +150,13 @@ BUILT_INS: tuple[ComponentInfo, ...] = (
                   capabilities=Capabilities(
                       offset_planner="dteg.connectors.postgres_cdc.offsets:create_planner",
                       extra="postgres")),
+    *_pair("mongodb", "MongoDB collections", ("mongo",),
+           source=Capabilities(incremental=True, extra="mongodb"),
+           sink=Capabilities(write_modes=_TABLE_MODES, extra="mongodb"),
+           source_note=" or aggregation pipelines (incremental on a field, split into "
+           "ranges; pip install 'dteg[mongodb]')",
+           sink_note=" (insert, upsert by key, replace in unordered bulk writes; "
+           "pip install 'dteg[mongodb]')"),
     ComponentInfo("snowflake", "sink", "dteg.connectors.snowflake.config:SinkConfig",
                   "dteg.connectors.snowflake.sink:create",
                   "Load Snowflake tables: staged Parquet + COPY INTO, append/replace/merge, "

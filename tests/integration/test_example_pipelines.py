@@ -37,6 +37,8 @@ def test_every_example_has_a_test() -> None:
               "seed_example",
               # run by test_postgres_cdc.py (it needs the database server)
               "postgres_cdc",
+              # run by test_mongodb.py (it needs FerretDB)
+              "mongodb_orders",
               # served on its schedule by orchestrator/test_server_embedded.py
               "every_minute",
               # run by test_gcs.py (fake-gcs-server) and test_google_sheets.py (stand-in)
