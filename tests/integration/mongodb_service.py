@@ -31,7 +31,7 @@ def mongodb_server() -> dict[str, str]:
 @pytest.fixture
 def mongo_db(mongodb_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A pymongo ``Database`` of its own; its URL (``mongodb://host:port/<db>``) is in
-    ``mongo_db.url`` and in DTEG_MONGODB_URL."""
+    ``mongo_db.url`` and in DTEG_MONGODB_URL, its name in DTEG_MONGODB_DATABASE."""
     import pymongo
 
     name = f"t_{uuid.uuid4().hex[:10]}"
@@ -41,6 +41,7 @@ def mongo_db(mongodb_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     db = client[name]
     url = f"{base}/{name}"
     monkeypatch.setenv("DTEG_MONGODB_URL", url)
+    monkeypatch.setenv("DTEG_MONGODB_DATABASE", name)  # what pipelines/mongodb_orders.yaml reads
     db.url = url
     try:
         yield db
