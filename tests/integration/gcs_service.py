@@ -73,7 +73,10 @@ class GcsServer:
 @pytest.fixture(scope="session")
 def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
     """One fake-gcs-server for the session (tests use their own buckets)."""
-    pytest.importorskip("google.cloud.storage", reason="pip install 'dteg[gcs]'")
+    try:
+        import google.cloud.storage  # noqa: F401
+    except ImportError:
+        service_unavailable("google-cloud-storage is not installed: pip install 'dteg[gcs]'")
     server = GcsServer(free_port(), tmp_path_factory.mktemp("gcs-state"))
     started = server.script("start")
     if started.returncode != 0:
