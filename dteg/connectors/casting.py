@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -162,3 +163,39 @@ def _bad_values(text: pa.Array, target: pa.DataType) -> list[tuple[int, str]]:
 
     visit(0, len(text))
     return bad
+
+
+# --- JSON values → typed Arrow columns (the jsonl and http sources) ------------------------
+
+def json_kind_matches(inferred: pa.DataType, kind: pa.DataType) -> bool:
+    """Whether pyarrow's inferred type of JSON values already is the declared ``kind``'s
+    family (then the column converts in one call)."""
+    if pa.types.is_null(inferred):
+        return True
+    if pa.types.is_string(kind):
+        return pa.types.is_string(inferred)
+    if pa.types.is_integer(kind):
+        return pa.types.is_integer(inferred)
+    if pa.types.is_floating(kind):
+        return pa.types.is_integer(inferred) or pa.types.is_floating(inferred)
+    if pa.types.is_boolean(kind):
+        return pa.types.is_boolean(inferred)
+    return False
+
+
+def json_value_fits(value: Any, kind: pa.DataType) -> bool:
+    """Whether one JSON value can go into a ``kind`` column as it is."""
+    if pa.types.is_string(kind):
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return pa.types.is_boolean(kind)
+    if pa.types.is_integer(kind):
+        return isinstance(value, int)
+    if pa.types.is_floating(kind):
+        return isinstance(value, (int, float))
+    return not pa.types.is_boolean(kind)  # other types: pyarrow decides
+
+
+def parsed_from_text(t: pa.DataType) -> bool:
+    """Types that JSON carries as text (times, decimals, binary) and a cast parses."""
+    return bool(pa.types.is_temporal(t) or pa.types.is_decimal(t) or pa.types.is_binary(t))

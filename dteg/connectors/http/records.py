@@ -12,7 +12,12 @@ from typing import Any
 import pyarrow as pa
 
 from dteg.components.types import parse_type
-from dteg.connectors.casting import CastPlan
+from dteg.connectors.casting import (
+    CastPlan,
+    json_kind_matches,
+    json_value_fits,
+    parsed_from_text,
+)
 from dteg.connectors.http import paths
 from dteg.connectors.http.config import column_name
 
@@ -72,7 +77,7 @@ def to_table(records: list[dict[str, Any]], columns: list[Column]
     for col in columns:
         values = [paths.select(r, list(col.steps)) for r in records]
         arrays[col.name] = _column(values, col, failed)
-        if _from_text(col.type):
+        if parsed_from_text(col.type):
             text_targets[col.name] = col.type
     table = pa.table(arrays) if arrays else pa.table({"_": pa.nulls(len(records))}).drop(["_"])
     index = list(range(len(records)))
@@ -98,16 +103,16 @@ def _column(values: list[Any], col: Column, failed: dict[int, tuple[str, str]]) 
     elif pa.types.is_decimal(target):
         values = [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
                   for v in values]
-    kind = pa.string() if _from_text(target) else target
+    kind = pa.string() if parsed_from_text(target) else target
     try:  # fast path: one inferred type of the right kind for the whole page
         guess = pa.array(values)
-        if _same_kind(guess.type, kind):
+        if json_kind_matches(guess.type, kind):
             return guess.cast(kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         pass
     out: list[Any] = []
     for i, value in enumerate(values):
-        ok = value is None or _fits(value, kind)
+        ok = value is None or json_value_fits(value, kind)
         if ok:
             try:
                 pa.array([value], kind)
@@ -121,31 +126,4 @@ def _column(values: list[Any], col: Column, failed: dict[int, tuple[str, str]]) 
     return pa.array(out, kind)
 
 
-def _same_kind(inferred_type: pa.DataType, kind: pa.DataType) -> bool:
-    if pa.types.is_null(inferred_type):
-        return True
-    if pa.types.is_string(kind):
-        return pa.types.is_string(inferred_type)
-    if pa.types.is_integer(kind):
-        return pa.types.is_integer(inferred_type)
-    if pa.types.is_floating(kind):
-        return pa.types.is_integer(inferred_type) or pa.types.is_floating(inferred_type)
-    if pa.types.is_boolean(kind):
-        return pa.types.is_boolean(inferred_type)
-    return False
 
-
-def _fits(value: Any, kind: pa.DataType) -> bool:
-    if pa.types.is_string(kind):
-        return isinstance(value, str)
-    if isinstance(value, bool):
-        return pa.types.is_boolean(kind)
-    if pa.types.is_integer(kind):
-        return isinstance(value, int)
-    if pa.types.is_floating(kind):
-        return isinstance(value, (int, float))
-    return not pa.types.is_boolean(kind)
-
-
-def _from_text(t: pa.DataType) -> bool:
-    return bool(pa.types.is_temporal(t) or pa.types.is_decimal(t) or pa.types.is_binary(t))

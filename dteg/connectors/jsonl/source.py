@@ -18,7 +18,12 @@ from dteg.components.contracts import BatchReader, Rejected, RunContext, as_batc
 from dteg.components.records import dead_letters, row_json, with_provenance
 from dteg.components.types import parse_type
 from dteg.connectors import filesystem as fs
-from dteg.connectors.casting import CastPlan
+from dteg.connectors.casting import (
+    CastPlan,
+    json_kind_matches,
+    json_value_fits,
+    parsed_from_text,
+)
 from dteg.connectors.jsonl.config import SourceConfig
 from dteg.errors import ConnectorError
 
@@ -223,15 +228,15 @@ def _column(rows: list[dict[str, Any]], f: pa.Field, as_json: bool,
         # Amounts often arrive as JSON numbers: read them as their text, exactly.
         values = [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
                   for v in values]
-    kind = pa.string() if _from_text(target) else target
+    kind = pa.string() if parsed_from_text(target) else target
     try:  # fast path: pyarrow infers one type for the column and it is the right kind
         inferred = pa.array(values)
-        if _same_kind(inferred.type, kind):
+        if json_kind_matches(inferred.type, kind):
             return inferred.cast(kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         pass
     for i, value in enumerate(values):
-        if value is not None and not _fits(value, kind):
+        if value is not None and not json_value_fits(value, kind):
             failed.setdefault(i, (f.name, f"column `{f.name}`: {value!r} is not a valid "
                                           f"{target}"))
             values[i] = None
@@ -249,34 +254,7 @@ def _column(rows: list[dict[str, Any]], f: pa.Field, as_json: bool,
         return pa.array(values, kind)
 
 
-def _same_kind(inferred: pa.DataType, kind: pa.DataType) -> bool:
-    if pa.types.is_null(inferred):
-        return True
-    if pa.types.is_string(kind):
-        return pa.types.is_string(inferred)
-    if pa.types.is_integer(kind):
-        return pa.types.is_integer(inferred)
-    if pa.types.is_floating(kind):
-        return pa.types.is_integer(inferred) or pa.types.is_floating(inferred)
-    if pa.types.is_boolean(kind):
-        return pa.types.is_boolean(inferred)
-    return False
 
-
-def _fits(value: Any, kind: pa.DataType) -> bool:
-    if pa.types.is_string(kind):
-        return isinstance(value, str)
-    if isinstance(value, bool):
-        return pa.types.is_boolean(kind)
-    if pa.types.is_integer(kind):
-        return isinstance(value, int)
-    if pa.types.is_floating(kind):
-        return isinstance(value, (int, float))
-    return not pa.types.is_boolean(kind)  # other types: pyarrow decides
-
-
-def _from_text(t: pa.DataType) -> bool:
-    return bool(pa.types.is_temporal(t) or pa.types.is_decimal(t) or pa.types.is_binary(t))
 
 
 def create(config: SourceConfig, ctx: RunContext) -> JsonlReader:
