@@ -27,7 +27,7 @@ quickstart: setup
 test: setup
 	$(BIN)/ruff check dteg tests bench scripts
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=40
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
