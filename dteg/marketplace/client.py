@@ -101,7 +101,11 @@ class RegistryClient:
                 "gates": "Fix what the failed gates say, then publish again.",
                 "signature": "Register your key (`dteg publisher-key register`) and publish "
                              "again.",
-                "incompatible": "Pick a version that fits, or upgrade dteg/Python."}.get(
+                "incompatible": "Pick a version that fits, or upgrade dteg/Python.",
+                "licence": "`dteg licence request NAME` asks for a licence; `dteg licence "
+                           "install ID` installs one.",
+                "usage": "The report was refused as forged, replayed or for another "
+                         "licence; it is not counted."}.get(
             kind, "Check the request; the registry's log has more.")
         return RegistryError(
             f"the registry {self.url} refused {method} {path} ({response.status_code}): "
@@ -173,7 +177,9 @@ class RegistryClient:
     def download(self, artifact: dict[str, Any], folder: Path) -> Path:
         """Fetch an artifact's file into ``folder`` (streamed); returns its path."""
         target = folder / Path(artifact["filename"]).name
-        with self._http.stream("GET", artifact["url"]) as response:
+        # A premium component's files are served to licence holders: send the user's token.
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        with self._http.stream("GET", artifact["url"], headers=headers) as response:
             if response.status_code != 200:
                 response.read()
                 raise self._refusal("GET", artifact["url"], response)
@@ -182,10 +188,46 @@ class RegistryClient:
                     out.write(chunk)
         return target
 
+    # --- licences and usage ---------------------------------------------------------------
+
+    def licence_key(self) -> dict[str, str]:
+        """The registry's licence-signing public key ``{key_id, public_key}``."""
+        found: dict[str, str] = self._request("GET", "/api/v1/licence-key").json()
+        return found
+
+    def licence(self, licence_id: str) -> dict[str, Any]:
+        """A signed licence of the token's organisation."""
+        found: dict[str, Any] = self._request("GET", f"/api/v1/licences/{licence_id}",
+                                              token=self._need_token("licences")).json()
+        return found
+
+    def register_installation(self, licence_id: str, public_key_b64: str) -> dict[str, Any]:
+        """Bind this machine's usage-report key to a licence; returns ``{installation}``."""
+        found: dict[str, Any] = self._request(
+            "POST", f"/api/v1/licences/{licence_id}/installations",
+            token=self._need_token("licences"), json={"public_key": public_key_b64}).json()
+        return found
+
+    def request_licence(self, component: str, note: str = "") -> dict[str, Any]:
+        found: dict[str, Any] = self._request(
+            "POST", "/api/v1/licence-requests", token=self._need_token("licences"),
+            json={"component": component, "note": note}).json()
+        return found
+
+    def report_usage(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Deliver one signed usage report (its signature is its authentication)."""
+        found: dict[str, Any] = self._request("POST", "/api/v1/usage", json=envelope).json()
+        return found
+
     # --- writing -------------------------------------------------------------------------
 
-    def _need_token(self) -> str:
+    def _need_token(self, what: str = "publishing") -> str:
         if not self._token:
+            if what != "publishing":
+                raise RegistryError(f"{what} need a registry account token",
+                                    hint="Sign in with `dteg marketplace login --token T` (or "
+                                         "set DTEG_MARKETPLACE_TOKEN); the registry's admin "
+                                         "creates accounts.")
             raise RegistryError("publishing needs a publisher token",
                                 hint="Set DTEG_MARKETPLACE_TOKEN (or --token); the registry's "
                                      "admin creates one with `dteg marketplace publisher NAME`.")
