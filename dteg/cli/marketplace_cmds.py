@@ -35,6 +35,12 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         _say("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _tier(hit: dict[str, Any]) -> str:
+    """The quality tier of a free component; ``premium``/``enterprise`` for a paid one."""
+    pricing = (hit.get("pricing") or {}).get("tier") or "free"
+    return str(hit.get("tier") or "-") if pricing == "free" else str(pricing)
+
+
 def search(
     text: Annotated[str, typer.Argument(help="Words to look for (name, category, …)")] = "",
     kind: Annotated[str | None, typer.Option(
@@ -50,7 +56,7 @@ def search(
         return
     rows = [[h["name"], str(h.get("latest_version") or "-"), str(h.get("kind") or "-"),
              f"{h['rating']:.1f}" if h.get("rating") is not None else "-",
-             str(h.get("downloads", 0)), str(h.get("tier") or "-"),
+             str(h.get("downloads", 0)), _tier(h),
              "pass" if h.get("gates") and set(h["gates"].values()) == {"pass"} else "FAIL"]
             for h in hits]
     _table(rows, ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES"])
@@ -79,7 +85,8 @@ def install(
     with _client(registry) as client:
         for one in refs:
             entry = do_install(client, one, _lock(lock))
-            _say(f"installed {entry.name} {entry.version} ({entry.tier}; {entry.wheel}, "
+            licensed = f"; licence {entry.licence}" if entry.licence else ""
+            _say(f"installed {entry.name} {entry.version} ({entry.tier}{licensed}; {entry.wheel}, "
                  f"sha256 {entry.sha256[:12]}…, signed by {entry.key_id}); "
                  f"recorded in {_lock(lock)}")
 

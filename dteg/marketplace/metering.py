@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dteg.errors import ConfigError
 from dteg.marketplace import signing
-from dteg.marketplace.licences import read_json, write_private, canonical, licence_dir, period_of
+from dteg.marketplace.licences import canonical, licence_dir, period_of, read_json, write_private
 
 
 def _path(licence_id: str, folder: Path | None) -> Path:

@@ -140,6 +140,7 @@ def publish_routes() -> APIRouter:
             "author": parsed.author, "publisher": me, "updated_at": now,
             "keywords": [p.name for p in parsed.provides], "gates": gate_summary(report),
             "latest_version": str(max([*published, Version(version)])),
+            "pricing": parsed.pricing.model_dump(),
         }
         monthly = store.downloads(name)["last_30_days"] if existing else 0
         fields["tier"] = tier({**(existing or {}), **fields},
