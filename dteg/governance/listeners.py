@@ -3,7 +3,7 @@ events, and the standard set of listeners every recorded run gets."""
 
 from __future__ import annotations
 
-from dteg.components.registry import default_registry, import_ref
+from dteg.components.registry import Kind, default_registry, import_ref
 from dteg.governance.catalog_listener import Catalog
 from dteg.governance.catalog_store import CatalogStore
 from dteg.governance.drift import compare, write_alert
@@ -80,7 +80,7 @@ def component_listeners(spec: PipelineSpec) -> list[RunListener]:
     for step in spec.steps:
         if not step.capabilities.run_listener:
             continue
-        kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
+        kind: Kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
         info = registry.find(kind, step.component or step.type)
         if info is None:
             continue
