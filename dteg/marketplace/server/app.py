@@ -31,7 +31,7 @@ from dteg.marketplace.server.storage import MetadataStore
 
 if TYPE_CHECKING:
     from dteg.marketplace import signing
-    from dteg.marketplace.server.payments import PaymentProvider
+    from dteg.marketplace.server.payments.base import PaymentProvider
 
 
 def create_app(store: MetadataStore, artifacts: ArtifactStore, *,

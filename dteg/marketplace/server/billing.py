@@ -23,7 +23,7 @@ from dteg.marketplace.licences import canonical, period_of
 from dteg.marketplace.server.accounts import Admin, User, record_audit
 from dteg.marketplace.server.deps import fail
 from dteg.marketplace.server.licensing import same_organisation
-from dteg.marketplace.server.payments import InvoiceLine, PaymentError, ProviderInvoice
+from dteg.marketplace.server.payments.base import InvoiceLine, PaymentError, ProviderInvoice
 from dteg.marketplace.server.storage import MetadataStore
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

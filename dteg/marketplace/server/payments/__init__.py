@@ -6,47 +6,16 @@ created and finalised at the provider, which collects it (or not) by its own rul
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Protocol
 
+from dteg.marketplace.server.payments.base import (
+    InvoiceLine,
+    PaymentError,
+    PaymentProvider,
+    ProviderInvoice,
+)
 
-@dataclass(frozen=True)
-class InvoiceLine:
-    description: str
-    amount_cents: int
-
-
-@dataclass(frozen=True)
-class ProviderInvoice:
-    """An invoice of the registry as a provider sees it."""
-
-    id: str
-    organisation: str
-    period: str
-    currency: str
-    lines: tuple[InvoiceLine, ...]
-
-
-class PaymentProvider(Protocol):
-    """Create a customer for an organisation, attach an invoice with its lines, finalise it."""
-
-    name: str
-
-    def create_customer(self, organisation: str) -> str:
-        """The provider's id of a new customer for ``organisation``."""
-        ...
-
-    def attach_invoice(self, customer: str, invoice: ProviderInvoice) -> str:
-        """Create the invoice and its lines at the provider; returns its id there."""
-        ...
-
-    def finalize(self, provider_invoice: str) -> str:
-        """Finalise it (no more changes; the provider sends or collects it); its status."""
-        ...
-
-
-class PaymentError(Exception):
-    """The provider refused or did not answer (the message holds no secret)."""
+__all__ = ["InvoiceLine", "PaymentError", "PaymentProvider", "ProviderInvoice",
+           "provider_from_env"]
 
 
 def provider_from_env() -> PaymentProvider | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dteg.marketplace.server.payments import PaymentError, ProviderInvoice
+from dteg.marketplace.server.payments.base import PaymentError, ProviderInvoice
 
 
 class StripeProvider:
