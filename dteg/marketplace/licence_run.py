@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from dteg.errors import ConfigError
+from dteg.errors import ConfigError, DtegError
 from dteg.marketplace import licences, metering
 from dteg.marketplace.lock import default_lock_path, read_lock
 from dteg.run.events import RunEvent, RunFinished, RunListener, RunStarted
@@ -44,7 +44,11 @@ class LicenceListener(RunListener):
             counts = next((s for s in (event.report.steps if event.report else [])
                            if s.name == self.step.name), None)
             rows = _rows(counts.kind, counts) if counts is not None else 0
-            metering.record_run(self.verdict.licence.id, self.name, event.run.run_id, rows)
+            try:
+                metering.record_run(self.verdict.licence.id, self.name, event.run.run_id, rows)
+            except DtegError as exc:  # the data has landed: a report problem is a warning
+                sys.stderr.write(f"warning: usage of {self.name} not reported: "
+                                 f"{exc.message}\n")
 
 
 def create(spec: Any, step: Any, info: Any) -> LicenceListener:
