@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dteg.marketplace.metering import new_key
 from tests.integration.cloud_services import S3Server
 from tests.integration.databases import _start as start_service
 from tests.integration.marketplace import packages
@@ -133,8 +134,6 @@ def test_premium_licence_usage_and_invoice(registry: Registry, env: Env, tmp_pat
     report = {"licence": lid, "installation": inst["installation"], "sequence": 2,
               "component": NAME, "run_id": "forged", "runs": 1, "rows": 10_000_000,
               "period": period, "at": today.isoformat()}
-    from dteg.marketplace.metering import new_key
-
     stranger, _ = new_key()
     forged = _api(registry, "POST", "/api/v1/usage",
                   json={"report": report, "signature": _sign(report, stranger)})
@@ -199,3 +198,45 @@ def test_premium_licence_usage_and_invoice(registry: Registry, env: Env, tmp_pat
         else:
             assert ran.returncode != 0
             assert "grace period ended" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_enterprise_seats_are_managed_by_the_organisations_admin(registry: Registry,
+                                                                 tmp_path: Path) -> None:
+    client, key, key_id = registry.publisher("entco")
+    name = "ent-extractor"
+    packages.publish(client, key, key_id, tmp_path / "pkg", packages.manifest(
+        name, "1.0.0", pricing={"tier": "enterprise"}))
+    admin = registry.client()
+    boss = admin.create_user("boss", ADMIN_TOKEN, organisation="globex")
+    dev = admin.create_user("dev", ADMIN_TOKEN, organisation="globex")
+    intern = admin.create_user("intern", ADMIN_TOKEN, organisation="globex")
+    outsider = admin.create_user("outsider", ADMIN_TOKEN, organisation="initech")
+    issued = _api(registry, "POST", "/api/v1/licences", ADMIN_TOKEN, json={
+        "organisation": "globex", "components": [name], "seats": 1, "kind": "enterprise",
+        "expires": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+        "admins": ["boss"], "price": {"amount": 1000, "currency": "USD"}})
+    assert issued.status_code == 201, issued.text
+    lid = issued.json()["licence"]["id"]
+    seats = f"/api/v1/licences/{lid}/seats"
+    wheel = f"/simple/{name}/"
+
+    assert _api(registry, "POST", seats, dev, json={"assign": ["dev"]}).status_code == 403
+    assert _api(registry, "GET", wheel, dev).status_code == 402  # no seat yet
+    given = _api(registry, "POST", seats, boss, json={"assign": ["dev"]})
+    assert given.status_code == 200 and given.json()["seats_used"] == 1
+    assert _api(registry, "GET", wheel, dev).status_code == 200
+    full = _api(registry, "POST", seats, boss, json={"assign": ["intern"]})
+    assert full.status_code == 409 and "has 1 seats" in full.text
+    foreign = _api(registry, "POST", seats, boss, json={"assign": ["outsider"]})
+    assert foreign.status_code == 400
+    _, public = new_key()
+    installs = f"/api/v1/licences/{lid}/installations"
+    assert _api(registry, "POST", installs, intern,
+                json={"public_key": public}).status_code == 403
+    assert _api(registry, "GET", f"/api/v1/licences/{lid}", outsider).status_code == 403
+    swapped = _api(registry, "POST", seats, boss, json={"remove": ["dev"], "assign": ["intern"]})
+    assert swapped.json()["assigned"] == ["intern"]
+    listed = _api(registry, "GET", "/api/v1/organisations/globex/licences", boss).json()
+    assert listed["items"][0]["seats_used"] == 1 and listed["items"][0]["kind"] == "enterprise"
+    audit = registry.client(ADMIN_TOKEN).audit(target=f"licence:{lid}")
+    assert [a["action"] for a in audit].count("licence.seats") == 2

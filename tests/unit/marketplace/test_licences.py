@@ -124,3 +124,22 @@ def test_usage_reports_are_signed_and_sequenced(tmp_path: Path) -> None:
     loaded = metering.Installation.load("lic_1", tmp_path)
     assert loaded is not None and loaded.sequence == 2
     assert loaded.used(first["report"]["period"]) == {"rows": 7, "runs": 2}
+
+
+def test_undelivered_reports_wait_in_order(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pem, _ = metering.new_key()
+    # A registry that is not there (a closed local port): the reports are kept, in order.
+    metering.Installation("lic_1", "inst_1", f"http://127.0.0.1:{port}", pem).save(
+        tmp_path)
+    metering.record_run("lic_1", "lux", "r1", 3, tmp_path)
+    metering.record_run("lic_1", "lux", "r2", 5, tmp_path)
+    kept = metering.Installation.load("lic_1", tmp_path)
+    assert kept is not None and kept.sequence == 2
+    assert [e["report"]["sequence"] for e in kept.spool or []] == [1, 2]
+    assert "kept for later" in capsys.readouterr().err
