@@ -35,6 +35,12 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         _say("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _tier(hit: dict[str, Any]) -> str:
+    """The quality tier of a free component; ``premium``/``enterprise`` for a paid one."""
+    pricing = (hit.get("pricing") or {}).get("tier") or "free"
+    return str(hit.get("tier") or "-") if pricing == "free" else str(pricing)
+
+
 def search(
     text: Annotated[str, typer.Argument(help="Words to look for (name, category, …)")] = "",
     kind: Annotated[str | None, typer.Option(
@@ -50,7 +56,7 @@ def search(
         return
     rows = [[h["name"], str(h.get("latest_version") or "-"), str(h.get("kind") or "-"),
              f"{h['rating']:.1f}" if h.get("rating") is not None else "-",
-             str(h.get("downloads", 0)), str(h.get("tier") or "-"),
+             str(h.get("downloads", 0)), _tier(h),
              "pass" if h.get("gates") and set(h["gates"].values()) == {"pass"} else "FAIL"]
             for h in hits]
     _table(rows, ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES"])
@@ -79,7 +85,8 @@ def install(
     with _client(registry) as client:
         for one in refs:
             entry = do_install(client, one, _lock(lock))
-            _say(f"installed {entry.name} {entry.version} ({entry.tier}; {entry.wheel}, "
+            licensed = f"; licence {entry.licence}" if entry.licence else ""
+            _say(f"installed {entry.name} {entry.version} ({entry.tier}{licensed}; {entry.wheel}, "
                  f"sha256 {entry.sha256[:12]}…, signed by {entry.key_id}); "
                  f"recorded in {_lock(lock)}")
 
@@ -179,17 +186,53 @@ def publisher(
 ) -> None:
     """Create a publisher on a registry (needs DTEG_MARKETPLACE_ADMIN_TOKEN) and print its
     token once."""
+    with _client(registry) as client:
+        _say(client.create_publisher(name, _admin_token(), official=official))
+
+
+def login(
+    token: Annotated[str, typer.Option("--token", help="Your registry token (from its admin)",
+                                       prompt=True, hide_input=True)],
+    registry: RegistryOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Save a registry token (checked with the registry first) in your config, readable by
+    you only; later marketplace commands against that registry send it."""
+    from dteg.marketplace.client import RegistryClient
+    from dteg.marketplace.credentials import save_token
+
+    with RegistryClient(registry, token) as client:
+        me = client.me()
+        path = save_token(client.url, token, me["name"])
+    _say(f"signed in to {client.url} as {me['name']} ({me['role']}); token saved in {path}")
+
+
+def user(
+    name: Annotated[str, typer.Argument(help="The new user's name")],
+    organisation: Annotated[str | None, typer.Option("--organisation", help="Organisation")]
+    = None,
+    admin_role: Annotated[bool, typer.Option("--admin", help="Make the user an admin")] = False,
+    for_publisher: Annotated[str | None, typer.Option(
+        "--publisher", help="The publisher this user acts for (may answer its reviews)")] = None,
+    registry: RegistryOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Create a registry user (needs DTEG_MARKETPLACE_ADMIN_TOKEN) and print its token once."""
+    with _client(registry) as client:
+        _say(client.create_user(name, _admin_token(), organisation=organisation,
+                                role="admin" if admin_role else "user",
+                                publisher=for_publisher))
+
+
+def _admin_token() -> str:
     import os
 
     from dteg.errors import ConfigError
 
     admin = os.environ.get("DTEG_MARKETPLACE_ADMIN_TOKEN")
     if not admin:
-        raise ConfigError("creating a publisher needs the registry's admin token",
+        raise ConfigError("this needs the registry's admin token",
                           hint="Set DTEG_MARKETPLACE_ADMIN_TOKEN to the token the registry "
                                "was started with.")
-    with _client(registry) as client:
-        _say(client.create_publisher(name, admin, official=official))
+    return admin
 
 
 def register(app: typer.Typer) -> None:
@@ -203,4 +246,6 @@ def register(app: typer.Typer) -> None:
     market = typer.Typer(help="Run a marketplace registry.", no_args_is_help=True)
     market.command("serve")(serve)
     market.command("publisher")(publisher)
+    market.command("user")(user)
+    market.command("login")(login)
     app.add_typer(market, name="marketplace")

@@ -41,6 +41,11 @@ class Capabilities:
     # Keeps state across micro-batches (windows): a stream gives it a checkpoint folder.
     stateful: bool = False
     # --- all -----------------------------------------------------------------------------
+    # "module:function" building a run listener (``dteg.run.events.RunListener``) from
+    # (spec, step, ComponentInfo) for every run that uses the component: it hears the run's
+    # events like the built-in listeners, and one that raises on ``RunStarted`` refuses the
+    # run before anything is read (a premium component's licence check and usage metering).
+    run_listener: str | None = None
     # The `pip install 'dteg[<extra>]'` that brings its client library.
     extra: str | None = None
 

@@ -3,6 +3,7 @@ events, and the standard set of listeners every recorded run gets."""
 
 from __future__ import annotations
 
+from dteg.components.registry import Kind, default_registry, import_ref
 from dteg.governance.catalog_listener import Catalog
 from dteg.governance.catalog_store import CatalogStore
 from dteg.governance.drift import compare, write_alert
@@ -66,5 +67,23 @@ def default_listeners(spec: PipelineSpec) -> list[RunListener]:
     """What every recorded run reports to: drift first (it adds to the report), then the run
     records, then lineage, then the catalog."""
     store = RunStore.for_folder(spec.base_dir)
-    return [DriftDetector(store), RunRecords(store), Lineage(),
+    return [*component_listeners(spec), DriftDetector(store), RunRecords(store), Lineage(),
             Catalog(CatalogStore.for_folder(spec.base_dir))]
+
+
+def component_listeners(spec: PipelineSpec) -> list[RunListener]:
+    """The listeners the pipeline's components ask for (``Capabilities.run_listener``), one
+    per step, first: a component that refuses the run (no licence) does so before a record
+    says it started."""
+    registry = default_registry()
+    found: list[RunListener] = []
+    for step in spec.steps:
+        if not step.capabilities.run_listener:
+            continue
+        kind: Kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
+        info = registry.find(kind, step.component or step.type)
+        if info is None:
+            continue
+        factory = import_ref(step.capabilities.run_listener, extra=step.capabilities.extra)
+        found.append(factory(spec, step, info))
+    return found

@@ -46,7 +46,8 @@ def registry_url(url: str | None = None) -> str:
 
 
 class RegistryClient:
-    """A registry at ``url``; ``token`` (or ``DTEG_MARKETPLACE_TOKEN``) for publisher calls."""
+    """A registry at ``url``. Its token (sent with every request): ``token``, else
+    ``DTEG_MARKETPLACE_TOKEN``, else the one ``dteg marketplace login`` saved for ``url``."""
 
     def __init__(self, url: str | None = None, token: str | None = None,
                  timeout: float = 60.0) -> None:
@@ -55,8 +56,10 @@ class RegistryClient:
         except ImportError:
             raise RegistryError("the marketplace client needs httpx",
                                 hint="Install it with `pip install 'dteg[marketplace]'`.") from None
+        from dteg.marketplace.credentials import saved_token
+
         self.url = registry_url(url)
-        self._token = token or os.environ.get("DTEG_MARKETPLACE_TOKEN")
+        self._token = token or os.environ.get("DTEG_MARKETPLACE_TOKEN") or saved_token(self.url)
         self._http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
 
     def close(self) -> None:
@@ -74,6 +77,7 @@ class RegistryClient:
                  ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
         import httpx
 
+        token = token or self._token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
@@ -95,13 +99,18 @@ class RegistryClient:
         except (ValueError, AttributeError):
             detail = {"message": response.text[:300]}
         kind = str(detail.get("type") or "")
-        hint = {"auth": "Set DTEG_MARKETPLACE_TOKEN (or --token) to your publisher token.",
+        hint = {"auth": "Sign in with `dteg marketplace login --token T` (a user token from the "
+                        "registry's admin), or set DTEG_MARKETPLACE_TOKEN (publisher token).",
                 "not_found": "`dteg search TEXT` lists what the registry has.",
                 "version": "Raise `version:` in dteg-component.yaml (semver).",
                 "gates": "Fix what the failed gates say, then publish again.",
                 "signature": "Register your key (`dteg publisher-key register`) and publish "
                              "again.",
-                "incompatible": "Pick a version that fits, or upgrade dteg/Python."}.get(
+                "incompatible": "Pick a version that fits, or upgrade dteg/Python.",
+                "licence": "`dteg licence request NAME` asks for a licence; `dteg licence "
+                           "install ID` installs one.",
+                "usage": "The report was refused as forged, replayed or for another "
+                         "licence; it is not counted."}.get(
             kind, "Check the request; the registry's log has more.")
         return RegistryError(
             f"the registry {self.url} refused {method} {path} ({response.status_code}): "
@@ -173,7 +182,9 @@ class RegistryClient:
     def download(self, artifact: dict[str, Any], folder: Path) -> Path:
         """Fetch an artifact's file into ``folder`` (streamed); returns its path."""
         target = folder / Path(artifact["filename"]).name
-        with self._http.stream("GET", artifact["url"]) as response:
+        # A premium component's files are served to licence holders: send the user's token.
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        with self._http.stream("GET", artifact["url"], headers=headers) as response:
             if response.status_code != 200:
                 response.read()
                 raise self._refusal("GET", artifact["url"], response)
@@ -182,10 +193,66 @@ class RegistryClient:
                     out.write(chunk)
         return target
 
+    # --- licences and usage ---------------------------------------------------------------
+
+    def licence_key(self) -> dict[str, str]:
+        """The registry's licence-signing public key ``{key_id, public_key}``."""
+        found: dict[str, str] = self._request("GET", "/api/v1/licence-key").json()
+        return found
+
+    def licence(self, licence_id: str) -> dict[str, Any]:
+        """A signed licence of the token's organisation."""
+        found: dict[str, Any] = self._request("GET", f"/api/v1/licences/{licence_id}",
+                                              token=self._need_token("licences")).json()
+        return found
+
+    def register_installation(self, licence_id: str, public_key_b64: str) -> dict[str, Any]:
+        """Bind this machine's usage-report key to a licence; returns ``{installation}``."""
+        found: dict[str, Any] = self._request(
+            "POST", f"/api/v1/licences/{licence_id}/installations",
+            token=self._need_token("licences"), json={"public_key": public_key_b64}).json()
+        return found
+
+    def request_licence(self, component: str, note: str = "") -> dict[str, Any]:
+        found: dict[str, Any] = self._request(
+            "POST", "/api/v1/licence-requests", token=self._need_token("licences"),
+            json={"component": component, "note": note}).json()
+        return found
+
+    def report_usage(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Deliver one signed usage report (its signature is its authentication)."""
+        found: dict[str, Any] = self._request("POST", "/api/v1/usage", json=envelope).json()
+        return found
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        """Who this client's token is (RegistryError kind ``auth`` without a valid one)."""
+        found: dict[str, Any] = self._request("GET", "/api/v1/me").json()
+        return found
+
+    def create_user(self, name: str, admin_token: str, *, organisation: str | None = None,
+                    role: str = "user", publisher: str | None = None) -> str:
+        """A registry user's token (shown once), made with an admin token."""
+        return str(self._request(
+            "POST", "/api/v1/users", token=admin_token,
+            json={"name": name, "organisation": organisation, "role": role,
+                  "publisher": publisher}).json()["token"])
+
+    def audit(self, *, action: str | None = None, target: str | None = None) -> list[Any]:
+        """The registry's audit entries, newest first (admin only)."""
+        params = {k: v for k, v in (("action", action), ("target", target)) if v}
+        return list(self._request("GET", "/api/v1/audit", params=params).json()["items"])
+
     # --- writing -------------------------------------------------------------------------
 
-    def _need_token(self) -> str:
+    def _need_token(self, what: str = "publishing") -> str:
         if not self._token:
+            if what != "publishing":
+                raise RegistryError(f"{what} need a registry account token",
+                                    hint="Sign in with `dteg marketplace login --token T` (or "
+                                         "set DTEG_MARKETPLACE_TOKEN); the registry's admin "
+                                         "creates accounts.")
             raise RegistryError("publishing needs a publisher token",
                                 hint="Set DTEG_MARKETPLACE_TOKEN (or --token); the registry's "
                                      "admin creates one with `dteg marketplace publisher NAME`.")

@@ -98,19 +98,56 @@ def _pip(python: str | None, args: list[str], what: str) -> None:
                              hint="Fix the environment pip reports, then run the command again.")
 
 
+def pricing_label(component: dict[str, Any]) -> str:
+    """``free``, ``premium 49.00 USD/month``, ``enterprise`` from a component's ``pricing``."""
+    from dteg.marketplace.manifest import Pricing
+
+    given = component.get("pricing") or {}
+    try:
+        return Pricing.model_validate({k: v for k, v in given.items() if v is not None}).label()
+    except ValueError:
+        return str(given.get("tier") or "free")
+
+
+def licence_for(component: dict[str, Any]) -> str:
+    """The id of the installed licence that covers a premium/enterprise component (checked
+    offline: signature, expiry + grace, components, cap), else ``LicenceRefused``; "" for a
+    free one."""
+    if (component.get("pricing") or {}).get("tier", "free") == "free":
+        return ""
+    from dteg.marketplace import licences, metering
+
+    verdict = licences.check_component(str(component["name"]), price=pricing_label(component),
+                                       usage=metering.usage_of())
+    if verdict.warning:
+        sys.stderr.write(verdict.warning + "\n")
+    return verdict.licence.id
+
+
 def install(client: RegistryClient, ref: Ref, lock_path: Path) -> LockedComponent:
-    """Install ``ref`` (verified) and record it in the lock; returns the lock entry."""
+    """Install ``ref`` (verified; a premium one only under a valid licence) and record it in
+    the lock; returns the lock entry."""
     doc = choose(client, ref)
+    component = client.component(ref.name)
+    licence = licence_for(component)
     with tempfile.TemporaryDirectory(prefix="dteg-install-") as tmp:
-        wheel = fetch_verified(client, doc, Path(tmp))
+        try:
+            wheel = fetch_verified(client, doc, Path(tmp))
+        except RegistryError as exc:
+            if exc.kind != "licence":
+                raise
+            from dteg.marketplace.licences import LicenceRefused
+
+            raise LicenceRefused(exc.detail.get("message") or exc.message,
+                                 hint=exc.hint) from None
         pip_install(wheel)
     artifact = wheel_of(doc)
-    component = client.component(ref.name)
     entry = LockedComponent(
         name=doc["name"], version=doc["version"], package=str(doc.get("package") or doc["name"]),
         registry=client.url, wheel=artifact["filename"], sha256=artifact["sha256"],
         key_id=artifact.get("key_id", ""), tier=str(component.get("tier", "community")),
-        kind=str(component.get("kind", "")), installed_at=now_iso())
+        kind=str(component.get("kind", "")), installed_at=now_iso(),
+        pricing=pricing_label(component), licence=licence)
     locked = read_lock(lock_path)
     locked[entry.name] = entry
     write_lock(lock_path, locked)

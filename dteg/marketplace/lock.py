@@ -34,6 +34,8 @@ class LockedComponent:
     tier: str = "community"
     kind: str = ""
     installed_at: str = ""
+    pricing: str = "free"  # Pricing.label(): "premium 49.00 USD/month", …
+    licence: str = ""  # the licence it was installed under (premium/enterprise)
 
 
 def default_lock_path() -> Path:

@@ -7,7 +7,7 @@ it promises (the product description's component standard), validated with the f
     description: Reads widgets from the Widget API
     kind: extractor            # extractor | loader | transformer | processor
     category: api
-    pricing: free
+    pricing: free              # free | {tier: premium, price: 49, unit: month, currency: USD}
     package: dteg-my-connector # the wheel's distribution name
     provides: [{kind: source, name: my-connector}]
     compatibility: {framework_versions: ">=0.1,<1", python_versions: ">=3.10"}
@@ -74,9 +74,34 @@ def _specifier(value: str) -> str:
 
 
 class Pricing(_Model):
-    model: Literal["free", "paid", "freemium"] = "free"
-    price: str | None = Field(default=None,
-                              description="What it costs, e.g. `$10/month` (paid only)")
+    """What a component costs: ``free``; ``premium`` at a price per month or per million rows
+    (served only to holders of a licence); ``enterprise`` (licensed per organisation, price
+    by contract)."""
+
+    tier: Literal["free", "premium", "enterprise"] = "free"
+    price: float | None = Field(default=None, gt=0,
+                                description="Price per `unit` (premium), e.g. 49.0")
+    unit: Literal["month", "million_rows"] | None = Field(
+        default=None, description="What `price` is per: `month` or `million_rows`")
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$",
+                          description="ISO 4217 code, e.g. USD, EUR")
+
+    @model_validator(mode="after")
+    def _priced(self) -> Pricing:
+        if self.tier == "premium" and (self.price is None or self.unit is None):
+            raise ValueError("a premium component needs `price` and `unit` (month or "
+                             "million_rows), e.g. `pricing: {tier: premium, price: 49, "
+                             "unit: month, currency: USD}`")
+        if self.tier == "free" and (self.price is not None or self.unit is not None):
+            raise ValueError("a free component has no `price` or `unit`; use `tier: premium`")
+        return self
+
+    def label(self) -> str:
+        """``free``, ``premium 49.00 USD/month``, ``enterprise``."""
+        if self.tier != "premium":
+            return self.tier
+        unit = "month" if self.unit == "month" else "million rows"
+        return f"premium {self.price:.2f} {self.currency}/{unit}"
 
 
 class Compatibility(_Model):
@@ -196,7 +221,7 @@ class Manifest(_Model):
     @field_validator("pricing", mode="before")
     @classmethod
     def _pricing_word(cls, value: Any) -> Any:
-        return {"model": value} if isinstance(value, str) else value
+        return {"tier": value} if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod

@@ -131,3 +131,13 @@ def verify(public_key_b64: str, signature_b64: str, data: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def verify_key(public_key_b64: str) -> bool:
+    """Whether the text is a base64 raw 32-byte Ed25519 public key."""
+    try:
+        raw = base64.b64decode(public_key_b64, validate=True)
+        Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        return False
+    return len(raw) == 32

@@ -11,29 +11,42 @@ import datetime as dt
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from dteg.marketplace.compat import newest_compatible
+from dteg.marketplace.server.accounts import Admin, MaybeUser, account_routes, record_audit
 from dteg.marketplace.server.artifacts import ArtifactStore, FolderArtifacts
-from dteg.marketplace.server.deps import Publisher, Store, fail, require_admin
+from dteg.marketplace.server.billing import billing_routes
+from dteg.marketplace.server.deps import Publisher, Store, fail
 from dteg.marketplace.server.documents import hit_out, version_out
+from dteg.marketplace.server.licensing import licensing_routes, require_licence
 from dteg.marketplace.server.publishing import publish_routes
 from dteg.marketplace.server.ranking import rank
 from dteg.marketplace.server.simple import normalize, project_page, root_page
 from dteg.marketplace.server.storage import MetadataStore
 
+if TYPE_CHECKING:
+    from dteg.marketplace import signing
+    from dteg.marketplace.server.payments.base import PaymentProvider
+
 
 def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
-               admin_token: str | None = None) -> FastAPI:
-    """The registry app over ``store`` (metadata) and ``artifacts`` (bytes)."""
+               admin_token: str | None = None,
+               licence_key: signing.PublisherKey | None = None,
+               payments: PaymentProvider | None = None) -> FastAPI:
+    """The registry app over ``store`` (metadata) and ``artifacts`` (bytes). ``licence_key``
+    signs licences (default: one made once and kept in the store); ``payments`` receives
+    invoices (default: none, invoices stay in the registry)."""
     app = FastAPI(title="dteg marketplace registry", version="1")
     app.state.store = store
     app.state.artifacts = artifacts
     app.state.admin_token = admin_token
+    app.state.licence_key = licence_key
+    app.state.payments = payments
 
     def component_or_404(store: MetadataStore, name: str) -> dict[str, Any]:
         found = store.component(name)
@@ -49,22 +62,26 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
         return root_page(sorted(packages))
 
     @app.get("/simple/{project}/", response_class=HTMLResponse)
-    def simple_project(project: str, store: Store) -> str:
+    def simple_project(project: str, store: Store, user: MaybeUser) -> str:
         wanted = normalize(project)
-        docs = [v for c in store.components() if normalize(c.get("package") or c["_id"]) == wanted
-                for v in store.versions(c["_id"]) if not v.get("yanked")]
+        owners = [c for c in store.components()
+                  if normalize(c.get("package") or c["_id"]) == wanted]
+        for owner in owners:  # a premium component's links only for licence holders
+            require_licence(store, user, owner)
+        docs = [v for c in owners for v in store.versions(c["_id"]) if not v.get("yanked")]
         if not docs:
             raise fail(404, "not_found", f"no project `{project}`")
         return project_page(wanted, docs)
 
     @app.get("/files/{name}/{version}/{filename}")
     def download(name: str, version: str, filename: str, store: Store,
-                 request: Request) -> FileResponse:
+                 request: Request, user: MaybeUser) -> FileResponse:
         doc = store.version(name, version)
         artifact = next((a for a in (doc or {}).get("artifacts", [])
                          if a["filename"] == filename), None)
         if doc is None or artifact is None:
             raise fail(404, "not_found", f"no file {filename} of {name} {version}")
+        require_licence(store, user, component_or_404(store, name))
         key = f"{name}/{version}/{filename}"
         store_ = request.app.state.artifacts
         if artifact["kind"] == "wheel":
@@ -131,20 +148,23 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
     def advisories(store: Store) -> dict[str, Any]:
         return {"advisories": store.advisories()}
 
-    @app.post("/api/v1/advisories", dependencies=[Depends(require_admin)], status_code=201)
-    def add_advisory(advisory: dict[str, Any], store: Store) -> dict[str, Any]:
+    @app.post("/api/v1/advisories", status_code=201)
+    def add_advisory(advisory: dict[str, Any], store: Store, admin: Admin) -> dict[str, Any]:
         if not isinstance(advisory.get("id"), str) or not isinstance(
                 advisory.get("affected"), list):
             raise fail(400, "advisory", "an OSV advisory needs `id` and `affected`")
         store.put_advisory(advisory)
+        record_audit(store, admin, "advisory.put", f"advisory:{advisory['id']}")
         return {"id": advisory["id"]}
 
-    @app.post("/api/v1/publishers", dependencies=[Depends(require_admin)], status_code=201)
-    def add_publisher(body: dict[str, Any], store: Store) -> dict[str, Any]:
+    @app.post("/api/v1/publishers", status_code=201)
+    def add_publisher(body: dict[str, Any], store: Store, admin: Admin) -> dict[str, Any]:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise fail(400, "publisher", "a publisher needs a `name`")
         token = store.create_publisher(name, official=bool(body.get("official")))
+        record_audit(store, admin, "publisher.token", f"publisher:{name}",
+                     official=bool(body.get("official")))
         return {"name": name, "token": token}
 
     @app.get("/api/v1/publishers/{publisher}/keys")
@@ -171,9 +191,13 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
                        "`public_key` must be a base64 raw 32-byte Ed25519 key") from None
         key_id = signing.key_id(me, raw)
         store.add_key(me, key_id, str(public_key))
+        record_audit(store, me, "publisher.key", f"key:{key_id}")
         return {"key_id": key_id, "publisher": me, "public_key": public_key}
 
     app.include_router(publish_routes())
+    app.include_router(account_routes())
+    app.include_router(licensing_routes())
+    app.include_router(billing_routes())
     return app
 
 

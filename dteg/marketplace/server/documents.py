@@ -66,4 +66,12 @@ def hit_out(doc: dict[str, Any]) -> dict[str, Any]:
         "publisher": doc.get("publisher"), "rating": doc.get("rating"),
         "downloads": int(doc.get("downloads") or 0), "tier": doc.get("tier", "community"),
         "gates": doc.get("gates", {}), "updated_at": iso(doc.get("updated_at")),
+        "pricing": pricing_out(doc.get("pricing")),
     }
+
+
+def pricing_out(pricing: dict[str, Any] | None) -> dict[str, Any]:
+    """``{tier, price, unit, currency}`` (a component published before pricing tiers: free)."""
+    given = pricing or {}
+    return {"tier": given.get("tier", "free"), "price": given.get("price"),
+            "unit": given.get("unit"), "currency": given.get("currency", "USD")}

@@ -48,8 +48,10 @@ def build(settings: ServeSettings):  # type: ignore[no-untyped-def]
     # An S3-compatible endpoint (path-style addressing) when one is set; else AWS.
     s3 = ObjectStoreSettings(endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3"),
                              region=os.environ.get("AWS_DEFAULT_REGION"))
+    from dteg.marketplace.server.payments import provider_from_env
+
     return create_app(store, artifact_store(settings.artifacts, s3),
-                      admin_token=settings.admin_token)
+                      admin_token=settings.admin_token, payments=provider_from_env())
 
 
 def serve(settings: ServeSettings) -> None:

@@ -5,6 +5,7 @@ installs land in the throwaway one and the shared venv stays untouched)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -91,18 +92,20 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
     pytest.fail(f"the registry did not answer within 180 s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="module")
-def registry(mongodb_url: str, s3_server: S3Server,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """`dteg marketplace serve` on its own port and database, artifacts in its own bucket."""
+@contextlib.contextmanager
+def running_registry(mongodb_url: str, s3_server: S3Server, folder: Path,
+                     extra_env: dict[str, str] | None = None) -> Iterator[Registry]:
+    """`dteg marketplace serve` on its own port and database, artifacts in its own bucket
+    (``extra_env``: more of its environment, e.g. a payment provider)."""
     port = free_port()
     database = f"mkt_{uuid.uuid4().hex[:10]}"
     bucket = s3_server.bucket(f"mkt-{uuid.uuid4().hex[:8]}")
-    log = tmp_path_factory.mktemp("registry") / "registry.log"
+    log = folder / "registry.log"
     env = {**os.environ, "PYTHONPATH": str(REPO), "DTEG_MONGODB_URL": mongodb_url,
            "DTEG_MARKETPLACE_ADMIN_TOKEN": ADMIN_TOKEN,
            "AWS_ACCESS_KEY_ID": "dteg", "AWS_SECRET_ACCESS_KEY": "dteg-secret",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": s3_server.endpoint}
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": s3_server.endpoint,
+           **(extra_env or {})}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "dteg.cli", "marketplace", "serve", "--port", str(port),
@@ -124,6 +127,14 @@ def registry(mongodb_url: str, s3_server: S3Server,
         client: Any = pymongo.MongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
         client.drop_database(database)
         client.close()
+
+
+@pytest.fixture(scope="module")
+def registry(mongodb_url: str, s3_server: S3Server,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """`dteg marketplace serve` on its own port and database, artifacts in its own bucket."""
+    with running_registry(mongodb_url, s3_server, tmp_path_factory.mktemp("registry")) as found:
+        yield found
 
 
 @dataclass

@@ -25,12 +25,13 @@ from dteg.marketplace import signing
 def manifest(name: str, version: str, *, framework: str = ">=0.1,<1",
              python: str = ">=3.10", breaking: list[dict[str, str]] | None = None,
              kind: str = "extractor", category: str = "files",
-             description: str | None = None) -> dict[str, Any]:
+             description: str | None = None,
+             pricing: str | dict[str, Any] = "free") -> dict[str, Any]:
     """A complete ``dteg-component.yaml`` as a dict."""
     return {
         "name": name, "version": version, "author": "Test Author <t@example.com>",
         "description": description or f"{name}: reads CSV files (test component)",
-        "kind": kind, "category": category, "pricing": "free", "package": name,
+        "kind": kind, "category": category, "pricing": pricing, "package": name,
         "provides": [{"kind": "source", "name": name}],
         "compatibility": {"framework_versions": framework, "python_versions": python},
         "performance": {"rows": 1000, "min_rows_per_second": 1.0},
@@ -42,13 +43,23 @@ def _module(name: str) -> str:
     return name.replace("-", "_")
 
 
-def _code(name: str, version: str) -> str:
+def _code(name: str, version: str, *, licensed: bool = False) -> str:
+    # A premium component asks every run for its licence check and usage report.
+    caps = (", capabilities=Capabilities(run_listener='dteg.marketplace.licence_run:create')"
+            if licensed else "")
     return (
         '"""A marketplace test component: CSV files through dteg\'s CSV reader."""\n'
+        "from dteg.components.capabilities import Capabilities\n"
         "from dteg.components.registry import ComponentInfo\n\n"
         f"COMPONENT = ComponentInfo({name!r}, 'source', 'dteg.connectors.csv.config:SourceConfig',"
-        f" 'dteg.connectors.csv.source:create', 'CSV via {name} {version}', version={version!r})\n"
+        f" 'dteg.connectors.csv.source:create', 'CSV via {name} {version}', version={version!r}"
+        f"{caps})\n"
     )
+
+
+def _licensed(meta: dict[str, Any]) -> bool:
+    pricing = meta.get("pricing")
+    return isinstance(pricing, dict) and pricing.get("tier", "free") != "free"
 
 
 def _record_line(path: str, data: bytes) -> str:
@@ -62,7 +73,7 @@ def build_wheel(folder: Path, meta: dict[str, Any]) -> Path:
     mod = _module(name)
     dist_info = f"{mod}-{version}.dist-info"
     files = {
-        f"{mod}/__init__.py": _code(name, version).encode(),
+        f"{mod}/__init__.py": _code(name, version, licensed=_licensed(meta)).encode(),
         f"{mod}/dteg-component.yaml": yaml.safe_dump(meta, sort_keys=False).encode(),
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"

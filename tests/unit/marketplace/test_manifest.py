@@ -31,7 +31,7 @@ def _data(**changes: Any) -> dict[str, Any]:
 
 def test_the_standard_with_defaults() -> None:
     m = parse_manifest(_data())
-    assert m.pricing.model == "free"
+    assert m.pricing.tier == "free"
     assert m.quality_gates.required.test_coverage == 80
     assert m.quality_gates.optional.community_rating == 4.0
     assert m.documentation.troubleshooting == "docs/troubleshooting.md"
