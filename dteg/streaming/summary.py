@@ -34,14 +34,23 @@ def render(result: StreamResult, spec: PipelineSpec) -> str:
 
 
 def execute_stream(spec: PipelineSpec, run_id: str, options: StreamOptions,
-                   say: Callable[[str], None], warn: Callable[[str], None]) -> StreamResult:
+                   say: Callable[[str], None], warn: Callable[[str], None], *,
+                   runner: str = "direct", prism_location: str | None = None
+                   ) -> StreamResult:
     """Record the stream as one run (its listeners: run record, lineage, drift) around
-    ``Stream.run``."""
+    ``Stream.run`` (micro-batches on the embedded runner) or, with ``runner="prism"``,
+    ``PrismStream.run`` (one unbounded Beam pipeline on Prism)."""
     from dteg.governance.listeners import default_listeners
     from dteg.run.lifecycle import RecordedRun
 
-    stream = Stream(spec, run_id, options, say, warn)
-    run = RecordedRun(stream.spec, run_id, "direct (stream)", default_listeners(spec),
+    if runner == "prism":
+        from dteg.streaming.native import PrismStream
+
+        stream: Stream = PrismStream(spec, run_id, options, say, warn,
+                                     prism_location=prism_location)
+    else:
+        stream = Stream(spec, run_id, options, say, warn)
+    run = RecordedRun(stream.spec, run_id, f"{runner} (stream)", default_listeners(spec),
                       kind="stream")
     run.started()
     try:
