@@ -158,10 +158,14 @@ class _ReadPartition(beam.DoFn):
             reader.close_poller()
 
     @beam.DoFn.unbounded_per_element()
+    def process(self, element: StartAt, finalizer: Any = beam.DoFn.BundleFinalizerParam,
+                tracker: Any = _RESTRICTION, watermark: Any = _WATERMARK):
+        # Beam passes the finalizer by position and the tracker and watermark estimator by
+        # name (so the finalizer comes first); the error-keeping wrapper goes one level in.
+        yield from self._poll(element, tracker, watermark, finalizer)
+
     @keeps_errors
-    def process(self, element: StartAt,
-                tracker: Any = _RESTRICTION, watermark: Any = _WATERMARK,
-                finalizer: Any = beam.DoFn.BundleFinalizerParam):
+    def _poll(self, element: StartAt, tracker: Any, watermark: Any, finalizer: Any):
         import time
 
         begin = tracker.current_restriction().start

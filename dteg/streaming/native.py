@@ -111,9 +111,13 @@ class PrismStream(Stream):
                 return f"--max-records {options.max_records}"
 
     def run(self) -> StreamResult:
+        import logging
+
         from dteg.beam.unbounded import LEDGER
         from dteg.runners import prism
 
+        logging.getLogger("apache_beam").setLevel(
+            logging.DEBUG if self.options.debug else logging.CRITICAL)
         binary = prism.locate(self.prism_location)
         with self._lock(), StopSignals(self.warn) as stop:
             server = None
