@@ -68,21 +68,42 @@ class Ledger:
         self._positions: dict[str, dict[Partition, int]] = {}
         self._ranges: dict[str, dict[Partition, dict[int, int]]] = {}
         self.records = 0
-        self.latencies: list[float] = []  # seconds, finalization time − event time
+        self.bundles = 0  # finalized polls (one partition's poll in one bundle each)
+        self.latencies: list[float] = []  # seconds, offsets committed − event time
+        self._pending: list[int] = []  # event times (ms) loaded, not yet committed
+        # monotonic times: the first loaded poll began, the last one was finalized
+        self.first: float | None = None
+        self.last: float | None = None
 
     def reset(self, positions: dict[str, dict[Partition, int]]) -> None:
         with self._lock:
             self._positions = {s: dict(p) for s, p in positions.items()}
             self._ranges = {s: {} for s in positions}
-            self.records = 0
+            self.records = self.bundles = 0
             self.latencies = []
+            self._pending = []
+            self.first = self.last = None
 
     def loaded(self, step: str, tp: Partition, start: int, end: int, records: int,
-               event_ms: list[int], now: float) -> None:
+               event_ms: list[int], polled_at: float | None = None) -> None:
+        import time
+
         with self._lock:
+            now = time.monotonic()
+            if polled_at is not None:
+                self.first = polled_at if self.first is None else min(self.first, polled_at)
+            self.last = now if self.last is None else max(self.last, now)
             self._ranges.setdefault(step, {}).setdefault(tp, {})[start] = end
             self.records += records
-            self.latencies.extend(max(now - ms / 1000, 0.0) for ms in event_ms)
+            self.bundles += 1
+            self._pending.extend(event_ms)
+
+    def committed_at(self, now: float) -> None:
+        """The launcher committed the offsets of what was loaded so far at ``now`` (s):
+        end-to-end latency of those records = now − their event time."""
+        with self._lock:
+            self.latencies.extend(max(now - ms / 1000, 0.0) for ms in self._pending)
+            self._pending = []
 
     def positions(self) -> dict[str, dict[Partition, int]]:
         """Each partition's position after its contiguous loaded ranges."""
@@ -166,8 +187,10 @@ class _ReadPartition(beam.DoFn):
 
     @keeps_errors
     def _poll(self, element: StartAt, tracker: Any, watermark: Any, finalizer: Any):
+
         import time
 
+        polled_at = time.monotonic()
         begin = tracker.current_restriction().start
         stop = tracker.current_restriction().stop
         if begin >= stop:
@@ -202,7 +225,7 @@ class _ReadPartition(beam.DoFn):
         watermark.set_watermark(at)
         step, tp, count = element.step, element.tp, len(claimed)
         finalizer.register(lambda: LEDGER.loaded(step, tp, begin, end, count, times,
-                                                 time.time()))
+                                                 polled_at))
         if exhausted:
             return
         if end >= stop:

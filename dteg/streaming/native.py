@@ -84,6 +84,7 @@ class PrismStream(Stream):
                 planner.advance(moved)
         if self._uncommitted():
             self._commit_offsets()
+        LEDGER.committed_at(time.time())
 
     def _watch(self, result: Any, stop: StopSignals) -> str:
         from dteg.beam.unbounded import LEDGER
@@ -174,9 +175,13 @@ class PrismStream(Stream):
         loaded = {c.name: c.loaded for c in counts.values()
                   if c.kind == "load" and c.name != DEAD_LETTER_STEP}
         dead = sum(c.dead_letter for c in counts.values() if c.name != DEAD_LETTER_STEP)
-        self.metrics.batch_done(read, loaded, dead, time.time() - started,
+        active = (LEDGER.last - LEDGER.first) if LEDGER.first is not None and \
+            LEDGER.last is not None else time.time() - started
+        self.metrics.batch_done(read, loaded, dead, active,
                                 np.asarray(LEDGER.latencies, dtype=float))
-        self.batches = 1
+        self.metrics.last_batch = LEDGER.last or self.metrics.last_batch
+        self.metrics.first_batch = LEDGER.first or self.metrics.first_batch
+        self.batches = LEDGER.bundles
 
     def _native_result(self, stopped_by: str) -> StreamResult:
         spec = self.spec

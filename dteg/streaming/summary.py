@@ -24,7 +24,9 @@ def render(result: StreamResult, spec: PipelineSpec) -> str:
     p50, p99 = result.latency_p50, result.latency_p99
     latency = (f" · end-to-end latency p50 {p50:.2f}s p99 {p99:.2f}s"
                if p50 is not None and p99 is not None else "")
-    lines.append(f"  {result.batches:,} micro-batches{latency} · stopped by {result.stopped_by}")
+    unit = "bundles committed" if result.report.runner.startswith("prism") else \
+        "micro-batches"
+    lines.append(f"  {result.batches:,} {unit}{latency} · stopped by {result.stopped_by}")
     if result.retries:
         lines.append(f"  {result.retries} micro-batch(es) retried after retriable errors")
     for step, offsets in result.positions.items():
