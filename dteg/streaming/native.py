@@ -24,7 +24,7 @@ from typing import Any
 
 from dteg.components.names import DEAD_LETTER_STEP
 from dteg.components.settings import write_mode
-from dteg.errors import ConfigError, RunError
+from dteg.errors import ConfigError, ConnectorError, RunError
 from dteg.run.report import RunReport, StepCounts
 from dteg.streaming.console import LiveLine, StopSignals
 from dteg.streaming.launcher import Stream, StreamResult
@@ -42,6 +42,8 @@ class PrismStream(Stream):
                 hint="Run this pipeline with `dteg stream` (the micro-batch path keeps the "
                 "windows' state and checkpoints it).")
         self.prism_location = prism_location
+        self._failing_since: float | None = None
+        self._warned: float | None = None
 
     def _starts(self) -> dict[str, list[Any]]:
         from dteg.beam.unbounded import StartAt
@@ -83,8 +85,29 @@ class PrismStream(Stream):
             if moved:
                 planner.advance(moved)
         if self._uncommitted():
-            self._commit_offsets()
+            try:
+                self._commit_offsets()
+            except ConnectorError as exc:
+                if not exc.retriable:
+                    raise
+                # The broker is away: the job keeps polling (librdkafka reconnects by itself)
+                # and the loaded positions are committed once it is back.
+                self._retrying(exc)
+                return
+        self._failing_since = None
         LEDGER.committed_at(time.time())
+
+    def _retrying(self, exc: ConnectorError) -> None:
+        now = time.monotonic()
+        since = self._failing_since or now
+        self._failing_since = since
+        if now - since > self.options.retry_for:
+            raise exc
+        if self._warned is None or now - self._warned >= 10:
+            self._warned = now
+            self.metrics.retries += 1
+            self.warn(f"{self.spec.redactor(exc.render())} — retrying the offset commit "
+                      "while the job keeps running")
 
     def _watch(self, result: Any, stop: StopSignals) -> str:
         from dteg.beam.unbounded import LEDGER

@@ -6,6 +6,8 @@ the real broker and the real Prism binary (with CI=true a missing one fails, nev
   reconcile, and the private Prism job server died with the stream each time.
 * Parity: the Kafka example (validate → mask → DuckDB, poison messages to dead letters)
   loads the same rows and the same dead letters on the micro-batch path and on Prism.
+* The broker stopped and started again mid-stream: the job waits, reads on, and every record
+  lands once.
 * A windowed pipeline is refused on Prism with one clear paragraph (windows stay on the
   micro-batch path for now)."""
 
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,9 @@ from tests.integration.kafka_service import (
     committed,
     create_topic,
     kafka_bootstrap,  # noqa: F401 - session fixture
+    private_broker_env,
     produce,
+    service,
     unique,
 )
 from tests.integration.prism_service import prism_binary  # noqa: F401 - session fixture
@@ -243,3 +248,47 @@ def test_a_windowed_pipeline_is_refused_on_prism_with_one_paragraph(
     assert "window/aggregate steps do not run on `dteg stream --runner prism` yet" in \
         done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def private_broker(kafka_bootstrap: str) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: F811
+    """A broker of its own (the service script on other ports), stopped afterwards."""
+    env = private_broker_env("kafka-prism-restart-test", 59193)
+    try:  # a start that fails may still have left a broker: stopped in any case
+        started = service("start", env=env)
+        assert started.returncode == 0, started.stderr
+        yield "127.0.0.1:59193", env
+    finally:
+        stopped = service("stop", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def test_broker_restarted_mid_stream_the_prism_job_reads_on(
+        private_broker: tuple[str, dict[str, str]], prism_binary: str,  # noqa: F811
+        tmp_path: Path) -> None:
+    bootstrap, env = private_broker
+    topic = create_topic(bootstrap, unique("prism-restart"), partitions=2)
+    group = unique("prism-restart")
+    produce(bootstrap, topic, ({"id": i, "v": "a"} for i in range(5_000)))
+    pipeline = _pipeline(tmp_path, bootstrap, topic, group, until=False)
+    log = tmp_path / "stream.log"
+    proc = subprocess.Popen([*DTEG, "stream", str(pipeline), "--runner", "prism",
+                             "--max-records", "10000", "--report-json", "r.json"],
+                            cwd=tmp_path, stdout=open(log, "wb"),  # noqa: SIM115
+                            stderr=subprocess.STDOUT, env=_env(prism_binary))
+    try:
+        _wait_committed(bootstrap, group, topic, 5_000, proc, log)
+        stopped = service("stop", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        started = service("start", env=env)
+        assert started.returncode == 0, started.stderr
+        produce(bootstrap, topic, ({"id": i, "v": "b"} for i in range(5_000, 10_000)))
+        proc.wait(DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = log.read_text()
+    assert proc.returncode == 0, out
+    assert _sink(tmp_path / "sink.duckdb", "SELECT count(*), count(DISTINCT id) FROM rows") \
+        == [(10_000, 10_000)]
+    assert sum(committed(bootstrap, group, topic).values()) == 10_000

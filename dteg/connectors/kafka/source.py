@@ -130,7 +130,9 @@ class KafkaReader(BatchReader, PartitionPoller):
             self._polling = PartitionConsumers(settings, self.config.batch.max_seconds)
 
         def failed(error: Any) -> None:
-            if error.fatal() or not error.retriable():
+            # A broker that is away (restarted, unreachable for a while) is waited for: the
+            # client reconnects by itself and the partition's restriction reads on.
+            if error.fatal() or not (error.retriable() or _transient(error)):
                 raise ConnectorError(
                     f"reading {partition[0]}/{partition[1]}@{position} from "
                     f"{self.config.bootstrap_servers} failed: {error.str()}",
@@ -215,6 +217,15 @@ class KafkaReader(BatchReader, PartitionPoller):
 
     def describe(self) -> str:
         return f"kafka://{self.config.bootstrap_servers}/{','.join(self.config.topics())}"
+
+
+def _transient(error: Any) -> bool:
+    """librdkafka's errors for brokers that cannot be reached right now."""
+    from dteg.connectors.kafka.client import kafka
+
+    codes = kafka().KafkaError
+    return error.code() in (codes._TRANSPORT, codes._ALL_BROKERS_DOWN, codes._TIMED_OUT,
+                            codes._RESOLVE)
 
 
 def _with_provenance(table: pa.Table, messages: list[Any]) -> pa.Table:
