@@ -124,7 +124,7 @@ def _sink(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 def test_sigkill_mid_stream_on_prism_then_restart_exactly_once_in_a_merge_sink(
         kafka_bootstrap: str, prism_binary: str, tmp_path: Path) -> None:  # noqa: F811
-    n, chunk = 60_000, 2_000
+    n, chunk = 40_000, 2_000
     topic = create_topic(kafka_bootstrap, unique("prism-crash"), partitions=4)
     group = unique("prism-crash")
     produce(kafka_bootstrap, topic, ({"id": i, "v": f"row-{i}"} for i in range(chunk)))
