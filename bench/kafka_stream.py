@@ -5,6 +5,9 @@ subprocess, each with a fresh consumer group:
 
   dteg      ``dteg stream bench/pipelines/kafka_json_mask_parquet.yaml --max-records N``
             (micro-batches of bounded Beam runs on the embedded FnApiRunner)
+  prism     (with ``--runner prism``) ``dteg stream … --runner prism``: ONE unbounded Beam
+            pipeline on a private Prism job server (Kafka as a splittable DoFn, a commit
+            per bundle, offsets from bundle finalization)
   baseline  ``bench/baselines/kafka_consume_loop.py``: consume, pyarrow JSON, hmac, one
             Parquet part per batch, synchronous offset commit after each part
 
@@ -17,6 +20,7 @@ subprocess, each with a fresh consumer group:
 Target: dteg ≥ 50 % of the baseline's throughput.
 
     .venv/bin/python bench/kafka_stream.py [--rows 1000000] [--repeat 3] [--rate 10000]
+        [--runner prism]
 """
 
 from __future__ import annotations
@@ -109,11 +113,12 @@ def command(variant: str, servers: str, topic: str, output: Path, records: int,
             stats: Path) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, "BENCH_MASK_KEY": MASK_KEY, "BENCH_TOPIC": topic,
            "BENCH_GROUP": f"bench-{uuid.uuid4().hex[:8]}", "BENCH_OUTPUT": f"{output}/"}
-    if variant == "dteg":
+    if variant in ("dteg", "prism"):
         if os.environ.get("DTEG_BENCH_TREE"):  # measure another dteg source tree (before/after)
             env["PYTHONPATH"] = os.environ["DTEG_BENCH_TREE"]
+        runner = ["--runner", "prism"] if variant == "prism" else []
         return [DTEG, "stream", str(PIPELINE), "--max-records", str(records), "--quiet",
-                "--report-json", str(stats)], env
+                "--report-json", str(stats), *runner], env
     return [PYTHON, str(BASELINE), "--bootstrap", servers, "--topic", topic,
             "--group", env["BENCH_GROUP"], "--output", str(output), "--max-records",
             str(records), "--stats", str(stats)], env
@@ -132,11 +137,12 @@ def id_email(folder: Path) -> object:
     return table.sort_by("id").combine_chunks()
 
 
-def throughput(servers: str, topic: str, rows: int, repeat: int, work: Path) -> dict:
-    results: dict[str, list[dict]] = {"dteg": [], "baseline": []}
+def throughput(servers: str, topic: str, rows: int, repeat: int, work: Path,
+               variants: tuple[str, ...]) -> dict:
+    results: dict[str, list[dict]] = {v: [] for v in variants}
     outputs: dict[str, Path] = {}
     for i in range(repeat):
-        for variant in ("dteg", "baseline"):
+        for variant in variants:
             out = work / f"{variant}-{i}"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
@@ -153,16 +159,19 @@ def throughput(servers: str, topic: str, rows: int, repeat: int, work: Path) -> 
             outputs[variant] = out
             print(f"  {variant:<9} run {i + 1}/{repeat}: {m.seconds:6.2f} s wall, "
                   f"{data['active_seconds']:6.2f} s active, {written:,} rows", file=sys.stderr)
-    same = id_email(outputs["dteg"]).equals(id_email(outputs["baseline"]))  # type: ignore[attr-defined]
+    expected = id_email(outputs["baseline"])
+    same = all(id_email(outputs[v]).equals(expected)  # type: ignore[attr-defined]
+               for v in variants if v != "baseline")
     return {"runs": results, "same_contents": same}
 
 
-def latency(servers: str, rate: int, seconds: float, work: Path) -> dict:
+def latency(servers: str, rate: int, seconds: float, work: Path,
+            variants: tuple[str, ...]) -> dict:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     found: dict = {}
     total = int(rate * seconds)
-    for variant in ("dteg", "baseline"):
+    for variant in variants:
         topic = f"dteg-bench-latency-{uuid.uuid4().hex[:8]}"
         admin = AdminClient({"bootstrap.servers": servers})
         admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result()
@@ -184,7 +193,7 @@ def latency(servers: str, rate: int, seconds: float, work: Path) -> dict:
         admin.delete_topics([topic])
         print(f"  {variant:<9} latency at {rate:,} msgs/s: p50 {found[variant]['p50']:.3f} s, "
               f"p99 {found[variant]['p99']:.3f} s", file=sys.stderr)
-    return {**found, "rate": rate, "seconds": seconds}
+    return {**found, "rate": rate, "seconds": seconds, "variants": variants}
 
 
 def paced(servers: str, topic: str, rate: int, total: int) -> None:
@@ -227,6 +236,10 @@ def report(rows: int, tp: dict | None, lat: dict | None, repeat: int) -> bool:
     verdict = "meets" if wall >= TARGET_RATIO else "MISSES"
     print(f"\ndteg / baseline throughput: {wall:.0%} wall (start-up included), {active:.0%} "
           f"active (target ≥ {TARGET_RATIO:.0%} on wall: {verdict})")
+    if "prism" in med:
+        print(f"prism / baseline throughput: {med['baseline']['wall'] / med['prism']['wall']:.0%}"
+              f" wall; prism / dteg (micro-batch): {med['dteg']['wall'] / med['prism']['wall']:.0%}"
+              f" wall, {med['dteg']['active'] / med['prism']['active']:.0%} active")
     print("content check: " + ("same (id, hashed email) pairs" if tp["same_contents"]
                                else "DIFFERENT outputs"))
     print_latency(lat)
@@ -238,7 +251,7 @@ def print_latency(lat: dict | None) -> None:
         return
     print(f"\nend-to-end latency, {lat['rate']:,} msgs/s for {lat['seconds']:g} s "
           "(Kafka timestamp → every sink committed and offsets committed):")
-    for v in ("dteg", "baseline"):
+    for v in lat["variants"]:
         d = lat[v]
         print(f"  {v:<10} p50 {d['p50']:.3f} s   p99 {d['p99']:.3f} s   ({d['records']:,} msgs)")
 
@@ -252,14 +265,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--runner", choices=["direct", "prism"], default="direct",
+                        help="prism: also run `dteg stream --runner prism` (one unbounded "
+                        "Beam pipeline on Prism) in every round")
     args = parser.parse_args(argv)
+    variants = ("dteg", "prism", "baseline") if args.runner == "prism" else ("dteg", "baseline")
     servers = bootstrap()
     topic = ensure_topic(servers, args.rows)
     work = benchlib.workdir("kafka_stream")
     print(benchlib.machine_note(), file=sys.stderr)
     tp = None if args.no_throughput else throughput(servers, topic, args.rows, args.repeat,
-                                                    work)
-    lat = None if args.no_latency else latency(servers, args.rate, args.seconds, work)
+                                                    work, variants)
+    lat = None if args.no_latency else latency(servers, args.rate, args.seconds, work,
+                                               variants)
     ok = report(args.rows, tp, lat, args.repeat)
     print(benchlib.machine_note())
     if args.keep:

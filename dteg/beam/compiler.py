@@ -165,7 +165,7 @@ class DtegPipeline(beam.PTransform):
             settings = step.validated()
             role = step.capabilities.role
             if step.is_source:
-                out = pbegin | step.name >> ReadSource(info, settings, ctx)
+                out = pbegin | step.name >> self.source_transform(step, info, settings, ctx)
                 rows[step.name] = out.rows
                 dead[step.name] = [out.dead_letter]
             elif role == "validate":
@@ -196,9 +196,17 @@ class DtegPipeline(beam.PTransform):
                                      columns_made_before(self.spec, step.name)),)
             else:
                 inputs = tuple(rows[i] for i in step.inputs)
-            committed[step.name] = inputs | step.name >> WriteSink(
-                self.info(step), step.validated(), ctx, gate)
+            committed[step.name] = inputs | step.name >> self.sink_transform(step, ctx, gate)
         return committed
+
+    def source_transform(self, step: StepSpec, info: ComponentInfo, settings: Any,
+                         ctx: RunContext) -> beam.PTransform:
+        """How a source step is read (a subclass reads unbounded sources its own way)."""
+        return ReadSource(info, settings, ctx)
+
+    def sink_transform(self, step: StepSpec, ctx: RunContext, gate: Any) -> beam.PTransform:
+        """How a sink step writes and commits (a subclass commits per bundle)."""
+        return WriteSink(self.info(step), step.validated(), ctx, gate)
 
     def _input(self, step: StepSpec, rows: dict[str, Any]) -> Any:
         inputs = [rows[i] for i in step.inputs]

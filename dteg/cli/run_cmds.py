@@ -217,11 +217,23 @@ def stream(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors")] = False,
     report_json: Annotated[Path | None, typer.Option(
         "--report-json", help="Also write the stream's counts as JSON to this file")] = None,
+    runner: Annotated[str, typer.Option(
+        help="direct: micro-batches on the embedded runner (default); prism: one "
+        "long-running unbounded Beam pipeline on Prism")] = "direct",
+    prism_location: PrismLocationOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Run a pipeline with unbounded sources (Kafka) until SIGINT/SIGTERM, in micro-batches;
-    each one's offsets are committed once every sink has committed its rows."""
+    """Run a pipeline with unbounded sources (Kafka) until SIGINT/SIGTERM, in micro-batches
+    (or, with --runner prism, as one unbounded Beam pipeline); offsets are committed once
+    every sink has committed the rows before them."""
+    if runner not in ("direct", "prism"):
+        raise ConfigError(f"`dteg stream` cannot use the runner `{runner}`",
+                          hint="Use --runner direct (micro-batches) or prism.")
     spec = _runnable(pipeline)
+    if runner == "prism":
+        from dteg.runners.prism import locate
+
+        locate(prism_location)  # a missing binary is refused before anything starts
     from dteg.components.plan import new_run_id
     from dteg.streaming.launcher import StreamOptions
     from dteg.streaming.summary import execute_stream, render, stream_report
@@ -234,7 +246,8 @@ def stream(
     # Stream run ids start with `stream-` (a restart cleans up dead streams' folders by it).
     rid = run_id if run_id and run_id.startswith("stream-") else \
         f"stream-{run_id or new_run_id()}"
-    result = execute_stream(spec, rid, options, say=_say, warn=_warn)
+    result = execute_stream(spec, rid, options, say=_say, warn=_warn, runner=runner,
+                            prism_location=prism_location)
     if report_json:
         from dteg.run.lifecycle import report_dict
 

@@ -188,6 +188,34 @@ class OffsetPlanner(Protocol):
         ...
 
 
+class PartitionPoller(ABC):
+    """An unbounded source read inside one long-running Beam pipeline (``dteg stream
+    --runner prism``): each partition is a restriction of offsets that a splittable DoFn
+    claims message by message. Implemented by a source's ``BatchReader`` besides its bounded
+    ``read`` (the Kafka reader does); the engine finds it by this interface, never by name."""
+
+    @abstractmethod
+    def fetch(self, partition: Partition, position: int, *, max_records: int,
+              timeout: float) -> list[Any]:
+        """Up to ``max_records`` messages of ``partition`` from ``position`` on, in offset
+        order, waiting at most ``timeout`` seconds for the first; [] when none arrived."""
+
+    @abstractmethod
+    def offset(self, message: Any) -> int:
+        """A fetched message's position in its partition."""
+
+    @abstractmethod
+    def event_time_ms(self, message: Any) -> int:
+        """A fetched message's event time (ms since the epoch): the watermark's input."""
+
+    @abstractmethod
+    def decode(self, messages: list[Any]) -> Iterator[pa.RecordBatch | Rejected]:
+        """The claimed messages as Arrow batches and dead letters (as ``read`` yields)."""
+
+    def close_poller(self) -> None:  # noqa: B027 - optional hook
+        """Close the clients ``fetch`` opened."""
+
+
 @dataclass(frozen=True)
 class PartResult:
     """What one parallel writer produced (a staged file, usually)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from dteg.components.plan import RunPlan
 from dteg.errors import ConfigError
@@ -58,3 +59,46 @@ def run(spec: PipelineSpec, plan: RunPlan, settings: RunnerSettings, *,
                "prism_log_level": "debug" if debug else "error", **settings.environment()}
     return portable.submit(spec, plan, PrismRunner(), options, runner_name="prism",
                            debug=debug)
+
+
+def start_job_server(binary: Path, log: Path) -> tuple[Any, str]:
+    """A private Prism job server on a free 127.0.0.1 port for one long-running stream
+    (Beam's PrismRunner would leave its Prism behind if this process is killed): it dies
+    with this process (PR_SET_PDEATHSIG on Linux) and shuts itself down when idle. Returns
+    (process, HOST:PORT) once the port accepts connections."""
+    import socket
+    import subprocess
+    import time
+
+    from dteg.errors import RunError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+
+    def die_with_parent() -> None:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [str(binary), "--job_port", str(port), "--serve_http=false",
+         "--idle_shutdown_timeout", "60s", "--log_level", "warn"],
+        stdout=subprocess.DEVNULL, stderr=open(log, "ab"),  # noqa: SIM115 - the child's
+        preexec_fn=die_with_parent if os.name == "posix" else None)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RunError(f"Prism ({binary}) exited with code {proc.returncode} at start",
+                           hint=f"See {log}.")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RunError(f"Prism ({binary}) did not accept connections on port {port} in 60 s",
+                   hint=f"See {log}.")

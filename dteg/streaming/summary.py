@@ -24,7 +24,9 @@ def render(result: StreamResult, spec: PipelineSpec) -> str:
     p50, p99 = result.latency_p50, result.latency_p99
     latency = (f" · end-to-end latency p50 {p50:.2f}s p99 {p99:.2f}s"
                if p50 is not None and p99 is not None else "")
-    lines.append(f"  {result.batches:,} micro-batches{latency} · stopped by {result.stopped_by}")
+    unit = "bundles committed" if result.report.runner.startswith("prism") else \
+        "micro-batches"
+    lines.append(f"  {result.batches:,} {unit}{latency} · stopped by {result.stopped_by}")
     if result.retries:
         lines.append(f"  {result.retries} micro-batch(es) retried after retriable errors")
     for step, offsets in result.positions.items():
@@ -34,14 +36,23 @@ def render(result: StreamResult, spec: PipelineSpec) -> str:
 
 
 def execute_stream(spec: PipelineSpec, run_id: str, options: StreamOptions,
-                   say: Callable[[str], None], warn: Callable[[str], None]) -> StreamResult:
+                   say: Callable[[str], None], warn: Callable[[str], None], *,
+                   runner: str = "direct", prism_location: str | None = None
+                   ) -> StreamResult:
     """Record the stream as one run (its listeners: run record, lineage, drift) around
-    ``Stream.run``."""
+    ``Stream.run`` (micro-batches on the embedded runner) or, with ``runner="prism"``,
+    ``PrismStream.run`` (one unbounded Beam pipeline on Prism)."""
     from dteg.governance.listeners import default_listeners
     from dteg.run.lifecycle import RecordedRun
 
-    stream = Stream(spec, run_id, options, say, warn)
-    run = RecordedRun(stream.spec, run_id, "direct (stream)", default_listeners(spec),
+    if runner == "prism":
+        from dteg.streaming.native import PrismStream
+
+        stream: Stream = PrismStream(spec, run_id, options, say, warn,
+                                     prism_location=prism_location)
+    else:
+        stream = Stream(spec, run_id, options, say, warn)
+    run = RecordedRun(stream.spec, run_id, f"{runner} (stream)", default_listeners(spec),
                       kind="stream")
     run.started()
     try:

@@ -96,6 +96,11 @@ class OffsetPlanner:
     def batch_seconds(self) -> float:
         return self.config.batch.max_seconds
 
+    @property
+    def until(self) -> dict[TP, int] | None:
+        """Where reading stops per partition (resolved `until:`); None: never."""
+        return None if self._until is None else dict(self._until)
+
     def all_partitions(self) -> list[TP]:
         return [(t, p) for t in self.topics for p in self.partitions.get(t, [])]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dteg.components.contracts import BatchReader, Rejected, RunContext
+from dteg.components.contracts import BatchReader, Partition, PartitionPoller, Rejected, RunContext
 from dteg.components.records import POSITION_COLUMN, SOURCE_COLUMN, dead_letters, row_json
 from dteg.connectors.kafka.client import describe_error
 from dteg.connectors.kafka.config import SourceConfig
@@ -43,13 +43,14 @@ def group_ranges(ranges: list[PartitionRange], readers: int) -> list[ReadSplit]:
     return [ReadSplit(tuple(g)) for g in groups if g]
 
 
-class KafkaReader(BatchReader):
+class KafkaReader(BatchReader, PartitionPoller):
     def __init__(self, config: SourceConfig, ctx: RunContext) -> None:
         self.config = config
         self.ctx = ctx
         self.group = config.group_id or default_group(ctx.pipeline, ctx.step)
         self.decoder = make_decoder(config, ctx.base_dir)
         self.prefix = config.metadata_prefix
+        self._polling: Any = None  # PartitionConsumers, opened by the first fetch
 
     # --- planning -----------------------------------------------------------------------
 
@@ -118,6 +119,52 @@ class KafkaReader(BatchReader):
             step=self.ctx.step, retriable=True,
             hint="Is the broker running? `dteg stream` retries the micro-batch by itself.")
 
+    # --- polling (the Beam-native stream: dteg.beam.unbounded) -------------------------
+
+    def fetch(self, partition: Partition, position: int, *, max_records: int,
+              timeout: float) -> list[Any]:
+        from dteg.connectors.kafka.poller import PartitionConsumers
+
+        if self._polling is None:
+            settings = {**self.config.client_settings(), "group.id": self.group}
+            self._polling = PartitionConsumers(settings, self.config.batch.max_seconds)
+
+        def failed(error: Any) -> None:
+            # A broker that is away (restarted, unreachable for a while) is waited for: the
+            # client reconnects by itself and the partition's restriction reads on.
+            if error.fatal() or not (error.retriable() or _transient(error)):
+                raise ConnectorError(
+                    f"reading {partition[0]}/{partition[1]}@{position} from "
+                    f"{self.config.bootstrap_servers} failed: {error.str()}",
+                    step=self.ctx.step, retriable=True, hint="Is the broker running?")
+
+        try:
+            return self._polling.fetch(partition, position, max_records, timeout, failed)
+        except ConnectorError:
+            raise
+        except Exception as exc:  # KafkaException from assign/consume
+            if type(exc).__name__ != "KafkaException":
+                raise
+            raise ConnectorError(
+                f"reading {partition[0]}/{partition[1]}@{position} failed: "
+                f"{describe_error(exc)}", step=self.ctx.step, retriable=True,
+                hint="Is the broker running?") from None
+
+    def offset(self, message: Any) -> int:
+        return int(message.offset())
+
+    def event_time_ms(self, message: Any) -> int:
+        return int(message.timestamp()[1])
+
+    def decode(self, messages: list[Any]) -> Iterator[pa.RecordBatch | Rejected]:
+        yield from self._decode(messages, [m.value() for m in messages],
+                                [m.timestamp()[1] for m in messages])
+
+    def close_poller(self) -> None:
+        if self._polling is not None:
+            self._polling.close()
+            self._polling = None
+
     # --- decoding -----------------------------------------------------------------------
 
     def _decode(self, messages: list[Any], values: list[bytes | None], times: list[int],
@@ -170,6 +217,15 @@ class KafkaReader(BatchReader):
 
     def describe(self) -> str:
         return f"kafka://{self.config.bootstrap_servers}/{','.join(self.config.topics())}"
+
+
+def _transient(error: Any) -> bool:
+    """librdkafka's errors for brokers that cannot be reached right now."""
+    from dteg.connectors.kafka.client import kafka
+
+    codes = kafka().KafkaError
+    return error.code() in (codes._TRANSPORT, codes._ALL_BROKERS_DOWN, codes._TIMED_OUT,
+                            codes._RESOLVE)
 
 
 def _with_provenance(table: pa.Table, messages: list[Any]) -> pa.Table:
