@@ -179,17 +179,53 @@ def publisher(
 ) -> None:
     """Create a publisher on a registry (needs DTEG_MARKETPLACE_ADMIN_TOKEN) and print its
     token once."""
+    with _client(registry) as client:
+        _say(client.create_publisher(name, _admin_token(), official=official))
+
+
+def login(
+    token: Annotated[str, typer.Option("--token", help="Your registry token (from its admin)",
+                                       prompt=True, hide_input=True)],
+    registry: RegistryOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Save a registry token (checked with the registry first) in your config, readable by
+    you only; later marketplace commands against that registry send it."""
+    from dteg.marketplace.client import RegistryClient
+    from dteg.marketplace.credentials import save_token
+
+    with RegistryClient(registry, token) as client:
+        me = client.me()
+        path = save_token(client.url, token, me["name"])
+    _say(f"signed in to {client.url} as {me['name']} ({me['role']}); token saved in {path}")
+
+
+def user(
+    name: Annotated[str, typer.Argument(help="The new user's name")],
+    organisation: Annotated[str | None, typer.Option("--organisation", help="Organisation")]
+    = None,
+    admin_role: Annotated[bool, typer.Option("--admin", help="Make the user an admin")] = False,
+    for_publisher: Annotated[str | None, typer.Option(
+        "--publisher", help="The publisher this user acts for (may answer its reviews)")] = None,
+    registry: RegistryOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Create a registry user (needs DTEG_MARKETPLACE_ADMIN_TOKEN) and print its token once."""
+    with _client(registry) as client:
+        _say(client.create_user(name, _admin_token(), organisation=organisation,
+                                role="admin" if admin_role else "user",
+                                publisher=for_publisher))
+
+
+def _admin_token() -> str:
     import os
 
     from dteg.errors import ConfigError
 
     admin = os.environ.get("DTEG_MARKETPLACE_ADMIN_TOKEN")
     if not admin:
-        raise ConfigError("creating a publisher needs the registry's admin token",
+        raise ConfigError("this needs the registry's admin token",
                           hint="Set DTEG_MARKETPLACE_ADMIN_TOKEN to the token the registry "
                                "was started with.")
-    with _client(registry) as client:
-        _say(client.create_publisher(name, admin, official=official))
+    return admin
 
 
 def register(app: typer.Typer) -> None:
@@ -203,4 +239,6 @@ def register(app: typer.Typer) -> None:
     market = typer.Typer(help="Run a marketplace registry.", no_args_is_help=True)
     market.command("serve")(serve)
     market.command("publisher")(publisher)
+    market.command("user")(user)
+    market.command("login")(login)
     app.add_typer(market, name="marketplace")

@@ -13,13 +13,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from dteg.marketplace.compat import newest_compatible
+from dteg.marketplace.server.accounts import Admin, account_routes, record_audit
 from dteg.marketplace.server.artifacts import ArtifactStore, FolderArtifacts
-from dteg.marketplace.server.deps import Publisher, Store, fail, require_admin
+from dteg.marketplace.server.deps import Publisher, Store, fail
 from dteg.marketplace.server.documents import hit_out, version_out
 from dteg.marketplace.server.publishing import publish_routes
 from dteg.marketplace.server.ranking import rank
@@ -131,20 +132,23 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
     def advisories(store: Store) -> dict[str, Any]:
         return {"advisories": store.advisories()}
 
-    @app.post("/api/v1/advisories", dependencies=[Depends(require_admin)], status_code=201)
-    def add_advisory(advisory: dict[str, Any], store: Store) -> dict[str, Any]:
+    @app.post("/api/v1/advisories", status_code=201)
+    def add_advisory(advisory: dict[str, Any], store: Store, admin: Admin) -> dict[str, Any]:
         if not isinstance(advisory.get("id"), str) or not isinstance(
                 advisory.get("affected"), list):
             raise fail(400, "advisory", "an OSV advisory needs `id` and `affected`")
         store.put_advisory(advisory)
+        record_audit(store, admin, "advisory.put", f"advisory:{advisory['id']}")
         return {"id": advisory["id"]}
 
-    @app.post("/api/v1/publishers", dependencies=[Depends(require_admin)], status_code=201)
-    def add_publisher(body: dict[str, Any], store: Store) -> dict[str, Any]:
+    @app.post("/api/v1/publishers", status_code=201)
+    def add_publisher(body: dict[str, Any], store: Store, admin: Admin) -> dict[str, Any]:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise fail(400, "publisher", "a publisher needs a `name`")
         token = store.create_publisher(name, official=bool(body.get("official")))
+        record_audit(store, admin, "publisher.token", f"publisher:{name}",
+                     official=bool(body.get("official")))
         return {"name": name, "token": token}
 
     @app.get("/api/v1/publishers/{publisher}/keys")
@@ -171,9 +175,11 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
                        "`public_key` must be a base64 raw 32-byte Ed25519 key") from None
         key_id = signing.key_id(me, raw)
         store.add_key(me, key_id, str(public_key))
+        record_audit(store, me, "publisher.key", f"key:{key_id}")
         return {"key_id": key_id, "publisher": me, "public_key": public_key}
 
     app.include_router(publish_routes())
+    app.include_router(account_routes())
     return app
 
 

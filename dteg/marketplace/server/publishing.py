@@ -25,6 +25,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from dteg.errors import DtegError
+from dteg.marketplace.server.accounts import record_audit
 from dteg.marketplace.server.deps import Artifacts, Publisher, Store, fail
 from dteg.marketplace.server.documents import failed_gates, gate_summary, tier, version_out
 from dteg.marketplace.server.storage import Conflict
@@ -144,6 +145,7 @@ def publish_routes() -> APIRouter:
         fields["tier"] = tier({**(existing or {}), **fields},
                               official=bool(publisher.get("official")), monthly_downloads=monthly)
         store.upsert_component(name, fields)
+        record_audit(store, me, "component.publish", f"component:{name}@{version}")
         return version_out(doc)
 
     return router

@@ -66,6 +66,18 @@ class MetadataStore:
     def close(self) -> None:
         self._client.close()
 
+    @property
+    def db(self) -> Any:
+        """The pymongo database, for the registry modules that own their collections
+        (accounts, reviews, signals, support)."""
+        return self._db
+
+    @property
+    def duplicate_key_error(self) -> type[Exception]:
+        """What pymongo raises when a unique key (``_id``) refuses a second document."""
+        error: type[Exception] = self._pymongo.errors.DuplicateKeyError
+        return error
+
     # --- publishers, tokens, keys --------------------------------------------------------
 
     def create_publisher(self, name: str, *, official: bool = False) -> str:
@@ -109,9 +121,10 @@ class MetadataStore:
             {"_id": name}, {"$set": fields,
                             "$setOnInsert": {"downloads": 0, "rating": None, "rating_count": 0}},
             upsert=True)
-        self._changed()
+        self.changed()
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
+        """Bump the components generation after a change to a component document."""
         # After the write: a reader that sees the new generation also sees the change.
         self._db.meta.update_one({"_id": "components"}, {"$inc": {"generation": 1}},
                                  upsert=True)
@@ -154,7 +167,7 @@ class MetadataStore:
             {"$inc": {"count": 1}, "$setOnInsert": {"name": name, "version": version, "day": day}},
             upsert=True)
         self._db.components.update_one({"_id": name}, {"$inc": {"downloads": 1}})
-        self._changed()
+        self.changed()
 
     def downloads(self, name: str) -> dict[str, Any]:
         since = (_now().date() - dt.timedelta(days=30)).isoformat()
