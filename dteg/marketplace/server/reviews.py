@@ -5,7 +5,8 @@ The ``reviews`` collection is keyed ``_id`` = ``component@user``, so a second PU
 review and can never add one (the unique key decides, not a read before the write). The
 component keeps ``rating_sum`` and ``rating_count`` over its visible reviews; each change
 applies its own delta with ``$inc`` against the review as it was just before the change
-(``find_one_and_update`` returns it atomically), so concurrent reviews never lose an update.
+(``find_one_and_update`` returns it), under the store's ``counter_lock`` (FerretDB applies
+updates non-atomically, see ``storage``), so concurrent reviews never lose an update.
 """
 
 from __future__ import annotations
@@ -64,16 +65,17 @@ def put_review(store: MetadataStore, name: str, user: str, version: str, rating:
     from pymongo import ReturnDocument
 
     now = _now()
-    before = store.db.reviews.find_one_and_update(
-        {"_id": f"{name}@{user}"},
-        {"$set": {"rating": rating, "text": text, "version": version, "updated": now},
-         "$setOnInsert": {"review_id": secrets.token_hex(8), "component": name, "user": user,
-                          "created": now, "hidden": False}},
-        upsert=True, return_document=ReturnDocument.BEFORE)
-    if before is None:
-        _adjust(store, name, rating, 1)
-    elif not before.get("hidden"):
-        _adjust(store, name, rating - int(before["rating"]), 0)
+    with store.counter_lock:
+        before = store.db.reviews.find_one_and_update(
+            {"_id": f"{name}@{user}"},
+            {"$set": {"rating": rating, "text": text, "version": version, "updated": now},
+             "$setOnInsert": {"review_id": secrets.token_hex(8), "component": name,
+                              "user": user, "created": now, "hidden": False}},
+            upsert=True, return_document=ReturnDocument.BEFORE)
+        if before is None:
+            _adjust(store, name, rating, 1)
+        elif not before.get("hidden"):
+            _adjust(store, name, rating - int(before["rating"]), 0)
     found: dict[str, Any] = store.db.reviews.find_one({"_id": f"{name}@{user}"})
     return found
 
@@ -82,12 +84,13 @@ def set_hidden(store: MetadataStore, name: str, review_id: str,
                hidden: bool) -> dict[str, Any] | None:
     """Hide or show a review; the rating changes only when its state did (the filter on the
     current state makes two concurrent hides count once). None: no such review."""
-    before = store.db.reviews.find_one_and_update(
-        {"component": name, "review_id": review_id, "hidden": not hidden},
-        {"$set": {"hidden": hidden}})
-    if before is not None:
-        sign = -1 if hidden else 1
-        _adjust(store, name, sign * int(before["rating"]), sign)
+    with store.counter_lock:
+        before = store.db.reviews.find_one_and_update(
+            {"component": name, "review_id": review_id, "hidden": not hidden},
+            {"$set": {"hidden": hidden}})
+        if before is not None:
+            sign = -1 if hidden else 1
+            _adjust(store, name, sign * int(before["rating"]), sign)
     found: dict[str, Any] | None = store.db.reviews.find_one(
         {"component": name, "review_id": review_id})
     return found

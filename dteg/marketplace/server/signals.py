@@ -51,28 +51,37 @@ def _count_install(store: MetadataStore, key: str) -> bool:
 
 
 def record_usage(store: MetadataStore, report: UsageReport) -> tuple[int, int]:
-    """Count each component's run; (accepted, ignored: not a component version here)."""
+    """Count each component's run; (accepted, ignored: not a component version here). Under
+    the store's ``counter_lock``: FerretDB's ``$inc`` is not atomic (see ``storage``)."""
     month = month_of()
     install = hashlib.sha256(report.install_id.encode()).hexdigest()[:32]
     accepted = ignored = 0
-    for one in report.reports:
-        if store.version(one.component, one.version) is None:
-            ignored += 1
-            continue
-        accepted += 1
-        name, version = one.component, one.version
-        first_for_version = _count_install(store, f"{name}@{version}@{month}@{install}")
-        store.db.usage.update_one(
-            {"_id": f"{name}@{version}@{month}"},
-            {"$inc": {"runs": 1, "successes": int(one.success), "rows": one.rows,
-                      "installs": int(first_for_version)},
-             "$setOnInsert": {"name": name, "version": version, "month": month}}, upsert=True)
-        first_for_component = _count_install(store, f"{name}@{month}@{install}")
-        store.db.usage_component.update_one(
-            {"_id": f"{name}@{month}"},
-            {"$inc": {"runs": 1, "successes": int(one.success),
-                      "installs": int(first_for_component)}}, upsert=True)
+    with store.counter_lock:
+        for one in report.reports:
+            if _record_one(store, one, month, install):
+                accepted += 1
+            else:
+                ignored += 1
     return accepted, ignored
+
+
+def _record_one(store: MetadataStore, one: ComponentUsage, month: str, install: str) -> bool:
+    """Count one component's run (False: no such component version here)."""
+    if store.version(one.component, one.version) is None:
+        return False
+    name, version = one.component, one.version
+    first_for_version = _count_install(store, f"{name}@{version}@{month}@{install}")
+    store.db.usage.update_one(
+        {"_id": f"{name}@{version}@{month}"},
+        {"$inc": {"runs": 1, "successes": int(one.success), "rows": one.rows,
+                  "installs": int(first_for_version)},
+         "$setOnInsert": {"name": name, "version": version, "month": month}}, upsert=True)
+    first_for_component = _count_install(store, f"{name}@{month}@{install}")
+    store.db.usage_component.update_one(
+        {"_id": f"{name}@{month}"},
+        {"$inc": {"runs": 1, "successes": int(one.success),
+                  "installs": int(first_for_component)}}, upsert=True)
+    return True
 
 
 def _rate(doc: dict[str, Any] | None) -> float | None:

@@ -100,7 +100,8 @@ def support_routes() -> APIRouter:
         doc = {"_id": secrets.token_hex(6), "thread": thread_id, "component": name,
                "user": user.name, "text": body.text, "created": _now()}
         store.db.posts.insert_one(doc)
-        store.db.threads.update_one({"_id": thread_id}, {"$inc": {"posts": 1}})
+        with store.counter_lock:  # FerretDB's $inc is not atomic (see storage)
+            store.db.threads.update_one({"_id": thread_id}, {"$inc": {"posts": 1}})
         record_audit(store, user, "thread.post", f"component:{name}", thread=thread_id,
                      post=doc["_id"])
         return post_out(doc, None)
