@@ -55,11 +55,20 @@ def search(
         _say(f"no component matches `{text}` in {client.url}; `dteg search` lists them all")
         return
     rows = [[h["name"], str(h.get("latest_version") or "-"), str(h.get("kind") or "-"),
-             f"{h['rating']:.1f}" if h.get("rating") is not None else "-",
-             str(h.get("downloads", 0)), _tier(h),
-             "pass" if h.get("gates") and set(h["gates"].values()) == {"pass"} else "FAIL"]
+             _rating(h.get("rating")), str(h.get("downloads", 0)), _tier(h),
+             "pass" if h.get("gates") and set(h["gates"].values()) == {"pass"} else "FAIL",
+             ",".join(h.get("badges") or []) or "-"]
             for h in hits]
-    _table(rows, ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES"])
+    _table(rows, ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES", "BADGES"])
+
+
+def _rating(rating: Any) -> str:
+    """``4.5(2)``: the average and the number of reviews, ``-`` without any."""
+    if isinstance(rating, dict):
+        if rating.get("average") is None:
+            return "-"
+        return f"{rating['average']:.1f}({rating.get('count', 0)})"
+    return f"{rating:.1f}" if isinstance(rating, int | float) else "-"
 
 
 def install(
@@ -222,6 +231,24 @@ def user(
                                 publisher=for_publisher))
 
 
+def usage_reports(
+    state: Annotated[str | None, typer.Argument(help="on, off, or nothing to show")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Opt in to (or out of) anonymous usage reports after `dteg run`: each marketplace
+    component's version, success or failure and rows — no data, no pipeline names."""
+    from dteg.errors import ConfigError
+    from dteg.marketplace import usage_reports as reports
+
+    if state is not None:
+        if state not in ("on", "off"):
+            raise ConfigError(f"`{state}` is neither `on` nor `off`",
+                              hint="`dteg marketplace usage-reports on` (or off).")
+        reports.set_enabled(state == "on")
+    _say(f"usage reports are {'on' if reports.enabled() else 'off'}"
+         f" ({reports.ENV} overrides the saved setting)")
+
+
 def _admin_token() -> str:
     import os
 
@@ -248,4 +275,5 @@ def register(app: typer.Typer) -> None:
     market.command("publisher")(publisher)
     market.command("user")(user)
     market.command("login")(login)
+    market.command("usage-reports")(usage_reports)
     app.add_typer(market, name="marketplace")

@@ -35,6 +35,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
                          "marketplace"),
     "marketplace_author_cmds": ("create", "publish", "publisher-key"),
     "licence_cmds": ("licence",),
+    "marketplace_community_cmds": ("review", "reviews", "support"),
 }
 # Root options that may stand before the command (`dteg --debug run x.yaml`).
 _ROOT_FLAGS = ("--debug",)

@@ -244,6 +244,23 @@ class RegistryClient:
         params = {k: v for k, v in (("action", action), ("target", target)) if v}
         return list(self._request("GET", "/api/v1/audit", params=params).json()["items"])
 
+    def publisher(self, publisher: str) -> dict[str, Any]:
+        """A publisher's page: ``{name, verified, official, components}``."""
+        found: dict[str, Any] = self._request("GET", f"/api/v1/publishers/{publisher}").json()
+        return found
+
+    def verify_publisher(self, publisher: str, verified: bool = True) -> dict[str, Any]:
+        """Mark a publisher verified (admin token)."""
+        found: dict[str, Any] = self._request(
+            "POST", f"/api/v1/publishers/{publisher}/verified", json={"verified": verified}).json()
+        return found
+
+    # --- any JSON call (dteg.marketplace.community builds on it) ---------------------------
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A JSON API call with this client's token; the parsed answer."""
+        return self._request(method, path, **kwargs).json()
+
     # --- writing -------------------------------------------------------------------------
 
     def _need_token(self, what: str = "publishing") -> str:

@@ -1,5 +1,6 @@
-"""Registry tokens saved by ``dteg marketplace login``: one entry per registry URL in
-``$XDG_CONFIG_HOME/dteg/marketplace.json`` (``~/.config/…``), readable by the user only."""
+"""Registry tokens saved by ``dteg marketplace login`` and the user's marketplace settings, in
+``$XDG_CONFIG_HOME/dteg/marketplace.json`` (``~/.config/…``), readable by the user only: one
+entry per registry URL, and ``settings`` (e.g. ``usage_reports``)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,23 @@ def save_token(registry: str, token: str | None, user: str | None = None) -> Pat
         data.pop(registry, None)
     else:
         data[registry] = {"token": token, "user": user}
+    return _write(data)
+
+
+def load_settings() -> dict[str, Any]:
+    """The user's marketplace settings (``{}`` when none are saved)."""
+    found = _load().get("settings")
+    return found if isinstance(found, dict) else {}
+
+
+def save_setting(key: str, value: Any) -> Path:
+    """Save one marketplace setting."""
+    data = _load()
+    data["settings"] = {**load_settings(), key: value}
+    return _write(data)
+
+
+def _write(data: dict[str, Any]) -> Path:
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")

@@ -26,8 +26,11 @@ from dteg.marketplace.server.documents import hit_out, version_out
 from dteg.marketplace.server.licensing import licensing_routes, require_licence
 from dteg.marketplace.server.publishing import publish_routes
 from dteg.marketplace.server.ranking import rank
+from dteg.marketplace.server.reviews import review_routes
+from dteg.marketplace.server.signals import component_signals, signal_routes, version_signals
 from dteg.marketplace.server.simple import normalize, project_page, root_page
 from dteg.marketplace.server.storage import MetadataStore
+from dteg.marketplace.server.support import support_routes
 
 if TYPE_CHECKING:
     from dteg.marketplace import signing
@@ -106,8 +109,16 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
     @app.get("/api/v1/components/{name}")
     def component(name: str, store: Store) -> dict[str, Any]:
         doc = component_or_404(store, name)
+        month = store.downloads_month(name)
+        if month != int(doc.get("downloads_month") or 0):  # days without a download passed
+            store.db.components.update_one({"_id": name}, {"$set": {"downloads_month": month}})
+            store.changed()
+            doc["downloads_month"] = month
         versions = sorted(store.versions(name), key=lambda v: _semver(v["version"]))
-        return {**hit_out(doc), "versions": [version_out(v) for v in versions]}
+        usage = version_signals(store, name)
+        return {**hit_out(doc), **component_signals(store, name),
+                "versions": [{**version_out(v), "signals": usage.get(v["version"])}
+                             for v in versions]}
 
     @app.get("/api/v1/components/{name}/versions/{version}")
     def version(name: str, version: str, store: Store) -> dict[str, Any]:
@@ -167,6 +178,29 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
                      official=bool(body.get("official")))
         return {"name": name, "token": token}
 
+    @app.get("/api/v1/publishers/{publisher}")
+    def publisher_page(publisher: str, store: Store) -> dict[str, Any]:
+        found = store.publisher(publisher)
+        if found is None:
+            raise fail(404, "not_found", f"no publisher `{publisher}` in this registry")
+        mine = sorted((d for d in store.components() if d.get("publisher") == publisher),
+                      key=lambda d: str(d["_id"]))
+        return {"name": publisher, "verified": bool(found.get("verified")),
+                "official": bool(found.get("official")),
+                "components": [hit_out(d) for d in mine]}
+
+    @app.post("/api/v1/publishers/{publisher}/verified")
+    def verify_publisher(publisher: str, body: dict[str, Any], store: Store,
+                         admin: Admin) -> dict[str, Any]:
+        verified = body.get("verified")
+        if not isinstance(verified, bool):
+            raise fail(400, "publisher", "send `{\"verified\": true}` or false")
+        if not store.set_publisher_verified(publisher, verified):
+            raise fail(404, "not_found", f"no publisher `{publisher}` in this registry")
+        record_audit(store, admin, "publisher.verify", f"publisher:{publisher}",
+                     verified=verified)
+        return {"name": publisher, "verified": verified}
+
     @app.get("/api/v1/publishers/{publisher}/keys")
     def keys(publisher: str, store: Store) -> dict[str, Any]:
         return {"keys": [{"key_id": k["_id"], "public_key": k["public_key"],
@@ -198,6 +232,9 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
     app.include_router(account_routes())
     app.include_router(licensing_routes())
     app.include_router(billing_routes())
+    app.include_router(review_routes())
+    app.include_router(signal_routes())
+    app.include_router(support_routes())
     return app
 
 

@@ -134,13 +134,15 @@ def publish_routes() -> APIRouter:
         except Conflict:
             raise fail(409, "version", f"{name} {version} was published already") from None
         publisher = store.publisher(me) or {}
-        fields = {
+        fields: dict[str, Any] = {
             "name": name, "package": parsed.package, "kind": parsed.kind,
             "category": parsed.category, "description": parsed.description,
             "author": parsed.author, "publisher": me, "updated_at": now,
             "keywords": [p.name for p in parsed.provides], "gates": gate_summary(report),
             "latest_version": str(max([*published, Version(version)])),
             "pricing": parsed.pricing.model_dump(),
+            "optional_gates": parsed.quality_gates.optional.model_dump(),
+            "publisher_verified": bool(publisher.get("verified")),
         }
         monthly = store.downloads(name)["last_30_days"] if existing else 0
         fields["tier"] = tier({**(existing or {}), **fields},

@@ -46,7 +46,7 @@ def test_seed_kafka_extractor_published_installed_and_run(
 
     found = env.run("search", "kafka").stdout.splitlines()
     assert found[1].split() == ["kafka-extractor", "1.0.0", "extractor", "-", "0", "official",
-                                "pass"]
+                                "pass", "-"]
     assert "installed kafka-extractor 1.0.0 (official;" in env.run(
         "install", "marketplace://kafka-extractor").stdout
     assert "everything is up to date" in env.run(
