@@ -1,5 +1,8 @@
 """Every route of the registry that changes something needs a signed-in caller (a user, an
-admin or a publisher), except the anonymous usage reports, which carry no identity on purpose."""
+admin or a publisher), except the anonymous usage reports, which carry no identity on purpose,
+and metered (billing) usage reports, which are authenticated by the Ed25519 signature of the
+installation registered for their licence (tests/integration/marketplace/test_premium.py
+checks that a forged or replayed one is refused)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dteg.marketplace.server.app import create_app
 from dteg.marketplace.server.deps import require_publisher
 
 ANONYMOUS_WRITES = {("POST", "/api/v1/usage-reports")}
+SIGNED_WRITES = {("POST", "/api/v1/usage")}
 GUARDS = {require_user, require_admin, require_publisher}
 
 
@@ -39,5 +43,5 @@ def test_every_mutation_needs_a_signed_in_caller() -> None:
               for method in (route.methods or ()) if method in ("POST", "PUT", "PATCH", "DELETE")]
     assert len(writes) >= 12  # users, reviews, replies, hide, threads, posts, solutions, …
     unguarded = [(m, p) for m, p, route in writes
-                 if not _calls(route.dependant) & GUARDS and (m, p) not in ANONYMOUS_WRITES]
+                 if not _calls(route.dependant) & GUARDS and (m, p) not in ANONYMOUS_WRITES | SIGNED_WRITES]
     assert unguarded == []
