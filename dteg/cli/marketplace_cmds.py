@@ -49,11 +49,20 @@ def search(
         _say(f"no component matches `{text}` in {client.url}; `dteg search` lists them all")
         return
     rows = [[h["name"], str(h.get("latest_version") or "-"), str(h.get("kind") or "-"),
-             f"{h['rating']:.1f}" if h.get("rating") is not None else "-",
-             str(h.get("downloads", 0)), str(h.get("tier") or "-"),
-             "pass" if h.get("gates") and set(h["gates"].values()) == {"pass"} else "FAIL"]
+             _rating(h.get("rating")), str(h.get("downloads", 0)), str(h.get("tier") or "-"),
+             "pass" if h.get("gates") and set(h["gates"].values()) == {"pass"} else "FAIL",
+             ",".join(h.get("badges") or []) or "-"]
             for h in hits]
-    _table(rows, ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES"])
+    _table(rows, ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES", "BADGES"])
+
+
+def _rating(rating: Any) -> str:
+    """``4.5(2)``: the average and the number of reviews, ``-`` without any."""
+    if isinstance(rating, dict):
+        if rating.get("average") is None:
+            return "-"
+        return f"{rating['average']:.1f}({rating.get('count', 0)})"
+    return f"{rating:.1f}" if isinstance(rating, int | float) else "-"
 
 
 def install(
@@ -179,17 +188,71 @@ def publisher(
 ) -> None:
     """Create a publisher on a registry (needs DTEG_MARKETPLACE_ADMIN_TOKEN) and print its
     token once."""
+    with _client(registry) as client:
+        _say(client.create_publisher(name, _admin_token(), official=official))
+
+
+def login(
+    token: Annotated[str, typer.Option("--token", help="Your registry token (from its admin)",
+                                       prompt=True, hide_input=True)],
+    registry: RegistryOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Save a registry token (checked with the registry first) in your config, readable by
+    you only; later marketplace commands against that registry send it."""
+    from dteg.marketplace.client import RegistryClient
+    from dteg.marketplace.credentials import save_token
+
+    with RegistryClient(registry, token) as client:
+        me = client.me()
+        path = save_token(client.url, token, me["name"])
+    _say(f"signed in to {client.url} as {me['name']} ({me['role']}); token saved in {path}")
+
+
+def user(
+    name: Annotated[str, typer.Argument(help="The new user's name")],
+    organisation: Annotated[str | None, typer.Option("--organisation", help="Organisation")]
+    = None,
+    admin_role: Annotated[bool, typer.Option("--admin", help="Make the user an admin")] = False,
+    for_publisher: Annotated[str | None, typer.Option(
+        "--publisher", help="The publisher this user acts for (may answer its reviews)")] = None,
+    registry: RegistryOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Create a registry user (needs DTEG_MARKETPLACE_ADMIN_TOKEN) and print its token once."""
+    with _client(registry) as client:
+        _say(client.create_user(name, _admin_token(), organisation=organisation,
+                                role="admin" if admin_role else "user",
+                                publisher=for_publisher))
+
+
+def usage_reports(
+    state: Annotated[str | None, typer.Argument(help="on, off, or nothing to show")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Opt in to (or out of) anonymous usage reports after `dteg run`: each marketplace
+    component's version, success or failure and rows — no data, no pipeline names."""
+    from dteg.errors import ConfigError
+    from dteg.marketplace import usage_reports as reports
+
+    if state is not None:
+        if state not in ("on", "off"):
+            raise ConfigError(f"`{state}` is neither `on` nor `off`",
+                              hint="`dteg marketplace usage-reports on` (or off).")
+        reports.set_enabled(state == "on")
+    _say(f"usage reports are {'on' if reports.enabled() else 'off'}"
+         f" ({reports.ENV} overrides the saved setting)")
+
+
+def _admin_token() -> str:
     import os
 
     from dteg.errors import ConfigError
 
     admin = os.environ.get("DTEG_MARKETPLACE_ADMIN_TOKEN")
     if not admin:
-        raise ConfigError("creating a publisher needs the registry's admin token",
+        raise ConfigError("this needs the registry's admin token",
                           hint="Set DTEG_MARKETPLACE_ADMIN_TOKEN to the token the registry "
                                "was started with.")
-    with _client(registry) as client:
-        _say(client.create_publisher(name, admin, official=official))
+    return admin
 
 
 def register(app: typer.Typer) -> None:
@@ -203,4 +266,7 @@ def register(app: typer.Typer) -> None:
     market = typer.Typer(help="Run a marketplace registry.", no_args_is_help=True)
     market.command("serve")(serve)
     market.command("publisher")(publisher)
+    market.command("user")(user)
+    market.command("login")(login)
+    market.command("usage-reports")(usage_reports)
     app.add_typer(market, name="marketplace")

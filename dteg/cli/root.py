@@ -34,6 +34,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "marketplace_cmds": ("search", "install", "update", "uninstall", "components",
                          "marketplace"),
     "marketplace_author_cmds": ("create", "publish", "publisher-key"),
+    "marketplace_community_cmds": ("review", "reviews", "support"),
 }
 # Root options that may stand before the command (`dteg --debug run x.yaml`).
 _ROOT_FLAGS = ("--debug",)

@@ -139,7 +139,9 @@ def run(
     if runner == "dataflow":
         _run_on_dataflow(spec, rid, settings)
         return
-    listeners = default_listeners(spec)
+    from dteg.marketplace.usage_reports import usage_listeners
+
+    listeners = [*default_listeners(spec), *usage_listeners()]  # usage reports: opt-in
     if report_json:
         from dteg.run.records import ReportFile
 

@@ -46,7 +46,8 @@ def registry_url(url: str | None = None) -> str:
 
 
 class RegistryClient:
-    """A registry at ``url``; ``token`` (or ``DTEG_MARKETPLACE_TOKEN``) for publisher calls."""
+    """A registry at ``url``. Its token (sent with every request): ``token``, else
+    ``DTEG_MARKETPLACE_TOKEN``, else the one ``dteg marketplace login`` saved for ``url``."""
 
     def __init__(self, url: str | None = None, token: str | None = None,
                  timeout: float = 60.0) -> None:
@@ -55,8 +56,10 @@ class RegistryClient:
         except ImportError:
             raise RegistryError("the marketplace client needs httpx",
                                 hint="Install it with `pip install 'dteg[marketplace]'`.") from None
+        from dteg.marketplace.credentials import saved_token
+
         self.url = registry_url(url)
-        self._token = token or os.environ.get("DTEG_MARKETPLACE_TOKEN")
+        self._token = token or os.environ.get("DTEG_MARKETPLACE_TOKEN") or saved_token(self.url)
         self._http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
 
     def close(self) -> None:
@@ -74,6 +77,7 @@ class RegistryClient:
                  ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> Any:
         import httpx
 
+        token = token or self._token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
@@ -95,7 +99,8 @@ class RegistryClient:
         except (ValueError, AttributeError):
             detail = {"message": response.text[:300]}
         kind = str(detail.get("type") or "")
-        hint = {"auth": "Set DTEG_MARKETPLACE_TOKEN (or --token) to your publisher token.",
+        hint = {"auth": "Sign in with `dteg marketplace login --token T` (a user token from the "
+                        "registry's admin), or set DTEG_MARKETPLACE_TOKEN (publisher token).",
                 "not_found": "`dteg search TEXT` lists what the registry has.",
                 "version": "Raise `version:` in dteg-component.yaml (semver).",
                 "gates": "Fix what the failed gates say, then publish again.",
@@ -181,6 +186,43 @@ class RegistryClient:
                 for chunk in response.iter_bytes(1 << 16):
                     out.write(chunk)
         return target
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        """Who this client's token is (RegistryError kind ``auth`` without a valid one)."""
+        found: dict[str, Any] = self._request("GET", "/api/v1/me").json()
+        return found
+
+    def create_user(self, name: str, admin_token: str, *, organisation: str | None = None,
+                    role: str = "user", publisher: str | None = None) -> str:
+        """A registry user's token (shown once), made with an admin token."""
+        return str(self._request(
+            "POST", "/api/v1/users", token=admin_token,
+            json={"name": name, "organisation": organisation, "role": role,
+                  "publisher": publisher}).json()["token"])
+
+    def audit(self, *, action: str | None = None, target: str | None = None) -> list[Any]:
+        """The registry's audit entries, newest first (admin only)."""
+        params = {k: v for k, v in (("action", action), ("target", target)) if v}
+        return list(self._request("GET", "/api/v1/audit", params=params).json()["items"])
+
+    def publisher(self, publisher: str) -> dict[str, Any]:
+        """A publisher's page: ``{name, verified, official, components}``."""
+        found: dict[str, Any] = self._request("GET", f"/api/v1/publishers/{publisher}").json()
+        return found
+
+    def verify_publisher(self, publisher: str, verified: bool = True) -> dict[str, Any]:
+        """Mark a publisher verified (admin token)."""
+        found: dict[str, Any] = self._request(
+            "POST", f"/api/v1/publishers/{publisher}/verified", json={"verified": verified}).json()
+        return found
+
+    # --- any JSON call (dteg.marketplace.community builds on it) ---------------------------
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A JSON API call with this client's token; the parsed answer."""
+        return self._request(method, path, **kwargs).json()
 
     # --- writing -------------------------------------------------------------------------
 

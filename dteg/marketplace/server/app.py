@@ -13,18 +13,22 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from dteg.marketplace.compat import newest_compatible
+from dteg.marketplace.server.accounts import Admin, account_routes, record_audit
 from dteg.marketplace.server.artifacts import ArtifactStore, FolderArtifacts
-from dteg.marketplace.server.deps import Publisher, Store, fail, require_admin
+from dteg.marketplace.server.deps import Publisher, Store, fail
 from dteg.marketplace.server.documents import hit_out, version_out
 from dteg.marketplace.server.publishing import publish_routes
 from dteg.marketplace.server.ranking import rank
+from dteg.marketplace.server.reviews import review_routes
+from dteg.marketplace.server.signals import component_signals, signal_routes, version_signals
 from dteg.marketplace.server.simple import normalize, project_page, root_page
 from dteg.marketplace.server.storage import MetadataStore
+from dteg.marketplace.server.support import support_routes
 
 
 def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
@@ -89,8 +93,16 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
     @app.get("/api/v1/components/{name}")
     def component(name: str, store: Store) -> dict[str, Any]:
         doc = component_or_404(store, name)
+        month = store.downloads_month(name)
+        if month != int(doc.get("downloads_month") or 0):  # days without a download passed
+            store.db.components.update_one({"_id": name}, {"$set": {"downloads_month": month}})
+            store.changed()
+            doc["downloads_month"] = month
         versions = sorted(store.versions(name), key=lambda v: _semver(v["version"]))
-        return {**hit_out(doc), "versions": [version_out(v) for v in versions]}
+        usage = version_signals(store, name)
+        return {**hit_out(doc), **component_signals(store, name),
+                "versions": [{**version_out(v), "signals": usage.get(v["version"])}
+                             for v in versions]}
 
     @app.get("/api/v1/components/{name}/versions/{version}")
     def version(name: str, version: str, store: Store) -> dict[str, Any]:
@@ -131,21 +143,47 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
     def advisories(store: Store) -> dict[str, Any]:
         return {"advisories": store.advisories()}
 
-    @app.post("/api/v1/advisories", dependencies=[Depends(require_admin)], status_code=201)
-    def add_advisory(advisory: dict[str, Any], store: Store) -> dict[str, Any]:
+    @app.post("/api/v1/advisories", status_code=201)
+    def add_advisory(advisory: dict[str, Any], store: Store, admin: Admin) -> dict[str, Any]:
         if not isinstance(advisory.get("id"), str) or not isinstance(
                 advisory.get("affected"), list):
             raise fail(400, "advisory", "an OSV advisory needs `id` and `affected`")
         store.put_advisory(advisory)
+        record_audit(store, admin, "advisory.put", f"advisory:{advisory['id']}")
         return {"id": advisory["id"]}
 
-    @app.post("/api/v1/publishers", dependencies=[Depends(require_admin)], status_code=201)
-    def add_publisher(body: dict[str, Any], store: Store) -> dict[str, Any]:
+    @app.post("/api/v1/publishers", status_code=201)
+    def add_publisher(body: dict[str, Any], store: Store, admin: Admin) -> dict[str, Any]:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise fail(400, "publisher", "a publisher needs a `name`")
         token = store.create_publisher(name, official=bool(body.get("official")))
+        record_audit(store, admin, "publisher.token", f"publisher:{name}",
+                     official=bool(body.get("official")))
         return {"name": name, "token": token}
+
+    @app.get("/api/v1/publishers/{publisher}")
+    def publisher_page(publisher: str, store: Store) -> dict[str, Any]:
+        found = store.publisher(publisher)
+        if found is None:
+            raise fail(404, "not_found", f"no publisher `{publisher}` in this registry")
+        mine = sorted((d for d in store.components() if d.get("publisher") == publisher),
+                      key=lambda d: str(d["_id"]))
+        return {"name": publisher, "verified": bool(found.get("verified")),
+                "official": bool(found.get("official")),
+                "components": [hit_out(d) for d in mine]}
+
+    @app.post("/api/v1/publishers/{publisher}/verified")
+    def verify_publisher(publisher: str, body: dict[str, Any], store: Store,
+                         admin: Admin) -> dict[str, Any]:
+        verified = body.get("verified")
+        if not isinstance(verified, bool):
+            raise fail(400, "publisher", "send `{\"verified\": true}` or false")
+        if not store.set_publisher_verified(publisher, verified):
+            raise fail(404, "not_found", f"no publisher `{publisher}` in this registry")
+        record_audit(store, admin, "publisher.verify", f"publisher:{publisher}",
+                     verified=verified)
+        return {"name": publisher, "verified": verified}
 
     @app.get("/api/v1/publishers/{publisher}/keys")
     def keys(publisher: str, store: Store) -> dict[str, Any]:
@@ -171,9 +209,14 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
                        "`public_key` must be a base64 raw 32-byte Ed25519 key") from None
         key_id = signing.key_id(me, raw)
         store.add_key(me, key_id, str(public_key))
+        record_audit(store, me, "publisher.key", f"key:{key_id}")
         return {"key_id": key_id, "publisher": me, "public_key": public_key}
 
     app.include_router(publish_routes())
+    app.include_router(account_routes())
+    app.include_router(review_routes())
+    app.include_router(signal_routes())
+    app.include_router(support_routes())
     return app
 
 

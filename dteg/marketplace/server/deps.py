@@ -1,9 +1,9 @@
-"""FastAPI dependencies of the registry: its stores, the publisher behind a token, the admin
-check, and the one way routes report errors (JSON ``{"detail": {"type", "message"}}``)."""
+"""FastAPI dependencies of the registry: its stores, the publisher behind a token, and the one
+way routes report errors (JSON ``{"detail": {"type", "message"}}``). Users, the admin check
+and the audit log are in ``accounts``."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -29,22 +29,15 @@ def get_artifacts(request: Request) -> ArtifactStore:
     return artifacts
 
 
-def _bearer(authorization: str | None) -> str:
+def bearer(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer …`` header ("" without one)."""
     return (authorization or "").removeprefix("Bearer ").strip()
-
-
-def require_admin(request: Request,
-                  authorization: Annotated[str | None, Header()] = None) -> None:
-    """The registry's admin token (set at start); without one, admin routes are closed."""
-    expected = request.app.state.admin_token
-    if not expected or not hmac.compare_digest(_bearer(authorization), expected):
-        raise fail(401, "auth", "this needs the registry's admin token")
 
 
 def require_publisher(store: Annotated[MetadataStore, Depends(get_store)],
                       authorization: Annotated[str | None, Header()] = None) -> str:
     """The publisher whose token the request carries."""
-    given = _bearer(authorization)
+    given = bearer(authorization)
     found = store.publisher_of_token(given) if given else None
     if found is None:
         raise fail(401, "auth", "publishing needs a valid publisher token "

@@ -25,6 +25,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from dteg.errors import DtegError
+from dteg.marketplace.server.accounts import record_audit
 from dteg.marketplace.server.deps import Artifacts, Publisher, Store, fail
 from dteg.marketplace.server.documents import failed_gates, gate_summary, tier, version_out
 from dteg.marketplace.server.storage import Conflict
@@ -133,17 +134,20 @@ def publish_routes() -> APIRouter:
         except Conflict:
             raise fail(409, "version", f"{name} {version} was published already") from None
         publisher = store.publisher(me) or {}
-        fields = {
+        fields: dict[str, Any] = {
             "name": name, "package": parsed.package, "kind": parsed.kind,
             "category": parsed.category, "description": parsed.description,
             "author": parsed.author, "publisher": me, "updated_at": now,
             "keywords": [p.name for p in parsed.provides], "gates": gate_summary(report),
             "latest_version": str(max([*published, Version(version)])),
+            "optional_gates": parsed.quality_gates.optional.model_dump(),
+            "publisher_verified": bool(publisher.get("verified")),
         }
         monthly = store.downloads(name)["last_30_days"] if existing else 0
         fields["tier"] = tier({**(existing or {}), **fields},
                               official=bool(publisher.get("official")), monthly_downloads=monthly)
         store.upsert_component(name, fields)
+        record_audit(store, me, "component.publish", f"component:{name}@{version}")
         return version_out(doc)
 
     return router

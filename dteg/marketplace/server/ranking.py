@@ -10,6 +10,8 @@ import datetime as dt
 import math
 from typing import Any
 
+from dteg.marketplace.server.documents import average_rating
+
 # Where a query word is found, and what that is worth; a word found nowhere excludes the
 # component. Text relevance dominates; the quality terms each add at most 1.
 _FIELDS = (("name", 3.0), ("keywords", 2.0), ("category", 2.0), ("description", 1.0))
@@ -33,7 +35,7 @@ def text_score(doc: dict[str, Any], words: list[str]) -> float | None:
 
 def quality_score(doc: dict[str, Any], now: dt.datetime) -> float:
     """Rating (0..1), downloads (log scale, 0..1 at 10,000) and recency (half-life 90 days)."""
-    rating = (doc.get("rating") or 0.0) / 5.0
+    rating = (average_rating(doc) or 0.0) / 5.0
     downloads = min(math.log10((doc.get("downloads") or 0) + 1) / 4.0, 1.0)
     updated = doc.get("updated_at")
     recency = 0.0

@@ -66,6 +66,18 @@ class MetadataStore:
     def close(self) -> None:
         self._client.close()
 
+    @property
+    def db(self) -> Any:
+        """The pymongo database, for the registry modules that own their collections
+        (accounts, reviews, signals, support)."""
+        return self._db
+
+    @property
+    def duplicate_key_error(self) -> type[Exception]:
+        """What pymongo raises when a unique key (``_id``) refuses a second document."""
+        error: type[Exception] = self._pymongo.errors.DuplicateKeyError
+        return error
+
     # --- publishers, tokens, keys --------------------------------------------------------
 
     def create_publisher(self, name: str, *, official: bool = False) -> str:
@@ -85,6 +97,17 @@ class MetadataStore:
     def publisher(self, name: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = self._db.publishers.find_one({"_id": name})
         return found
+
+    def set_publisher_verified(self, name: str, verified: bool) -> bool:
+        """Mark a publisher verified (by the admin) on it and on its components (which badges
+        read); False when there is no such publisher."""
+        if self._db.publishers.update_one({"_id": name},
+                                          {"$set": {"verified": verified}}).matched_count == 0:
+            return False
+        self._db.components.update_many({"publisher": name},
+                                        {"$set": {"publisher_verified": verified}})
+        self.changed()
+        return True
 
     def add_key(self, publisher: str, key_id: str, public_key: str) -> dict[str, Any]:
         doc = {"_id": key_id, "publisher": publisher, "public_key": public_key,
@@ -107,11 +130,12 @@ class MetadataStore:
     def upsert_component(self, name: str, fields: dict[str, Any]) -> None:
         self._db.components.update_one(
             {"_id": name}, {"$set": fields,
-                            "$setOnInsert": {"downloads": 0, "rating": None, "rating_count": 0}},
+                            "$setOnInsert": {"downloads": 0, "rating_sum": 0, "rating_count": 0}},
             upsert=True)
-        self._changed()
+        self.changed()
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
+        """Bump the components generation after a change to a component document."""
         # After the write: a reader that sees the new generation also sees the change.
         self._db.meta.update_one({"_id": "components"}, {"$inc": {"generation": 1}},
                                  upsert=True)
@@ -153,19 +177,34 @@ class MetadataStore:
             {"_id": f"{name}@{version}@{day}"},
             {"$inc": {"count": 1}, "$setOnInsert": {"name": name, "version": version, "day": day}},
             upsert=True)
-        self._db.components.update_one({"_id": name}, {"$inc": {"downloads": 1}})
-        self._changed()
+        # Per component and day too, so the last 30 days are 30 key reads, not a scan.
+        self._db.downloads_daily.update_one(
+            {"_id": f"{name}@{day}"}, {"$inc": {"count": 1}}, upsert=True)
+        self._db.components.update_one(
+            {"_id": name}, {"$inc": {"downloads": 1},
+                            "$set": {"downloads_month": self.downloads_month(name)}})
+        self.changed()
+
+    def downloads_month(self, name: str) -> int:
+        """Downloads of ``name`` over the last 30 days (today included)."""
+        today = _now().date()
+        keys = [f"{name}@{(today - dt.timedelta(days=n)).isoformat()}" for n in range(30)]
+        return sum(int(d.get("count") or 0)
+                   for d in self._db.downloads_daily.find({"_id": {"$in": keys}}))
 
     def downloads(self, name: str) -> dict[str, Any]:
         since = (_now().date() - dt.timedelta(days=30)).isoformat()
         total, recent = 0, 0
         by_version: dict[str, int] = {}
+        by_month: dict[str, int] = {}
         for doc in self._db.downloads.find({"name": name}):
             total += doc["count"]
             by_version[doc["version"]] = by_version.get(doc["version"], 0) + doc["count"]
+            by_month[doc["day"][:7]] = by_month.get(doc["day"][:7], 0) + doc["count"]
             if doc["day"] >= since:
                 recent += doc["count"]
-        return {"total": total, "last_30_days": recent, "by_version": by_version}
+        return {"total": total, "last_30_days": recent, "by_version": by_version,
+                "by_month": dict(sorted(by_month.items()))}
 
     # --- advisories (OSV) ----------------------------------------------------------------
 

@@ -32,9 +32,10 @@ def test_search_install_update_uninstall(registry: Registry, env: Env, tmp_path:
 
     found = env.run("search", "widget")
     header, row = found.stdout.splitlines()[:2]
-    assert header.split() == ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES"]
+    assert header.split() == ["NAME", "LATEST", "KIND", "RATING", "DOWNLOADS", "TIER", "GATES",
+                              "BADGES"]
     assert row.split() == ["widget-extractor", "2.0.0", "extractor", "-", "0", "community",
-                           "pass"]
+                           "pass", "-"]
     assert "no component matches" in env.run("search", "no-such-thing-xyz").stdout
 
     done = env.run("install", "marketplace://widget-extractor@1.0.0")
