@@ -10,7 +10,8 @@ const SAFE_LINK = /^(https?:\/\/|mailto:|#)/i;
 function inline(text: string, key: string): ReactNode[] {
   const out: ReactNode[] = [];
   // code | **bold** | *italic* / _italic_ | ![alt](src) | [text](href)
-  const pattern = /(`+)([^`]+?)\1|\*\*([^*]+)\*\*|__([^_]+)__|\*([^*\s][^*]*)\*|_([^_\s][^_]*)_|!\[([^\]]*)\]\(([^)\s]*)[^)]*\)|\[([^\]]+)\]\(([^)\s]*)[^)]*\)/g;
+  // (`_` emphasis only between word boundaries, as CommonMark: `snake_case_name` stays.)
+  const pattern = /(`+)([^`]+?)\1|\*\*([^*]+)\*\*|(?<!\w)__([^_]+)__(?!\w)|\*([^*\s][^*]*)\*|(?<!\w)_([^_\s][^_]*)_(?!\w)|!\[([^\]]*)\]\(([^)\s]*)[^)]*\)|\[([^\]]+)\]\(([^)\s]*)[^)]*\)/g;
   let last = 0;
   let n = 0;
   for (const m of text.matchAll(pattern)) {
