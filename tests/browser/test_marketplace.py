@@ -164,8 +164,25 @@ def _seed(registry: Registry, folder: Path) -> None:
         registry.client(token)._request(
             "PUT", "/api/v1/components/csv-widgets/reviews/mine",
             json={"rating": stars, "text": f"{user}: works on our widget files"})
-    registry.tokens["org-admin"] = admin.create_user("olga", ADMIN_TOKEN, organisation=ORG,
-                                                     role="admin")
+    # The server reads the organisation's pages as olga, a user of the organisation.
+    registry.tokens["org-admin"] = admin.create_user("olga", ADMIN_TOKEN, organisation=ORG)
+    _issue_licence(registry)
+
+
+def _issue_licence(registry: Registry) -> None:
+    """An enterprise licence for the organisation, where the registry issues licences (one
+    without the route leaves the licence page saying so)."""
+    import httpx
+
+    answer = httpx.post(f"{registry.url}/api/v1/licences", timeout=60,
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                        json={"organisation": ORG, "components": ["duck-writer"], "seats": 5,
+                              "expires": "2099-12-31", "kind": "enterprise",
+                              "admins": ["olga"]})
+    if answer.status_code in (404, 405) and "type" not in str(answer.json().get("detail")):
+        return
+    assert answer.status_code == 201, answer.text
+    registry.tokens["licence"] = answer.json()["licence"]["id"]
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +191,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Itera
     root = tmp_path_factory.mktemp("market")
     port, database = free_port(), f"mktui_{uuid.uuid4().hex[:10]}"
     log = artifacts / "marketplace-registry.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DTEG_MONGODB_URL": mongodb,
+    # DTEG_TEST_REGISTRY_SOURCE: run the registry from another checkout (a branch's).
+    source = os.environ.get("DTEG_TEST_REGISTRY_SOURCE") or str(REPO)
+    env = {**os.environ, "PYTHONPATH": source, "DTEG_MONGODB_URL": mongodb,
            "DTEG_MARKETPLACE_ADMIN_TOKEN": ADMIN_TOKEN}
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -268,14 +287,17 @@ def test_component_page_renders_docs_safely_with_versions_gates_rating_and_insta
     assert publisher["components"] == ["csv-widgets"] and publisher["keys"] == 1
 
 
-def test_the_organisation_admin_sees_licences_and_usage(market: Any,
-                                                        market_server: Server) -> None:
+def test_the_organisation_admin_sees_licences_and_usage(
+        market: Any, market_server: Server, registry: Registry) -> None:
     api = market_server.api.get("/marketplace/organisation/licences")
     result = market("marketplace_org")
     assert result["org"] == ORG
     assert result["licences"]["error"] is None, result
     assert result["licences"]["unsupported"] == (not api["supported"])
-    assert len(result["licences"]["rows"]) == len(api["items"])
+    assert [r["licence"] for r in result["licences"]["rows"]] == [i["id"] for i in api["items"]]
+    if "licence" in registry.tokens:  # a registry that issues licences: the one issued
+        assert api["items"][0]["id"] == registry.tokens["licence"], api
+        assert result["licences"]["rows"][0]["status"] == api["items"][0]["status"] == "valid"
     assert result["usage"]["error"] is None and result["invoices"]["error"] is None, result
 
 

@@ -8,6 +8,7 @@ import { Section } from "@/components/Section";
 import { Empty, ErrorState, Loading } from "@/components/States";
 
 const STATUS: Record<string, string> = {
+  valid: "bg-emerald-50 text-emerald-800 ring-emerald-300",
   active: "bg-emerald-50 text-emerald-800 ring-emerald-300",
   grace: "bg-amber-50 text-amber-800 ring-amber-300",
   expired: "bg-red-50 text-red-800 ring-red-300",
