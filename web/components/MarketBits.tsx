@@ -4,7 +4,7 @@ import type { GateReport, Pricing, Rating } from "@/lib/marketplace";
 import { priceText } from "@/lib/marketplace";
 
 /** Five stars filled to the average (tests read data-average and data-count). */
-export function Stars({ rating, testid = "rating" }: { rating: Rating | undefined; testid?: string }) {
+export function Stars({ rating, testid = "rating", showCount = true }: { rating: Rating | undefined; testid?: string; showCount?: boolean }) {
   const average = rating?.average ?? null;
   const count = rating?.count ?? 0;
   if (average === null) {
@@ -14,12 +14,12 @@ export function Stars({ rating, testid = "rating" }: { rating: Rating | undefine
   return (
     <span data-testid={testid} data-average={average} data-count={count} className="inline-flex items-center gap-1 text-xs"
       title={`${average.toFixed(2)} out of 5 from ${count} review(s)`}>
-      <span className="relative inline-block font-mono leading-none text-stone-300" aria-hidden>
+      <span className="relative inline-block text-base leading-none tracking-tight text-stone-300" aria-hidden>
         ★★★★★
         <span className="absolute inset-0 overflow-hidden text-amber-500" style={{ width: `${pct}%` }}>★★★★★</span>
       </span>
       <span data-testid={`${testid}-text`} className="text-stone-700">{average.toFixed(1)}</span>
-      <span className="text-stone-400">({count})</span>
+      {showCount && <span className="text-stone-400">({count})</span>}
     </span>
   );
 }

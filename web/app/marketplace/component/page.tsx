@@ -69,7 +69,7 @@ function Reviews({ name }: { name: string }) {
       {reviews.data.items.map((r) => (
         <li key={r.id} data-testid="review" data-user={r.user} data-rating={r.rating} className="py-2 text-sm">
           <div className="flex items-center gap-2">
-            <Stars rating={{ average: r.rating, count: 1 }} testid="review-stars" />
+            <Stars rating={{ average: r.rating, count: 1 }} testid="review-stars" showCount={false} />
             <span className="font-medium">{r.user}</span>
             {r.version && <span className="font-mono text-xs text-stone-500">on {r.version}</span>}
             <span className="text-xs text-stone-400">{ago(r.updated ?? r.created)}</span>
