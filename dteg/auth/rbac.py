@@ -36,6 +36,9 @@ PERMISSIONS: dict[str, str] = {
     "keys.manage": "rotate the token signing key",
     "account.read": "see who you are and what you may do",
     "privacy.erase": "erase a data subject's rows from every dataset (GDPR/CCPA requests)",
+    "marketplace.read": "browse the marketplace registry: components, versions, gates, reviews",
+    "marketplace.organisation": "see the registry organisation's licences, usage and invoices "
+                                "(the organisation this server is configured for)",
 }
 # Actions of the routes that answer without a token (sign-in, the public keys, health).
 PUBLIC_ACTIONS: dict[str, str] = {
@@ -45,7 +48,8 @@ PUBLIC_ACTIONS: dict[str, str] = {
 }
 
 _VIEWER = frozenset({"pipelines.read", "pipelines.validate", "runs.read", "lineage.read",
-                     "alerts.read", "metrics.read", "health.read", "account.read"})
+                     "alerts.read", "metrics.read", "health.read", "account.read",
+                     "marketplace.read"})
 _RUNNER = _VIEWER | {"runs.trigger", "runs.cancel", "pipelines.pause"}
 _EDITOR = _RUNNER | {"pipelines.write", "dead_letters.read"}
 BUILTIN_ROLES: dict[str, frozenset[str]] = {
@@ -57,7 +61,8 @@ BUILTIN_ROLES: dict[str, frozenset[str]] = {
 # Permissions about the server itself, not about a pipeline: granted only by a binding on
 # every pipeline (scope ``*``).
 SYSTEM_PERMISSIONS = frozenset({"users.manage", "tokens.manage", "roles.manage",
-                                "audit.read", "keys.manage", "metrics.read", "privacy.erase"})
+                                "audit.read", "keys.manage", "metrics.read", "privacy.erase",
+                                "marketplace.organisation"})
 
 PrincipalKind = Literal["user", "token"]
 

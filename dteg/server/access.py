@@ -33,7 +33,7 @@ MUTATING = frozenset({"pipelines.write", "pipelines.pause", "runs.trigger", "run
                       "users.manage", "tokens.manage", "roles.manage", "keys.manage",
                       "privacy.erase"})
 # Reads of values a source held: audited even when allowed.
-SENSITIVE = frozenset({"dead_letters.read", "audit.read"})
+SENSITIVE = frozenset({"dead_letters.read", "audit.read", "marketplace.organisation"})
 ACCESS_COOKIE = "dteg_access"
 REFRESH_COOKIE = "dteg_refresh"
 CSRF_HEADER = "x-requested-with"

@@ -14,6 +14,7 @@ from dteg.auth.service import AuthService
 from dteg.orchestrator.catalog import Catalog
 from dteg.orchestrator.scheduler import Scheduler
 from dteg.orchestrator.store.store import Store
+from dteg.server.marketplace_registry import MarketplaceSettings
 
 # Without a scheduler loop in the process (tests, `create_app` alone), the API re-reads the
 # pipeline folder itself, at most this often.
@@ -36,6 +37,8 @@ class ServerContext:
     # Access control; None: switched off (a loopback address only, see dteg.server.serve).
     auth: AuthService | None = None
     clock: Callable[[], datetime] = utcnow
+    # The marketplace registry the marketplace pages read (DTEG_MARKETPLACE_*).
+    marketplace: MarketplaceSettings = field(default_factory=MarketplaceSettings.from_env)
     _reload_lock: threading.Lock = field(default_factory=threading.Lock)
     _reloaded_at: float = 0.0
 

@@ -46,6 +46,7 @@ export function Nav() {
   const { me } = useSession();
   const links = [
     ...LINKS,
+    ...(can(me, "marketplace.read") ? [{ href: "/marketplace/", label: "Marketplace" }] : []),
     ...(can(me, "audit.read") ? [{ href: "/audit/", label: "Audit" }] : []),
     ...(can(me, "users.manage") || can(me, "tokens.manage") ? [{ href: "/admin/", label: "Admin" }] : []),
   ];

@@ -47,7 +47,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[st
 
 def _path(template: str, runs: dict[str, str], api: Api) -> str:
     values = {"name": "customers", "run_id": runs["customers"], "user": "admin",
-              "token_id": "abc123", "role": "auditor"}
+              "token_id": "abc123", "role": "auditor", "component": "kafka-extractor",
+              "version": "1.0.0", "publisher": "dteg"}
     return re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values[m.group(1)], template)
 
 
