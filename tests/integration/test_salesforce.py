@@ -248,3 +248,29 @@ def test_example_pipeline_reconciles_with_salesforce_rejections(
     dead = [json.loads(line) for f in files for line in f.read_text().splitlines()]
     assert len(dead) == 4  # two per run
     assert {d["column"] for d in dead} == {"Email", "LastName"}
+
+
+def test_rejections_go_where_pipeline_dead_letter_points(
+        sf: FakeSalesforce, workdir: Path, run_pipeline: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("DTEG_SALESFORCE_LOGIN_URL", sf.base_url)
+    monkeypatch.setenv("DTEG_SALESFORCE_CLIENT_ID", "dteg-app")
+    monkeypatch.setenv("DTEG_SALESFORCE_CLIENT_SECRET", "sf-s3cret")
+    text = (workdir / "salesforce_contacts.yaml").read_text().replace(
+        "  name: salesforce_contacts\n", "  name: salesforce_contacts\n  dead_letter:\n"
+        "    type: duckdb\n    config: {database: .dteg/dead.duckdb, table: dead_letters}\n")
+    path = workdir / "salesforce_dead_duckdb.yaml"
+    path.write_text(text)
+    code, report, out = run_pipeline(path)
+    assert code == 0, out
+    assert report is not None and report["reconciles"] is True
+    assert (report["loaded"], report["dead_lettered"]) == (4, 2), report
+    import duckdb
+
+    con = duckdb.connect(str(workdir / ".dteg" / "dead.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT step, reason FROM dead_letters").fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 2 and all(step == "load" for step, _ in rows)
+    assert all(reason.startswith("Salesforce rejected the record: ") for _, reason in rows)
+    assert not (workdir / ".dteg" / "dead_letter").exists()  # nothing in the default folder

@@ -91,8 +91,8 @@ def check_header(header: list[str], *, columns: list[str], fields: dict[str, SfF
                 f"no column is sent as `{key.name}`, the upsert's external id field "
                 f"(the columns go out as {', '.join(names) or 'nothing'})", step=step,
                 hint=f"Map the key column to it: `fields: {{id: {key.name}}}`.")
-    warnings = [w for name in names for w in _warnings(
-        fields[name.lower()], sent_from.get(name, name), obj, operation, external_id,
+    warnings = [w for sent in header for w in _warnings(
+        fields[sent.lower()], sent_from.get(sent, sent), obj, operation, external_id,
         fields, protected, label)]
     return Header(names, warnings)
 
