@@ -215,7 +215,8 @@ class Registry:
         wanted = name.lower()
         named = [c for c in self.components if c.kind == kind and c.name == wanted]
         aliased = [c for c in self.components if c.kind == kind and wanted in c.aliases]
-        return (named or aliased or [None])[0]
+        found = named or aliased
+        return found[0] if found else None
 
     def closest(self, kind: Kind, name: str) -> str | None:
         candidates = [n for c in self.components if c.kind == kind for n in (c.name, *c.aliases)]

@@ -2,13 +2,16 @@
 runs: a real HTTP server on 127.0.0.1 that dteg's unmodified client (``requests``) talks to.
 
 It implements what the ``salesforce`` connector uses: ``/services/oauth2/token`` (client
-credentials; JWT bearer verified against the connected app's public key), ingest jobs
+credentials; JWT bearer verified against the connected app's public key), ``sobjects/{object}/
+describe`` (the standard fields tests touch, each with its type, length and whether it is
+createable/updateable/an external id, plus ``custom_fields`` a test declares), ingest jobs
 (create, one CSV upload, UploadComplete, state, successfulResults, failedResults) for insert,
 upsert by an external id, update and delete, and query jobs (``SELECT f, … FROM Object``
 with an optional ``WHERE field = 'value'`` or ``>``) paged with ``Sforce-Locator``. Records
 are kept per object and can be read by tests (``records``). It validates like Salesforce on
-the points tests rely on: unknown fields fail the job, ``Id`` cannot be inserted, Contact
-needs ``LastName``, ``Email`` must look like an address, updates need an existing ``Id``.
+the points tests rely on: unknown fields fail the job, fields that are not createable
+(``Id``, ``Name``) cannot be inserted, Contact needs ``LastName``, an email field must hold an
+address, text longer than the field's length is refused, updates need an existing ``Id``.
 Field names are case-insensitive, as in Salesforce.
 
 It is not Salesforce: limits, sharing rules, triggers, field types beyond text and the full
