@@ -193,7 +193,7 @@ def test_refused_documents_go_where_pipeline_dead_letter_points(workdir, run_pip
                      "          collection: dst\n          mode: append")
     path.write_text(path.read_text().replace(
         "  name: mongo_dead_elsewhere\n", "  name: mongo_dead_elsewhere\n  dead_letter:\n"
-        "    type: jsonl\n    config: {path: rejected/{run_id}.jsonl}\n"))
+        "    type: jsonl\n    config: {path: \"rejected/{run_id}.jsonl\"}\n"))
     code, report, out = run_pipeline(path)
     assert code == 0, out
     assert (report["loaded"], report["dead_lettered"]) == (4, 1) and report["reconciles"], out
