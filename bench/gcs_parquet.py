@@ -31,7 +31,7 @@ from typing import Any
 
 import benchlib
 import pairs
-from benchlib import BENCH_DIR, DTEG, PYTHON, REPO
+from benchlib import REPO
 
 VARIANTS = ("dteg", "pyarrow")
 PIPELINE = """pipeline:
@@ -86,15 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         client(endpoint).create_bucket("bench")
         run_env = {**os.environ, "BENCH_GCS_ENDPOINT": endpoint}
 
-        def command(name: str, i: int) -> tuple[list[str], dict[str, str]]:
-            url = f"gs://bench/{name}-{i}.parquet"
-            if name == "dteg":
-                pipeline = work / f"pipeline-{i}.yaml"
-                pipeline.write_text(PIPELINE.format(input=input_path, url=url))
-                return [DTEG, "run", str(pipeline)], run_env
-            return [PYTHON, str(BENCH_DIR / "baselines" / "pyarrow_gcs.py"),
-                    "--input", str(input_path), "--url", url], run_env
-
+        command = pairs.csv_to_store(PIPELINE, "pyarrow_gcs.py", input_path, "gs", work,
+                                     run_env)
         seconds, ok = pairs.run_pairs(VARIANTS, args.repeat, args.rows, work, command,
                                       lambda name, i: rows_at(endpoint, f"{name}-{i}.parquet"))
     finally:

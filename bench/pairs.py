@@ -25,6 +25,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def csv_to_store(pipeline: str, baseline: str, input_path: Path, scheme: str, work: Path,
+                 env: dict[str, str]) -> Command:
+    """The commands of a CSV → Parquet-on-an-object-store bench: ``dteg run`` of ``pipeline``
+    (formatted with ``input`` and ``url``) or ``bench/baselines/BASELINE``, each writing
+    ``SCHEME://bench/<variant>-<i>.parquet``."""
+
+    def command(name: str, i: int) -> tuple[list[str], dict[str, str]]:
+        url = f"{scheme}://bench/{name}-{i}.parquet"
+        if name == "dteg":
+            path = work / f"pipeline-{i}.yaml"
+            path.write_text(pipeline.format(input=input_path, url=url))
+            return [benchlib.DTEG, "run", str(path)], env
+        return [benchlib.PYTHON, str(benchlib.BENCH_DIR / "baselines" / baseline),
+                "--input", str(input_path), "--url", url], env
+
+    return command
+
+
 def run_pairs(variants: Sequence[str], repeat: int, expected: int, work: Path,
               command: Command, rows: Rows) -> tuple[dict[str, list[float]], bool]:
     """Each variant ``repeat`` times, interleaved; returns the seconds per variant and whether
