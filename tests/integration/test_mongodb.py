@@ -291,10 +291,10 @@ def private_server(tmp_path_factory: pytest.TempPathFactory, mongodb_server) -> 
 
 @pytest.fixture
 def private_ferretdb(private_server: Any) -> Any:
-    """The module's private FerretDB, running (idempotent start), its `shop` database empty."""
+    """The module's private FerretDB with its `shop` database empty (a test that stops it
+    starts it again before it ends)."""
     import pymongo
 
-    private_server("start")
     client: Any = pymongo.MongoClient(
         f"mongodb://dteg:right-horse-battery@127.0.0.1:{PRIVATE_PORT}/shop")
     try:
