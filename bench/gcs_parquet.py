@@ -24,15 +24,14 @@ import argparse
 import io
 import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import benchlib
-from benchlib import BENCH_DIR, DTEG, PYTHON, REPO
+import pairs
+from benchlib import REPO
 
 VARIANTS = ("dteg", "pyarrow")
 PIPELINE = """pipeline:
@@ -48,12 +47,6 @@ PIPELINE = """pipeline:
           gcs_api_endpoint: ${{env:BENCH_GCS_ENDPOINT}}
           gcs_anonymous: true
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def gcs_env(port: int, state: Path) -> dict[str, str]:
@@ -83,48 +76,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     input_path, _meta = benchlib.ensure_input(args.rows)
     work = benchlib.workdir("gcs_parquet")
-    port = free_port()
+    port = pairs.free_port()
     env = gcs_env(port, work / "gcs-state")
     endpoint = f"http://127.0.0.1:{port}"
     subprocess.run([str(REPO / "scripts" / "services" / "gcs"), "start"], env=env, check=True)
-    print(benchlib.machine_note(), file=sys.stderr)
-    seconds: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    ok = True
+    ok = False
+    seconds: dict[str, list[float]] = {}
     try:
         client(endpoint).create_bucket("bench")
         run_env = {**os.environ, "BENCH_GCS_ENDPOINT": endpoint}
-        for i in range(args.repeat):
-            for name in VARIANTS:  # interleaved, so a busy moment hurts both alike
-                key = f"{name}-{i}.parquet"
-                url = f"gs://bench/{key}"
-                if name == "dteg":
-                    pipeline = work / f"pipeline-{i}.yaml"
-                    pipeline.write_text(PIPELINE.format(input=input_path, url=url))
-                    cmd = [DTEG, "run", str(pipeline)]
-                else:
-                    cmd = [PYTHON, str(BENCH_DIR / "baselines" / "pyarrow_gcs.py"),
-                           "--input", str(input_path), "--url", url]
-                m = benchlib.measure(cmd, run_env, work / f"{name}-{i}.log")
-                got = rows_at(endpoint, key) if m.returncode == 0 else None
-                if m.returncode != 0 or got != args.rows:
-                    ok = False
-                    print(f"{name} run {i}: exit {m.returncode}, rows {got}\n"
-                          f"{benchlib.log_tail(m.log)}", file=sys.stderr)
-                seconds[name].append(m.seconds)
-                print(f"{name:8s} run {i + 1}: {m.seconds:6.2f} s  "
-                      f"peak RSS {m.tree_peak_rss_mb:,.0f} MB  rows {got}", file=sys.stderr)
+
+        command = pairs.csv_to_store(PIPELINE, "pyarrow_gcs.py", input_path, "gs", work,
+                                     run_env)
+        seconds, ok = pairs.run_pairs(VARIANTS, args.repeat, args.rows, work, command,
+                                      lambda name, i: rows_at(endpoint, f"{name}-{i}.parquet"))
     finally:
         subprocess.run([str(REPO / "scripts" / "services" / "gcs"), "stop"], env=env,
                        check=False)
-    med = {k: statistics.median(v) for k, v in seconds.items() if v}
-    print(f"\nCSV → Parquet on GCS (fake-gcs-server, 127.0.0.1), {args.rows:,} rows, "
-          f"median of {args.repeat}")
-    for name in VARIANTS:
-        runs = ", ".join(f"{s:.2f}" for s in seconds[name])
-        print(f"  {name:8s} {med[name]:6.2f} s  ({benchlib.fmt_rate(args.rows, med[name])} "
-              f"rows/s; runs: {runs})")
-    print(f"  ratio dteg / pyarrow+google-cloud-storage: {med['dteg'] / med['pyarrow']:.2f}×")
-    print(benchlib.machine_note())
+    pairs.report("CSV → Parquet on GCS (fake-gcs-server, 127.0.0.1)", seconds, args.rows,
+                 "rows", "pyarrow", "pyarrow+google-cloud-storage")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1

@@ -23,12 +23,11 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 
 import benchlib
+import pairs
 from benchlib import BENCH_DIR, PYTHON, REPO
 
 VARIANTS = ("dteg", "pymongo")
@@ -43,12 +42,6 @@ PIPELINE = """pipeline:
         type: parquet
         config: {{path: "{out}"}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fill(url: str, docs: int) -> None:
@@ -74,47 +67,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
     work = benchlib.workdir("mongodb_to_parquet")
-    port = free_port()
+    port = pairs.free_port()
     env = {**os.environ, "DTEG_FERRETDB_PORT": str(port),
-           "DTEG_FERRETDB_DEBUG_PORT": str(free_port()),
+           "DTEG_FERRETDB_DEBUG_PORT": str(pairs.free_port()),
            "DTEG_FERRETDB_DIR": str(work / "ferretdb")}
     url = f"mongodb://127.0.0.1:{port}/bench"
     subprocess.run([str(SCRIPT), "start"], env=env, check=True)
-    print(benchlib.machine_note(), file=sys.stderr)
-    seconds: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    ok = True
+    ok = False
+    seconds: dict[str, list[float]] = {}
     try:
         fill(url, args.docs)
-        for i in range(args.repeat):
-            for name in VARIANTS:  # interleaved, so a busy moment hurts both alike
-                out = work / f"{name}-{i}.parquet"
-                if name == "dteg":
-                    pipeline = work / f"pipeline-{i}.yaml"
-                    pipeline.write_text(PIPELINE.format(url=url, out=out))
-                    cmd = [PYTHON, "-m", "dteg.cli", "run", str(pipeline)]
-                else:
-                    cmd = [PYTHON, str(BENCH_DIR / "baselines" / "pymongo_parquet.py"),
-                           "--url", url, "--collection", "orders", "--out", str(out)]
-                m = benchlib.measure(cmd, dict(os.environ), work / f"{name}-{i}.log")
-                got = benchlib.parquet_rows(out) if m.returncode == 0 else None
-                if m.returncode != 0 or got != args.docs:
-                    ok = False
-                    print(f"{name} run {i}: exit {m.returncode}, rows {got}\n"
-                          f"{benchlib.log_tail(m.log)}", file=sys.stderr)
-                seconds[name].append(m.seconds)
-                print(f"{name:8s} run {i + 1}: {m.seconds:6.2f} s  "
-                      f"peak RSS {m.tree_peak_rss_mb:,.0f} MB  rows {got}", file=sys.stderr)
+
+        def command(name: str, i: int) -> tuple[list[str], dict[str, str]]:
+            out = work / f"{name}-{i}.parquet"
+            if name == "dteg":
+                pipeline = work / f"pipeline-{i}.yaml"
+                pipeline.write_text(PIPELINE.format(url=url, out=out))
+                return [PYTHON, "-m", "dteg.cli", "run", str(pipeline)], dict(os.environ)
+            return [PYTHON, str(BENCH_DIR / "baselines" / "pymongo_parquet.py"), "--url", url,
+                    "--collection", "orders", "--out", str(out)], dict(os.environ)
+
+        seconds, ok = pairs.run_pairs(
+            VARIANTS, args.repeat, args.docs, work, command,
+            lambda name, i: benchlib.parquet_rows(work / f"{name}-{i}.parquet"))
     finally:
         subprocess.run([str(SCRIPT), "wipe"], env=env, check=False)
-    med = {k: statistics.median(v) for k, v in seconds.items() if v}
-    print(f"\nMongoDB (FerretDB 1.24, SQLite, 127.0.0.1) → Parquet, {args.docs:,} documents, "
-          f"median of {args.repeat}")
-    for name in VARIANTS:
-        runs = ", ".join(f"{s:.2f}" for s in seconds[name])
-        print(f"  {name:8s} {med[name]:6.2f} s  ({benchlib.fmt_rate(args.docs, med[name])} "
-              f"docs/s; runs: {runs})")
-    print(f"  ratio dteg / pymongo+pyarrow: {med['dteg'] / med['pymongo']:.2f}×")
-    print(benchlib.machine_note())
+    pairs.report("MongoDB (FerretDB 1.24, SQLite, 127.0.0.1) → Parquet", seconds, args.docs,
+                 "docs", "pymongo", "pymongo+pyarrow")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1

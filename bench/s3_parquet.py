@@ -23,15 +23,14 @@ import argparse
 import io
 import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import benchlib
-from benchlib import BENCH_DIR, DTEG, PYTHON, REPO
+import pairs
+from benchlib import REPO
 
 VARIANTS = ("dteg", "pyarrow")
 PIPELINE = """pipeline:
@@ -49,12 +48,6 @@ PIPELINE = """pipeline:
           access_key_id: dteg
           secret_access_key: dteg-secret
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def s3_env(port: int, state: Path) -> dict[str, str]:
@@ -88,49 +81,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     input_path, _meta = benchlib.ensure_input(args.rows)
     work = benchlib.workdir("s3_parquet")
-    port = free_port()
+    port = pairs.free_port()
     env = s3_env(port, work / "s3-state")
     endpoint = f"http://127.0.0.1:{port}"
     subprocess.run([str(REPO / "scripts" / "services" / "s3"), "start"], env=env, check=True)
-    print(benchlib.machine_note(), file=sys.stderr)
-    seconds: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    ok = True
+    ok = False
+    seconds: dict[str, list[float]] = {}
     try:
         client(endpoint).create_bucket(Bucket="bench")
         run_env = {**os.environ, "BENCH_S3_ENDPOINT": endpoint}
         run_env.pop("PYTHONPATH", None)
-        for i in range(args.repeat):
-            for name in VARIANTS:  # interleaved, so a busy moment hurts both alike
-                key = f"{name}-{i}.parquet"
-                url = f"s3://bench/{key}"
-                if name == "dteg":
-                    pipeline = work / f"pipeline-{i}.yaml"
-                    pipeline.write_text(PIPELINE.format(input=input_path, url=url))
-                    cmd = [DTEG, "run", str(pipeline)]
-                else:
-                    cmd = [PYTHON, str(BENCH_DIR / "baselines" / "pyarrow_boto3_s3.py"),
-                           "--input", str(input_path), "--url", url]
-                m = benchlib.measure(cmd, run_env, work / f"{name}-{i}.log")
-                got = rows_at(endpoint, key) if m.returncode == 0 else None
-                if m.returncode != 0 or got != args.rows:
-                    ok = False
-                    print(f"{name} run {i}: exit {m.returncode}, rows {got}\n"
-                          f"{benchlib.log_tail(m.log)}", file=sys.stderr)
-                seconds[name].append(m.seconds)
-                print(f"{name:8s} run {i + 1}: {m.seconds:6.2f} s  "
-                      f"peak RSS {m.tree_peak_rss_mb:,.0f} MB  rows {got}", file=sys.stderr)
+
+        command = pairs.csv_to_store(PIPELINE, "pyarrow_boto3_s3.py", input_path, "s3", work,
+                                     run_env)
+        seconds, ok = pairs.run_pairs(VARIANTS, args.repeat, args.rows, work, command,
+                                      lambda name, i: rows_at(endpoint, f"{name}-{i}.parquet"))
     finally:
         subprocess.run([str(REPO / "scripts" / "services" / "s3"), "stop"], env=env,
                        check=False)
-    med = {k: statistics.median(v) for k, v in seconds.items() if v}
-    print(f"\nCSV → Parquet on S3 (moto server, 127.0.0.1), {args.rows:,} rows, "
-          f"median of {args.repeat}")
-    for name in VARIANTS:
-        runs = ", ".join(f"{s:.2f}" for s in seconds[name])
-        print(f"  {name:8s} {med[name]:6.2f} s  ({benchlib.fmt_rate(args.rows, med[name])} "
-              f"rows/s; runs: {runs})")
-    print(f"  ratio dteg / pyarrow+boto3: {med['dteg'] / med['pyarrow']:.2f}×")
-    print(benchlib.machine_note())
+    pairs.report("CSV → Parquet on S3 (moto server, 127.0.0.1)", seconds, args.rows, "rows",
+                 "pyarrow", "pyarrow+boto3")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1

@@ -13,9 +13,8 @@ import os
 import tempfile
 
 import boto3
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from botocore.config import Config
+from csv_parquet_local import csv_to_parquet
 
 
 def main() -> None:
@@ -24,18 +23,9 @@ def main() -> None:
     parser.add_argument("--url", required=True)
     args = parser.parse_args()
     bucket, key = args.url.removeprefix("s3://").split("/", 1)
-    reader = pacsv.open_csv(args.input)
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "out.parquet")
-        writer = None
-        rows = 0
-        for batch in reader:
-            if writer is None:
-                writer = pq.ParquetWriter(local, batch.schema, compression="snappy")
-            writer.write_batch(batch)
-            rows += batch.num_rows
-        assert writer is not None
-        writer.close()
+        rows = csv_to_parquet(args.input, local)
         s3 = boto3.client("s3", endpoint_url=os.environ["BENCH_S3_ENDPOINT"],
                           region_name="us-east-1", aws_access_key_id="dteg",
                           aws_secret_access_key="dteg-secret",

@@ -13,8 +13,7 @@ import argparse
 import os
 import tempfile
 
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+from csv_parquet_local import csv_to_parquet
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
@@ -25,18 +24,9 @@ def main() -> None:
     parser.add_argument("--url", required=True)
     args = parser.parse_args()
     bucket, key = args.url.removeprefix("gs://").split("/", 1)
-    reader = pacsv.open_csv(args.input)
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "out.parquet")
-        writer = None
-        rows = 0
-        for batch in reader:
-            if writer is None:
-                writer = pq.ParquetWriter(local, batch.schema, compression="snappy")
-            writer.write_batch(batch)
-            rows += batch.num_rows
-        assert writer is not None
-        writer.close()
+        rows = csv_to_parquet(args.input, local)
         gcs = storage.Client(project="bench", credentials=AnonymousCredentials(),
                              client_options={"api_endpoint": os.environ["BENCH_GCS_ENDPOINT"]})
         gcs.bucket(bucket).blob(key).upload_from_filename(local)

@@ -10,6 +10,7 @@ from typing import Any
 
 import apache_beam as beam
 
+from dteg.beam.dead_letter_output import SinkDeadLetters
 from dteg.beam.io import DEAD, STATS, ApplyStage, ReadSource, WriteSink
 from dteg.beam.quality import CheckUnique, QualityGate, count_out, guard_load
 from dteg.components.contracts import RunContext
@@ -115,11 +116,24 @@ class DtegPipeline(beam.PTransform):
         self.registry = registry or default_registry()
 
     def context(self, step_name: str, step: StepSpec | None = None) -> RunContext:
+        found = step or next((s for s in self.spec.steps if s.name == step_name), None)
+        load = found is not None and found.is_sink and not found.is_dead_letter_sink
         return RunContext(
             pipeline=self.spec.name, step=step_name, base_dir=self.spec.base_dir,
             run_id=self.run_id, mask_row=self.masker_for(step) if step else None,
-            plan=self.plan.for_step(step_name),
+            plan=self.plan.for_step(step_name), where=found.where() if found else "",
+            protected_columns=frozenset(covered_columns(self.spec, step_name)) if load
+            else frozenset(),
+            dead_letters=self.sink_dead_letters() if load else None,
         )
+
+    def sink_dead_letters(self) -> SinkDeadLetters | None:
+        """``pipeline.dead_letter`` as the output of records a sink sees refused at commit."""
+        sink = self.spec.dead_letter_sink()
+        if sink is None:
+            return None
+        return SinkDeadLetters(self.info(sink), sink.validated(), dict(sink.config), sink.name,
+                               self.spec.name, self.spec.base_dir, self.run_id)
 
     def masker_for(self, step: StepSpec) -> StageMasks | None:
         """Masks ``step``'s dead letters like the masking steps downstream of it (and

@@ -24,6 +24,13 @@ from dteg.components.rundir import RunDir
 from dteg.errors import StepError
 
 
+class DeadLetterOutput(Protocol):
+    """The pipeline's dead-letter output as a sink sees it: ``write`` saves a batch of dead
+    letters (``DEAD_LETTER_SCHEMA``) of one step and returns where they went."""
+
+    def write(self, step: str, batch: pa.RecordBatch) -> str: ...
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What a component may know about the run it is part of. Picklable."""
@@ -36,6 +43,15 @@ class RunContext:
     mask_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # What the launcher fixed for this step in this run (bounds, offsets, state folders).
     plan: StepPlan = field(default_factory=StepPlan)
+    # Where the step is written, for messages: "step `load` (pipeline.yaml line 34)".
+    where: str = ""
+    # Columns a masking or encryption step protects on the way to this step (a sink can warn
+    # before it sends them into a typed field that refuses such values).
+    protected_columns: frozenset[str] = frozenset()
+    # Where rejected records go (``pipeline.dead_letter``), for sinks that learn of rejections
+    # at commit; None outside a compiled pipeline (``records.save_dead_letters`` falls back to
+    # the default folder).
+    dead_letters: DeadLetterOutput | None = None
 
     def resolve_path(self, path: str) -> str:
         """Relative local paths are taken from the pipeline file's folder; URLs pass through."""

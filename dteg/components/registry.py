@@ -210,11 +210,13 @@ class Registry:
         return sorted({c.name for c in self.components if c.kind == kind})
 
     def find(self, kind: Kind, name: str) -> ComponentInfo | None:
+        """The component of that name, else the one with that alias: an installed package
+        named like a built-in's alias (`salesforce-loader`) is the one a pipeline gets."""
         wanted = name.lower()
-        for c in self.components:
-            if c.kind == kind and (c.name == wanted or wanted in c.aliases):
-                return c
-        return None
+        named = [c for c in self.components if c.kind == kind and c.name == wanted]
+        aliased = [c for c in self.components if c.kind == kind and wanted in c.aliases]
+        found = named or aliased
+        return found[0] if found else None
 
     def closest(self, kind: Kind, name: str) -> str | None:
         candidates = [n for c in self.components if c.kind == kind for n in (c.name, *c.aliases)]

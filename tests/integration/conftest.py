@@ -30,21 +30,39 @@ def workdir(tmp_path: Path) -> Path:
 RunResult = tuple[int, dict[str, Any] | None, str]
 
 
+def run_in_process(capsys: pytest.CaptureFixture[str], args: list[str], report: Path
+                   ) -> RunResult:
+    """``dteg ARGS --report-json REPORT`` in this process: (exit code, report, output)."""
+    report.unlink(missing_ok=True)
+    code = 0
+    try:
+        main([*args, "--report-json", str(report)])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    data = json.loads(report.read_text()) if report.exists() else None
+    return code, data, out.out + out.err
+
+
 @pytest.fixture
 def run_pipeline(capsys: pytest.CaptureFixture[str], tmp_path: Path
                  ) -> Callable[..., RunResult]:
     """Run ``dteg run`` in-process; returns (exit code, the JSON report, stdout+stderr)."""
 
     def _run(path: Path, *extra: str) -> RunResult:
-        report = tmp_path / f"report-{path.stem}.json"
-        report.unlink(missing_ok=True)
-        code = 0
-        try:
-            main(["run", str(path), "--report-json", str(report), *extra])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        data = json.loads(report.read_text()) if report.exists() else None
-        return code, data, out.out + out.err
+        return run_in_process(capsys, ["run", str(path), *extra],
+                              tmp_path / f"report-{path.stem}.json")
+
+    return _run
+
+
+@pytest.fixture
+def dteg(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Callable[..., RunResult]:
+    """Run any dteg command in-process (``dteg("stream", path, "--until", …)``): (exit code,
+    its --report-json, output)."""
+
+    def _run(*args: str) -> RunResult:
+        report = tmp_path / f"report-{len(list(tmp_path.glob('report-*')))}.json"
+        return run_in_process(capsys, list(args), report)
 
     return _run

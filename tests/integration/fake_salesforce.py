@@ -2,13 +2,16 @@
 runs: a real HTTP server on 127.0.0.1 that dteg's unmodified client (``requests``) talks to.
 
 It implements what the ``salesforce`` connector uses: ``/services/oauth2/token`` (client
-credentials; JWT bearer verified against the connected app's public key), ingest jobs
+credentials; JWT bearer verified against the connected app's public key), ``sobjects/{object}/
+describe`` (the standard fields tests touch, each with its type, length and whether it is
+createable/updateable/an external id, plus ``custom_fields`` a test declares), ingest jobs
 (create, one CSV upload, UploadComplete, state, successfulResults, failedResults) for insert,
 upsert by an external id, update and delete, and query jobs (``SELECT f, … FROM Object``
 with an optional ``WHERE field = 'value'`` or ``>``) paged with ``Sforce-Locator``. Records
 are kept per object and can be read by tests (``records``). It validates like Salesforce on
-the points tests rely on: unknown fields fail the job, ``Id`` cannot be inserted, Contact
-needs ``LastName``, ``Email`` must look like an address, updates need an existing ``Id``.
+the points tests rely on: unknown fields fail the job, fields that are not createable
+(``Id``, ``Name``) cannot be inserted, Contact needs ``LastName``, an email field must hold an
+address, text longer than the field's length is refused, updates need an existing ``Id``.
 Field names are case-insensitive, as in Salesforce.
 
 It is not Salesforce: limits, sharing rules, triggers, field types beyond text and the full
@@ -34,11 +37,30 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 MAX_UPLOAD = 150 * 1024 * 1024
-FIELDS = {
-    "Contact": ["Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId",
-                "External_Id__c", "Description"],
-    "Account": ["Id", "Name", "Phone", "Website", "External_Id__c"],
+
+
+def _f(name: str, kind: str = "string", length: int = 255, *, create: bool = True,
+       update: bool = True, external: bool = False, nillable: bool = True) -> dict[str, Any]:
+    """One field as describe returns it (the attributes dteg reads)."""
+    return {"name": name, "type": kind, "length": length, "createable": create,
+            "updateable": update, "externalId": external, "idLookup": external or
+            name == "Id", "nillable": nillable, "custom": name.endswith("__c")}
+
+
+_ID = _f("Id", "id", 18, create=False, update=False, nillable=False)
+# Contact's standard fields that tests touch, as a real org describes them (Name is the
+# compound of FirstName/LastName: read-only), plus the External_Id__c every org here has.
+STANDARD: dict[str, list[dict[str, Any]]] = {
+    "Contact": [_ID, _f("FirstName", length=40), _f("LastName", length=80, nillable=False),
+                _f("Name", length=121, create=False, update=False),
+                _f("Email", "email", 80), _f("Phone", "phone", 40),
+                _f("MobilePhone", "phone", 40), _f("Title", length=128),
+                _f("AccountId", "reference", 18), _f("Description", "textarea", 32000),
+                _f("External_Id__c", external=True)],
+    "Account": [_ID, _f("Name", nillable=False), _f("Phone", "phone", 40),
+                _f("Website", "url"), _f("External_Id__c", external=True)],
 }
+FIELDS = {obj: [f["name"] for f in fields] for obj, fields in STANDARD.items()}
 REQUIRED = {"Contact": ["LastName"], "Account": ["Name"]}
 PREFIX = {"Contact": "003", "Account": "001"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -77,7 +99,17 @@ class FakeSalesforce:
     logins: int = 0
     tokens: set[str] = field(default_factory=set)
     base_url: str = ""
+    # object → custom fields a test declares (name → type), e.g. {"Contact":
+    # {"Encrypted_Email__c": "string"}}: describe lists them and ingest accepts them.
+    custom_fields: dict[str, dict[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def describe(self, obj: str) -> list[dict[str, Any]]:
+        custom = [_f(n, t) for n, t in self.custom_fields.get(obj, {}).items()]
+        return [*STANDARD[obj], *custom]
+
+    def _fields(self, obj: str) -> dict[str, dict[str, Any]]:
+        return {f["name"].lower(): f for f in self.describe(obj)}
 
     def expire_sessions(self) -> None:
         with self._lock:
@@ -91,9 +123,10 @@ class FakeSalesforce:
     def process(self, job: Job) -> None:
         obj, operation = job.spec["object"], job.spec["operation"]
         reader = csv.DictReader(io.StringIO(job.csv.decode("utf-8")))
-        known = {f.lower(): f for f in FIELDS[obj]}
+        described = self._fields(obj)
+        known = {k: f["name"] for k, f in described.items()}
         header = reader.fieldnames or []
-        unknown = [h for h in header if h.lower() not in known and not h.endswith("__c")]
+        unknown = [h for h in header if h.lower() not in known]
         if unknown:
             job.state = "Failed"
             job.error = f"InvalidBatch : Field name not found : {unknown[0]}"
@@ -102,7 +135,7 @@ class FakeSalesforce:
         external = job.spec.get("externalIdFieldName")
         for raw in reader:
             row = {known.get(k.lower(), k): v for k, v in raw.items()}
-            error = self._apply(obj, operation, row, store, external)
+            error = _checked(row, described) or self._apply(obj, operation, row, store, external)
             if error:
                 job.failed.append({"sf__Id": "", "sf__Error": error, **raw})
         job.state = "JobComplete"
@@ -110,8 +143,6 @@ class FakeSalesforce:
     def _apply(self, obj: str, operation: str, row: dict[str, str],
                store: dict[str, dict[str, str]], external: str | None) -> str | None:
         values = {k: v for k, v in row.items() if v != ""}
-        if "Email" in values and not EMAIL.match(values["Email"]):
-            return f"INVALID_EMAIL_ADDRESS:Email: invalid email address: {values['Email']}:Email --"
         if operation in ("update", "delete"):
             rid = values.get("Id")
             if not rid or rid not in store:
@@ -122,8 +153,11 @@ class FakeSalesforce:
                 store[rid].update(values)
             self._ok(rid, False, row)
             return None
-        if "Id" in values:
-            return "INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: Id:Id --"
+        fixed = [k for k in values if not self._fields(obj)[k.lower()]["createable"]
+                 and k.lower() != (external or "").lower()]
+        if fixed:
+            return (f"INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: "
+                    f"{', '.join(fixed)}:{fixed[0]} --")
         target = None
         if operation == "upsert":
             assert external is not None
@@ -168,6 +202,21 @@ class FakeSalesforce:
         job.state = "JobComplete"
 
 
+def _checked(row: dict[str, str], fields: dict[str, dict[str, Any]]) -> str | None:
+    """Salesforce's value checks on the points tests rely on: e-mail syntax, text lengths."""
+    for name, value in row.items():
+        meta = fields[name.lower()]
+        if value and meta["type"] == "email" and not EMAIL.match(value):
+            return f"INVALID_EMAIL_ADDRESS:{name}: invalid email address: {value}:{name} --"
+    for name, value in row.items():
+        meta = fields[name.lower()]
+        if meta["type"] in ("string", "phone", "email", "url", "textarea") and \
+                len(value) > meta["length"]:
+            return (f"STRING_TOO_LONG:{name}: data value too large: {value[:20]}… (max "
+                    f"length={meta['length']}):{name} --")
+    return None
+
+
 class _Handler(BaseHTTPRequestHandler):
     sf: FakeSalesforce
     protocol_version = "HTTP/1.1"
@@ -207,6 +256,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not valid:
             return self._json(401, [{"errorCode": "INVALID_SESSION_ID",
                                      "message": "Session expired or invalid"}])
+        d = re.match(r"^/services/data/(v\d+\.\d)/sobjects/(\w+)/describe/?$", url.path)
+        if d and method == "GET" and d[1] in sf.api_versions:
+            if d[2] not in STANDARD:
+                return self._json(404, [{"errorCode": "NOT_FOUND", "message":
+                                         f"The requested resource does not exist: {d[2]}"}])
+            return self._json(200, {"name": d[2], "fields": sf.describe(d[2])})
         m = re.match(r"^/services/data/(v\d+\.\d)/jobs/(ingest|query)(?:/(\w+))?(/.*)?$",
                      url.path)
         if not m or m[1] not in sf.api_versions:

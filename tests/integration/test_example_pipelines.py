@@ -34,7 +34,7 @@ def test_every_example_has_a_test() -> None:
               # run by test_http_source.py and test_salesforce.py (local stand-in servers)
               "rest_incremental", "salesforce_contacts",
               # run by test_seed_end_to_end.py (Kafka broker + Salesforce stand-in + dbt)
-              "seed_example",
+              "seed_example", "seed_example_mapped",
               # run by test_postgres_cdc.py (it needs the database server)
               "postgres_cdc",
               # run by test_mongodb.py (it needs FerretDB)

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import struct
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import duckdb
 import fastavro
 import pytest
 
-from dteg.cli import main
 from tests.integration.kafka_service import (
     committed,
     create_topic,
@@ -26,25 +24,6 @@ from tests.integration.kafka_service import (
 
 pytestmark = pytest.mark.integration
 
-Result = tuple[int, dict[str, Any] | None, str]
-
-
-@pytest.fixture
-def dteg(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Callable[..., Result]:
-    """Run a dteg command in-process: (exit code, --report-json, output)."""
-
-    def _run(*args: str) -> Result:
-        report = tmp_path / f"report-{len(list(tmp_path.glob('report-*')))}.json"
-        code = 0
-        try:
-            main([*args, "--report-json", str(report)])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        data = json.loads(report.read_text()) if report.exists() else None
-        return code, data, out.out + out.err
-
-    return _run
 
 
 def _orders(start: int, n: int) -> list[dict[str, Any]]:

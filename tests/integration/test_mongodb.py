@@ -185,6 +185,25 @@ def test_bad_documents_go_to_dead_letters_and_counts_reconcile(workdir, run_pipe
     assert sorted(d["n"] for d in mongo_db.dst.find()) == [-4, -3, 1, 2, 5, 6, 7, 8, 9, 10]
 
 
+def test_refused_documents_go_where_pipeline_dead_letter_points(workdir, run_pipeline,
+                                                                  mongo_db) -> None:
+    mongo_db.src.insert_many([{"_id": i, "n": i} for i in range(1, 6)])
+    mongo_db.dst.insert_one({"_id": 2, "n": -2})  # a duplicate key: refused by the server
+    path = _pipeline(workdir, "mongo_dead_elsewhere", "          collection: src",
+                     "          collection: dst\n          mode: append")
+    path.write_text(path.read_text().replace(
+        "  name: mongo_dead_elsewhere\n", "  name: mongo_dead_elsewhere\n  dead_letter:\n"
+        "    type: jsonl\n    config: {path: \"rejected/{run_id}.jsonl\"}\n"))
+    code, report, out = run_pipeline(path)
+    assert code == 0, out
+    assert (report["loaded"], report["dead_lettered"]) == (4, 1) and report["reconciles"], out
+    files = sorted((workdir / "rejected").glob("*.jsonl"))
+    dead = [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
+    assert [(d["step"], json.loads(d["record"])["_id"]) for d in dead] == [("dst", 2)], files
+    assert "duplicate key" in dead[0]["reason"].lower()
+    assert not (workdir / ".dteg" / "dead_letter").exists()  # nothing in the default folder
+
+
 def test_kill_between_sink_commit_and_state_save_loses_nothing(workdir, mongo_db) -> None:
     """SIGKILL right after the sink committed and before the cursor was saved: the next run
     saves that cursor (the load did land), so even the append sink has no duplicates."""
@@ -248,12 +267,14 @@ pipeline:
 PRIVATE_PORT = "57117"
 
 
-@pytest.fixture
-def private_ferretdb(tmp_path: Path, mongodb_server) -> Any:
-    """A FerretDB with a user (SCRAM), started by the service script; wiped afterwards."""
+@pytest.fixture(scope="module")
+def private_server(tmp_path_factory: pytest.TempPathFactory, mongodb_server) -> Any:
+    """A FerretDB of this module with a user (SCRAM), for the tests that need their own server
+    (authentication, the server stopped); started by the service script, wiped at the end."""
     env = {**os.environ, "DTEG_FERRETDB_PORT": PRIVATE_PORT,
-           "DTEG_FERRETDB_DIR": str(tmp_path / "ferretdb"), "DTEG_FERRETDB_USER": "dteg",
-           "DTEG_FERRETDB_PASSWORD": "right-horse-battery", "DTEG_FERRETDB_DATABASE": "shop"}
+           "DTEG_FERRETDB_DIR": str(tmp_path_factory.mktemp("ferretdb")),
+           "DTEG_FERRETDB_USER": "dteg", "DTEG_FERRETDB_PASSWORD": "right-horse-battery",
+           "DTEG_FERRETDB_DATABASE": "shop"}
     script = str(mongodb_service.SCRIPT)
 
     def service(command: str) -> None:
@@ -266,6 +287,22 @@ def private_ferretdb(tmp_path: Path, mongodb_server) -> Any:
         yield service
     finally:
         service("wipe")
+
+
+@pytest.fixture
+def private_ferretdb(private_server: Any) -> Any:
+    """The module's private FerretDB with its `shop` database empty (a test that stops it
+    starts it again before it ends)."""
+    import pymongo
+
+    client: Any = pymongo.MongoClient(
+        f"mongodb://dteg:right-horse-battery@127.0.0.1:{PRIVATE_PORT}/shop")
+    try:
+        for name in client.shop.list_collection_names():
+            client.shop.drop_collection(name)
+    finally:
+        client.close()
+    return private_server
 
 
 def _write_private(workdir: Path, password: str) -> Path:
@@ -370,21 +407,18 @@ def test_kill_while_staging_leaves_the_target_untouched(workdir, mongo_db) -> No
 
 
 def test_source_server_gone_mid_read_fails_clearly_and_loses_nothing(
-        workdir, mongo_db, private_ferretdb) -> None:
+        workdir, mongo_db, mongodb_server) -> None:
     """The source's server goes away in the middle of the read — a proxy in front of it cuts
     every connection after 256 kB of replies (of ~1.2 MB) and refuses new ones — so the cut
     always lands mid-read, however fast the machine: one clear message, the target is
     untouched, and once the server answers again the run loads every document exactly once."""
-    import pymongo
-
     from tests.integration.cutting_proxy import CuttingProxy
 
-    direct = f"mongodb://dteg:right-horse-battery@127.0.0.1:{PRIVATE_PORT}/shop"
-    client: Any = pymongo.MongoClient(direct)
-    client.shop.big.insert_many([{"n": i, "pad": "x" * 32} for i in range(20_000)])
-    client.close()
-    with CuttingProxy(("127.0.0.1", int(PRIVATE_PORT))) as proxy:
-        url = f"mongodb://dteg:right-horse-battery@127.0.0.1:{proxy.port}/shop"
+    mongo_db.big.insert_many([{"n": i, "pad": "x" * 32} for i in range(20_000)])
+    # The proxy stands in front of the shared server: the cut is the proxy's, the server stays.
+    server = ("127.0.0.1", int(mongodb_server["DTEG_FERRETDB_PORT"]))
+    with CuttingProxy(server) as proxy:
+        url = f"mongodb://127.0.0.1:{proxy.port}/{mongo_db.name}"
         path = workdir / "mongo_gone.yaml"
         path.write_text(f"""
 pipeline:
@@ -405,7 +439,7 @@ pipeline:
         assert f"MongoDB at 127.0.0.1:{proxy.port}" in run.stderr, run.stderr
         assert ("lost the connection" in run.stderr or "cannot reach" in run.stderr), \
             run.stderr
-        assert "Traceback" not in run.stderr and "right-horse-battery" not in run.stderr
+        assert "Traceback" not in run.stderr
         assert "copied" not in mongo_db.list_collection_names()
         proxy.heal()
         again = _run_cli(path)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,31 +24,11 @@ import duckdb
 import psycopg
 import pytest
 
-from dteg.cli import main
 from dteg.connectors.postgres_cdc.pgoutput import Decoder, lsn_int
 from tests.integration.conftest import PIPELINES
 
 pytestmark = pytest.mark.integration
 DTEG = [sys.executable, "-m", "dteg.cli"]
-Result = tuple[int, dict[str, Any] | None, str]
-
-
-@pytest.fixture
-def dteg(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Callable[..., Result]:
-    """Run a dteg command in-process: (exit code, --report-json, output)."""
-
-    def _run(*args: str) -> Result:
-        report = tmp_path / f"report-{len(list(tmp_path.glob('report-*')))}.json"
-        code = 0
-        try:
-            main([*args, "--report-json", str(report)])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        data = json.loads(report.read_text()) if report.exists() else None
-        return code, data, out.out + out.err
-
-    return _run
 
 
 @pytest.fixture

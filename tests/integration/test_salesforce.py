@@ -6,6 +6,7 @@ error, OAuth2 client credentials and JWT bearer, refused logins, expired session
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +127,53 @@ def test_large_loads_are_split_into_jobs_within_the_limit(sf: FakeSalesforce,
     assert headers == {b"External_Id__c,LastName,Email"}  # every job has the header
 
 
-def test_a_job_that_fails_is_one_clear_error(sf: FakeSalesforce, tmp_path: Path) -> None:
+def test_a_column_that_matches_no_field_fails_before_any_job(sf: FakeSalesforce,
+                                                             tmp_path: Path) -> None:
     batch = pa.record_batch({"LastName": ["A"], "Nickname": ["x"]})
-    with pytest.raises(ConnectorError, match="Field name not found : Nickname"):
+    with pytest.raises(ConnectorError) as info:
         _commit(tmp_path, _config(sf.base_url), batch)
+    assert "1 column(s) match no field of Salesforce Contact: `Nickname`" in str(info.value)
+    assert "`fields: {column: null}`" in str(info.value)
+    assert ("GET", "/services/data/v53.0/sobjects/Contact/describe") in sf.requests
+    assert not sf.jobs  # Salesforce would fail the whole job: none was created
+
+
+def test_fields_map_and_drop_columns_case_insensitively(sf: FakeSalesforce,
+                                                        tmp_path: Path) -> None:
+    sf.custom_fields = {"Contact": {"Secret_Email__c": "string"}}
+    batch = pa.record_batch({"key": ["K-1", "K-2"], "lastname": ["A", "B"],
+                             "email": ["dteg:v1:abc", "dteg:v1:def"], "junk": ["x", "y"]})
+    config = _config(sf.base_url, operation="upsert", external_id_field="external_id__c",
+                     fields={"key": "External_Id__c", "EMAIL": "Secret_Email__c",
+                             "junk": None})
+    for _ in range(2):  # the second run upserts the same two records
+        assert _commit(tmp_path, config, batch).rows == 2
+    rows = sf.rows("Contact")
+    assert sorted((r["External_Id__c"], r["LastName"], r["Secret_Email__c"]) for r in rows) \
+        == [("K-1", "A", "dteg:v1:abc"), ("K-2", "B", "dteg:v1:def")]
+    assert all("junk" not in r for r in rows)
+    sent = next(iter(sf.jobs.values())).csv.split(b"\n", 1)[0]
+    assert sent == b"External_Id__c,LastName,Secret_Email__c"  # as Salesforce spells them
+
+
+def test_what_salesforce_would_refuse_is_said_first(sf: FakeSalesforce, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    ctx = replace(context(tmp_path), where="step `load` (p.yaml line 9)",
+                  protected_columns=frozenset({"Email"}))
+    writer = build("sink", "salesforce-loader", _config(sf.base_url), ctx)
+    part = writer.open_part("p0")
+    part.write(pa.record_batch({"Id": ["003A"], "LastName": ["A"], "Email": ["dteg:v1:x"]}))
+    with caplog.at_level("WARNING", logger="dteg.salesforce"):
+        committed = writer.commit([part.close()])
+    assert committed.rows == 0 and committed.dead_lettered == 1
+    text = " ".join(caplog.messages)
+    assert "step `load` (p.yaml line 9): column `Id` goes to `Contact.Id`, which an insert " \
+        "cannot set" in text and "`external_id_field: External_Id__c`" in text
+    assert "column `Email` is masked or encrypted before the load but goes to " \
+        "`Contact.Email`, a email field" in text and "Map it to a text field" in text
+    upsert = _config(sf.base_url, operation="upsert", external_id_field="External_Id__c")
+    with pytest.raises(ConnectorError, match="no column is sent as `External_Id__c`"):
+        _commit(tmp_path, upsert, pa.record_batch({"LastName": ["A"]}))
 
 
 def test_refused_login_is_clear_and_hides_the_secret(sf: FakeSalesforce,
@@ -204,3 +248,29 @@ def test_example_pipeline_reconciles_with_salesforce_rejections(
     dead = [json.loads(line) for f in files for line in f.read_text().splitlines()]
     assert len(dead) == 4  # two per run
     assert {d["column"] for d in dead} == {"Email", "LastName"}
+
+
+def test_rejections_go_where_pipeline_dead_letter_points(
+        sf: FakeSalesforce, workdir: Path, run_pipeline: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("DTEG_SALESFORCE_LOGIN_URL", sf.base_url)
+    monkeypatch.setenv("DTEG_SALESFORCE_CLIENT_ID", "dteg-app")
+    monkeypatch.setenv("DTEG_SALESFORCE_CLIENT_SECRET", "sf-s3cret")
+    text = (workdir / "salesforce_contacts.yaml").read_text().replace(
+        "  name: salesforce_contacts\n", "  name: salesforce_contacts\n  dead_letter:\n"
+        "    type: duckdb\n    config: {database: .dteg/dead.duckdb, table: dead_letters}\n")
+    path = workdir / "salesforce_dead_duckdb.yaml"
+    path.write_text(text)
+    code, report, out = run_pipeline(path)
+    assert code == 0, out
+    assert report is not None and report["reconciles"] is True
+    assert (report["loaded"], report["dead_lettered"]) == (4, 2), report
+    import duckdb
+
+    con = duckdb.connect(str(workdir / ".dteg" / "dead.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT step, reason FROM dead_letters").fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 2 and all(step == "load" for step, _ in rows)
+    assert all(reason.startswith("Salesforce rejected the record: ") for _, reason in rows)
+    assert not (workdir / ".dteg" / "dead_letter").exists()  # nothing in the default folder

@@ -16,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
 from dteg.components.records import dead_letters, row_json
+from dteg.components.sink_dead_letters import save_dead_letters
 from dteg.connectors.mongodb import client as mongo
 from dteg.connectors.mongodb.config import SinkConfig
 from dteg.connectors.mongodb.documents import MISSING, lookup, to_documents, to_json
@@ -247,18 +247,12 @@ class MongoWriter(BatchWriter):
 
     def _save_dead_letters(self, dead: list[tuple[dict, str]]) -> str:
         """The refused documents as dead letters (DEAD_LETTER_SCHEMA, one JSON line each),
-        beside the run's other dead letters."""
+        where the pipeline's other dead letters go (``pipeline.dead_letter``)."""
         batch = dead_letters(
             pipeline=self.ctx.pipeline, step=self.ctx.step, reasons=[r for _, r in dead],
             records=[row_json(json.loads(to_json(d)), None) for d, _ in dead],
             sources=[f"{self.describe()} _id={d.get('_id')}" for d, _ in dead])
-        folder = Path(self.ctx.state_dir) / "dead_letter" / self.ctx.pipeline
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.ctx.run_id}.{self.ctx.step}.jsonl"
-        with path.open("a", encoding="utf-8") as out:
-            for row in batch.to_pylist():
-                out.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
-        return str(path)
+        return save_dead_letters(self.ctx, batch)
 
 
 def create(config: SinkConfig, ctx: RunContext) -> MongoWriter:

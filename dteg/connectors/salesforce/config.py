@@ -6,6 +6,7 @@ Secrets are ``SecretStr``: give them as ``${env:…}`` or ``${file:…}``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ from dteg.components.types import DeclaredType
 from dteg.connectors.retry import RetrySettings
 
 API_VERSION = r"^v\d{2,3}\.\d$"
+FIELD_NAME = r"[A-Za-z][A-Za-z0-9_]*"
 # Bulk API 2.0 accepts 150 MB of base64 per job, about 100 MB of CSV.
 MAX_JOB_BYTES = 100 * 1024 * 1024
 
@@ -84,19 +86,36 @@ class SinkConfig(ConnectionConfig, SinkSettings):
     """Load rows into a Salesforce object with Bulk API 2.0 ingest jobs."""
 
     operation: Literal["insert", "upsert", "update", "delete"] = "insert"
+    fields: dict[str, str | None] | None = Field(
+        default=None, description="column → Salesforce field it is sent as (e.g. `email: "
+        "Encrypted_Email__c`); `null` drops a column. Other columns go to the field of the "
+        "same name (case-insensitive)")
     external_id_field: str | None = Field(
-        default=None, description="upsert: the external id field that matches records")
+        default=None, description="upsert: the external id field that matches records (the "
+        "column sent as it, by name or by `fields:`, is the key)")
     max_job_bytes: int = Field(default=MAX_JOB_BYTES, ge=1024, le=MAX_JOB_BYTES,
                                description="Split the CSV into jobs of at most this size")
-    failed_records_path: str = Field(
-        default=".dteg/dead_letter/{pipeline}/{run_id}-{step}.jsonl",
-        description="Where records Salesforce rejected are written as dead letters")
+    failed_records_path: str | None = Field(
+        default=None, description="A JSON Lines file for the records Salesforce rejected "
+        "(`{pipeline}`, `{run_id}`, `{step}` filled in); default: where the pipeline's other "
+        "dead letters go (`pipeline.dead_letter`)")
 
     @model_validator(mode="after")
     def _external_id(self) -> SinkConfig:
         if self.operation == "upsert" and not self.external_id_field:
             raise ValueError("`operation: upsert` needs `external_id_field:` (the field that "
                              "matches records, e.g. External_Id__c)")
+        if self.fields:
+            bad = [f"`{k}: {v}`" for k, v in self.fields.items()
+                   if v is not None and not re.fullmatch(FIELD_NAME, v)]
+            if bad:
+                raise ValueError(f"`fields:` maps to names that are not Salesforce field "
+                                 f"names: {', '.join(bad)} (letters, digits and _, e.g. "
+                                 "Encrypted_Email__c)")
+            sent = [v for v in self.fields.values() if v is not None]
+            twice = sorted({v for v in sent if [x.lower() for x in sent].count(v.lower()) > 1})
+            if twice:
+                raise ValueError(f"`fields:` sends several columns as {', '.join(twice)}")
         return self
 
     def write_mode(self) -> str:

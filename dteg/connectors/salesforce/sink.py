@@ -13,6 +13,8 @@ those loaded. Upsert, update and delete give the same result when run again; ins
 
 from __future__ import annotations
 
+import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dteg.components.contracts import BatchWriter, CommitResult, PartResult, PartWriter, RunContext
-from dteg.connectors.salesforce import results
+from dteg.components.sink_dead_letters import save_dead_letters, write_jsonl
+from dteg.connectors.salesforce import fields, results
 from dteg.connectors.salesforce.client import BulkClient
 from dteg.connectors.salesforce.config import SinkConfig
 from dteg.errors import ConnectorError
+
+log = logging.getLogger("dteg.salesforce")
 
 
 def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -40,14 +45,28 @@ def _for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+def _mapped(batch: pa.RecordBatch, mapping: dict[str, str | None] | None) -> pa.RecordBatch:
+    """Columns renamed by ``fields:``; those mapped to ``null`` dropped."""
+    if not mapping:
+        return batch
+    pairs = fields.renamed(batch.schema.names, mapping)
+    keep = [i for i, (_, new) in enumerate(pairs) if new is not None]
+    return pa.RecordBatch.from_arrays([batch.column(i) for i in keep],
+                                      names=[str(pairs[i][1]) for i in keep])
+
+
 class _Part(PartWriter):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, mapping: dict[str, str | None] | None) -> None:
         self.path = path
+        self.mapping = mapping
         self.rows = 0
         self.writer: Any = None
+        self.columns: list[str] = []
 
     def write(self, batch: pa.RecordBatch) -> None:
-        batch = _for_csv(batch)
+        if not self.columns:
+            self.columns = batch.schema.names
+        batch = _for_csv(_mapped(batch, self.mapping))
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
@@ -59,6 +78,8 @@ class _Part(PartWriter):
         if self.writer is None:
             return None
         self.writer.close()
+        # The columns as they arrived (before `fields:`), for the checks at commit.
+        self.path.with_suffix(".columns").write_text("\n".join(self.columns))
         return PartResult(str(self.path), self.rows, self.path.stat().st_size)
 
 
@@ -76,34 +97,39 @@ class SalesforceWriter(BatchWriter):
         self.ctx = ctx
 
     def open_part(self, part_id: str) -> PartWriter:
-        return _Part(self.ctx.staging_dir / f"salesforce-{part_id}.csv")
+        return _Part(self.ctx.staging_dir / f"salesforce-{part_id}.csv", self.config.fields)
 
     def commit(self, parts: list[PartResult]) -> CommitResult:
         jobs = self._jobs(parts)
         target = self.describe()
         if not jobs:
+            self.abort(parts)
             return CommitResult(0, target, "no rows: no job was created")
         client = BulkClient(self.config, self.ctx.step, self.ctx.base_dir)
-        loaded = failed = 0
+        loaded = 0
         ids = []
+        refused: list[pa.RecordBatch] = []
         try:
+            jobs = self._checked(client, jobs, parts)  # before any record is sent
             for job in jobs:
                 job_id, ok, bad = self._run(client, job)
                 ids.append(job_id)
                 loaded += ok
-                failed += bad
+                if bad is not None:
+                    refused.append(bad)
         finally:
             client.close()
             self.abort(parts)
-        results.count_dead_letters(self.ctx.step, failed)
+        failed = sum(b.num_rows for b in refused)
         detail = f"{len(jobs)} job(s) {', '.join(ids)}"
         if failed:
-            detail += f"; {failed} record(s) rejected → {self._dead_letter_path()}"
-        return CommitResult(loaded, target, detail)
+            detail += f"; {failed} record(s) rejected → {self._save(refused)}"
+        return CommitResult(loaded, target, detail, dead_lettered=failed)
 
     def abort(self, parts: list[PartResult]) -> None:
         for part in parts:
             Path(part.location).unlink(missing_ok=True)
+            Path(part.location).with_suffix(".columns").unlink(missing_ok=True)
 
     def describe(self) -> str:
         return (f"Salesforce {self.config.object_name} ({self.config.operation}, "
@@ -136,7 +162,31 @@ class SalesforceWriter(BatchWriter):
                     current.rows += 1
         return jobs
 
-    def _run(self, client: BulkClient, job: _Job) -> tuple[str, int, int]:
+    def _checked(self, client: BulkClient, jobs: list[_Job], parts: list[PartResult]
+                 ) -> list[_Job]:
+        """Jobs with the header Salesforce spells, after the object's describe: a column that
+        matches no field is an error here, what Salesforce would refuse per record a warning."""
+        obj = self.config.object_name
+        described = client.call("GET", f"/sobjects/{obj}/describe",
+                                 f"describing Salesforce object {obj}").json()
+        known = fields.parse_describe(described)
+        columns = _arrived(parts)
+        checked: dict[bytes, bytes] = {}
+        for job in jobs:
+            if job.header not in checked:
+                header = next(csv.reader([job.header.decode("utf-8")]))
+                result = fields.check_header(
+                    header, columns=columns, fields=known, obj=obj,
+                    operation=self.config.operation, external_id=self.config.external_id_field,
+                    mapping=self.config.fields, protected=self.ctx.protected_columns,
+                    step=self.ctx.step, where=self.ctx.where)
+                for warning in result.warnings:
+                    log.warning("%s", warning)
+                checked[job.header] = (",".join(result.names) + "\n").encode("utf-8")
+        return [_Job(checked[j.header], j.body, j.size - len(j.header) + len(checked[j.header]),
+                     j.rows) for j in jobs]
+
+    def _run(self, client: BulkClient, job: _Job) -> tuple[str, int, pa.RecordBatch | None]:
         spec: dict[str, Any] = {"object": self.config.object_name,
                                 "operation": self.config.operation, "contentType": "CSV",
                                 "lineEnding": "LF", "columnDelimiter": "COMMA"}
@@ -156,12 +206,12 @@ class SalesforceWriter(BatchWriter):
                 hint="Check the CSV's columns against the object's fields "
                 f"({', '.join(job.header.decode().strip().split(','))}).")
         failed_rows: list[dict[str, str]] = []
+        batch = None
         if int(info.get("numberRecordsFailed") or 0):
             text = client.call("GET", f"/jobs/ingest/{job_id}/failedResults/",
                                f"reading job {job_id}'s failed results").text
             failed_rows = results.rows_of(text)
             batch = results.failed_batch(self.ctx, job_id, failed_rows)
-            results.write_dead_letters(self._dead_letter_path(), batch)
         ok_text = client.call("GET", f"/jobs/ingest/{job_id}/successfulResults/",
                               f"reading job {job_id}'s successful results").text
         ok = len(results.rows_of(ok_text))
@@ -172,12 +222,26 @@ class SalesforceWriter(BatchWriter):
                 step=self.ctx.step, retriable=True,
                 hint="Look at the job in Setup → Bulk Data Load Jobs; run again (upserts "
                 "are exact when repeated).")
-        return job_id, ok, len(failed_rows)
+        return job_id, ok, batch
 
-    def _dead_letter_path(self) -> Path:
+    def _save(self, refused: list[pa.RecordBatch]) -> str:
+        """Salesforce's refusals where the pipeline's dead letters go (or
+        ``failed_records_path:``)."""
+        batch = pa.Table.from_batches(refused).combine_chunks().to_batches()[0]
+        if self.config.failed_records_path is None:
+            return save_dead_letters(self.ctx, batch)
         text = self.config.failed_records_path.format(
             pipeline=self.ctx.pipeline, run_id=self.ctx.run_id, step=self.ctx.step)
-        return Path(self.ctx.resolve_path(text))
+        return write_jsonl(Path(self.ctx.resolve_path(text)), batch)
+
+
+def _arrived(parts: list[PartResult]) -> list[str]:
+    """The columns the parts received, before `fields:` renamed them."""
+    for part in parts:
+        names = Path(part.location).with_suffix(".columns")
+        if part.rows and names.exists():
+            return names.read_text().splitlines()
+    return []
 
 
 def _records(fh: Any) -> Any:
