@@ -5,7 +5,7 @@
 import type { Me } from "./api";
 
 // Permissions about the server itself: held only through a binding on every pipeline (`*`).
-export const SYSTEM = ["users.manage", "tokens.manage", "roles.manage", "audit.read", "keys.manage", "metrics.read"];
+export const SYSTEM = ["users.manage", "tokens.manage", "roles.manage", "audit.read", "keys.manage", "metrics.read", "privacy.erase"];
 
 const patterns = new Map<string, RegExp>();
 

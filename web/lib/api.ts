@@ -464,7 +464,7 @@ async function send(method: string, path: string, body?: unknown): Promise<Respo
   }
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response = await send(method, path, body);
   const signIn = SIGN_IN.some((p) => path.startsWith(p));
   if (response.status === 401 && !signIn) {
@@ -492,7 +492,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return payload as T;
 }
 
-function query(params: Record<string, string | number | string[] | undefined | null>): string {
+export function query(params: Record<string, string | number | string[] | undefined | null>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === null || value === "") continue;
