@@ -26,7 +26,7 @@ function PipelineRow({ p, selected }: { p: PipelineSummary; selected: boolean })
   const lastRules = points.filter((x) => x.run_id === lastRun);
   const passed = lastRules.filter((x) => x.passed).length;
   return (
-    <tr data-testid="quality-pipeline" data-pipeline={p.name} className={`border-b border-stone-100 ${selected ? "bg-blue-50" : ""}`}>
+    <tr data-testid="quality-pipeline" data-pipeline={p.name} data-loaded={String(!!last.data && !!quality.data)} className={`border-b border-stone-100 ${selected ? "bg-blue-50" : ""}`}>
       <td className="py-1 pr-3"><Link href={qualityHref(p.name)} className="font-medium text-blue-700 hover:underline">{p.name}</Link></td>
       <td className="pr-3"><StatusBadge status={p.status} /></td>
       <td className="pr-3 text-xs">{p.last_run?.finished_at ? ago(p.last_run.finished_at) : "—"}</td>

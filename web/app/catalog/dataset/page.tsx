@@ -66,7 +66,7 @@ function Users({ d }: { d: CatalogDatasetDetail }) {
   const by = (role: string) => d.users.filter((u) => u.role === role);
   const list = (role: string, none: string) => (by(role).length === 0 ? <span className="text-xs text-stone-400">{none}</span> : (
     <ul className="space-y-0.5">{by(role).map((u) => (
-      <li key={`${u.pipeline}-${u.step}`} data-testid={`dataset-${role}er`} data-pipeline={u.pipeline} className="text-sm">
+      <li key={`${u.pipeline}-${u.step}`} data-testid={role === "write" ? "dataset-writer" : "dataset-reader"} data-pipeline={u.pipeline} className="text-sm">
         <PipelineLink name={u.pipeline} /> <span className="font-mono text-xs text-stone-500">step {u.step} · {ago(u.last_run)}</span>
       </li>))}
     </ul>));
