@@ -51,8 +51,9 @@ def retention_plan(specs: Iterable[PipelineSpec]) -> list[dict[str, Any]]:
                 reason = _can_delete(spec, step)
                 row.update(column=column, keep=format_duration(keep),
                            status="enforced" if reason is None else "not_enforced",
-                           reason=reason or f"the daily job deletes rows whose `{column}` is "
-                           f"older than {format_duration(keep)}")
+                           reason=reason or f"the target deletes rows in place: `dteg privacy "
+                           f"retention` removes those whose `{column}` is older than "
+                           f"{format_duration(keep)}")
             rows.append(row)
     return rows
 

@@ -7,6 +7,8 @@ the API, and the quality page shows the API's numbers. Screenshots of each page.
 
 from __future__ import annotations
 
+import json
+import urllib.error
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,8 +49,9 @@ SUBJECT = "email=minji.kim@example.com"  # in data/customers.csv: loaded hashed 
 
 
 @pytest.fixture(scope="module")
-def gov(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
-        ) -> Iterator[Server]:
+def fresh(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
+          ) -> Iterator[Server]:
+    """This module's server, before any run."""
     with running_server(tmp_path_factory.mktemp("governance"), artifacts,
                         log_name="governance-server.log") as server:
         (server.folder / "keep_customers.yaml").write_text(KEEP)
@@ -56,12 +59,26 @@ def gov(tmp_path_factory: pytest.TempPathFactory, node: str, artifacts: Path
                              for p in server.api.get("/pipelines")["items"]),
                  "the server to serve keep_customers.yaml", timeout=WAIT_S,
                  log=server.process.log)
-        # One worker runs them in turn; quickstart twice, so its datasets have a history.
-        ids = [server.api.trigger(name) for name in [*RUN, "quickstart"]]
-        for run_id in ids:
-            run = server.wait_finished(run_id)
-            assert run["status"] == "succeeded", run
         yield server
+
+
+@pytest.fixture(scope="module")
+def empty(fresh: Server, chromium: str, node: str, artifacts: Path) -> dict[str, Any]:
+    """What the pages show before the first run."""
+    result: dict[str, Any] = scenario_runner(fresh, chromium, node, artifacts)(
+        "governance_empty")
+    return result
+
+
+@pytest.fixture(scope="module")
+def gov(fresh: Server, empty: dict[str, Any]) -> Server:
+    """The server after real runs (the empty pages were looked at first)."""
+    # One worker runs them in turn; quickstart twice, so its datasets have a history.
+    ids = [fresh.api.trigger(name) for name in [*RUN, "quickstart"]]
+    for run_id in ids:
+        run = fresh.wait_finished(run_id)
+        assert run["status"] == "succeeded", run
+    return fresh
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +173,23 @@ def test_the_quality_page_shows_the_apis_numbers(page: Any, gov: Server) -> None
     quality = gov.api.get("/catalog/quality?" + urllib.parse.urlencode({"key": warehouse}))
     assert result["datasets"][warehouse] == {"anomalies": str(quality["anomalies"]),
                                              "changes": str(len(quality["schema_changes"]))}
+
+
+def test_before_any_run_the_pages_say_what_to_do(empty: dict[str, Any],
+                                                  fresh: Server) -> None:
+    assert "the catalog fills itself when a pipeline runs" in empty["catalog"]
+    assert "appear after a pipeline" in empty["qualityDatasets"]
+    assert set(empty["rules"]) == {"no rules"}
+    assert "nothing has run yet" in empty["inventory"]
+    assert "No data-subject request yet" in empty["requests"]
+    # Retention is read from the pipeline files, so it shows before any run.
+    assert empty["retention"] == len(fresh.api.get("/privacy/report")["retention"]) > 0
+
+
+def test_an_unknown_dataset_shows_the_apis_error(page: Any, gov: Server) -> None:
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        gov.api.get("/catalog/detail?key=nope%3A%3Agone")
+    error = json.loads(answer.value.read())["error"]
+    result = page("error_state", path="/catalog/dataset/?key=nope%3A%3Agone",
+                  shot="catalog-dataset-error")
+    assert result["message"] == error["message"] and error["hint"] in (result["hint"] or "")

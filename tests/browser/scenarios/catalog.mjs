@@ -12,8 +12,10 @@ export default async function ({ page, base, args, shot }) {
   await shot("catalog");
 
   const total = result.rows.length;
-  await page.getByTestId("catalog-pii").check();
+  // The box follows the URL (?pii=true), which the click changes: wait for both.
+  await page.getByTestId("catalog-pii").click();
   await page.waitForURL((u) => u.search.includes("pii=true"));
+  await page.waitForFunction(() => document.querySelector('[data-testid="catalog-pii"]').checked);
   await page.waitForFunction((n) => {
     const rows = document.querySelectorAll('[data-testid="catalog-row"]');
     return rows.length > 0 && rows.length < n;
