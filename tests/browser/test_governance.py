@@ -153,26 +153,38 @@ def test_a_viewer_sees_the_inventory_but_no_erasure_form_and_the_api_refuses(
 
 
 def test_the_quality_page_shows_the_apis_numbers(page: Any, gov: Server) -> None:
-    result = page("quality", pipeline="quickstart")
-    runs = gov.api.get("/runs?pipeline=quickstart&limit=100")["items"]
-    assert [r["id"] for r in result["runs"]] == [r["id"] for r in runs if r["finished_at"]]
-    for shown, run in zip(result["runs"], runs, strict=False):
+    listed = gov.api.get("/catalog")
+    warehouse = next(d["key"] for d in listed
+                     if d["key"].endswith(".dteg/warehouse.duckdb::customers"))
+    result = page("quality", pipeline="quickstart", dataset=warehouse)
+    summary = {p["name"]: p for p in gov.api.get("/quality/summary")["pipelines"]}
+    assert set(result["pipelines"]) == set(summary) == {
+        p["name"] for p in gov.api.get("/pipelines")["items"]}
+
+    def number(text: str) -> float | None:  # a data attribute: JS's text of the number
+        return None if text == "" else float(text)
+
+    for name, shown in result["pipelines"].items():
+        api = summary[name]
+        assert (number(shown["pass_rate"]), number(shown["dead_letter_rate"]),
+                int(shown["anomalies"])) == (api["pass_rate"], api["dead_letter_rate"],
+                                             api["anomalies"]), name
+    assert summary["quickstart"]["dead_letter_rate"] and summary["quickstart"]["pass_rate"] == 0
+    runs = gov.api.get("/quality/pipelines/quickstart")["runs"]
+    assert [r["id"] for r in result["runs"]] == [r["run_id"] for r in reversed(runs)]
+    for shown, run in zip(result["runs"], reversed(runs), strict=True):
         assert (shown["read"], shown["loaded"], shown["dead"]) == (
-            str(run["rows_read"]), str(run["rows_loaded"]), str(run["rows_dead_lettered"]))
-        assert shown["rate"] == f"{100 * run['rows_dead_lettered'] / run['rows_read']:.1f} %"
-    points = gov.api.get("/pipelines/quickstart/quality")["points"]
-    last = [p for p in points if p["run_id"] == points[-1]["run_id"]]
-    assert result["rules"] == sorted(
-        f"{p['step']} · {p['rule']}|last: {p['failed']} of {p['rows']} failed "
-        f"({'passed' if p['passed'] else 'failed'})" for p in last)
-    row = result["pipelines"]["quickstart"]
-    assert row["rules"] == str(len(last)) and row["passed"] == str(
-        sum(p["passed"] for p in last))
-    assert set(result["pipelines"]) == {p["name"] for p in gov.api.get("/pipelines")["items"]}
-    warehouse = next(k for k in result["datasets"] if k.endswith("warehouse.duckdb::customers"))
+            str(run["rows_in"]), str(run["loaded"]), str(run["dead_lettered"]))
+        assert shown["rate"] == f"{100 * run['dead_letter_rate']:.1f} %"
+    last = {f"{r['step']} · {r['rule']}" + (f" · {r['column']}" if r["column"] else ""):
+            [r["severity"], str(r["failed"]), str(r["passed"])] for r in runs[-1]["rules"]}
+    assert result["rules"] == last and len(last) >= 2, result["rules"]
     quality = gov.api.get("/catalog/quality?" + urllib.parse.urlencode({"key": warehouse}))
     assert result["datasets"][warehouse] == {"anomalies": str(quality["anomalies"]),
                                              "changes": str(len(quality["schema_changes"]))}
+    history = gov.api.get("/quality/datasets?" + urllib.parse.urlencode({"name": warehouse}))
+    assert result["freshnessPoints"] == sum(
+        p["freshness_s"] is not None for p in history["points"]) == 1
 
 
 def test_before_any_run_the_pages_say_what_to_do(empty: dict[str, Any],

@@ -169,6 +169,69 @@ export interface ErasureResult {
   receipts: ErasureReceipt[];
 }
 
+export interface RuleResult {
+  step: string;
+  rule: string;
+  /** "" for a row-level rule. */
+  column: string;
+  /** fail: a failing rule fails the run; warn: it flags or quarantines rows. */
+  severity: string;
+  failed: number;
+  passed: number;
+}
+
+export interface Anomaly {
+  type: string;
+  metric: string;
+  value: number;
+  low?: number | null;
+  high?: number | null;
+}
+
+export interface QualityRun {
+  run_id: string;
+  finished: string;
+  status: string;
+  rows_in: number;
+  loaded: number;
+  dead_lettered: number;
+  dead_letter_rate: number;
+  rules: RuleResult[];
+  anomalies: Anomaly[];
+}
+
+export interface PipelineQualityHistory {
+  pipeline: string;
+  /** Oldest first. */
+  runs: QualityRun[];
+}
+
+export interface DatasetPoint {
+  run_id: string;
+  at: string;
+  rows?: number | null;
+  freshness_s?: number | null;
+  schema_change?: SchemaChange | null;
+  anomaly?: Anomaly | null;
+}
+
+export interface DatasetQualityHistory {
+  dataset: string;
+  points: DatasetPoint[];
+}
+
+export interface QualitySummaryRow {
+  name: string;
+  last_run?: string | null;
+  pass_rate?: number | null;
+  dead_letter_rate?: number | null;
+  anomalies: number;
+}
+
+export interface QualitySummary {
+  pipelines: QualitySummaryRow[];
+}
+
 export const governance = {
   catalog: (q?: string, pii = false) =>
     request<CatalogDataset[]>("GET", `/catalog${query({ q, pii: pii ? "true" : undefined })}`),
@@ -176,6 +239,11 @@ export const governance = {
     request<CatalogDatasetDetail>("GET", `/catalog/detail${query({ key, runs })}`),
   datasetQuality: (key: string, runs = 200) =>
     request<DatasetQuality>("GET", `/catalog/quality${query({ key, runs })}`),
+  qualitySummary: (runs = 50) => request<QualitySummary>("GET", `/quality/summary${query({ runs })}`),
+  pipelineQuality: (name: string, limit = 200) =>
+    request<PipelineQualityHistory>("GET", `/quality/pipelines/${encodeURIComponent(name)}${query({ limit })}`),
+  datasetHistory: (name: string, limit = 500) =>
+    request<DatasetQualityHistory>("GET", `/quality/datasets${query({ name, limit })}`),
   report: () => request<PrivacyReport>("GET", "/privacy/report"),
   requests: (limit = 20) => request<SubjectRequest[]>("GET", `/privacy/requests${query({ limit })}`),
   erase: (subject: string) => request<ErasureResult>("POST", "/privacy/erase", { subject }),

@@ -7,9 +7,7 @@ export default async function ({ page, base, shot }) {
   await page.goto(`${base}/quality/`);
   await page.getByTestId("quality-pipeline").first().waitFor();
   result.qualityDatasets = await page.getByTestId("quality-datasets-empty").textContent();
-  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="quality-pipeline"]')]
-    .every((e) => e.getAttribute("data-loaded") === "true"));
-  result.rules = await page.getByTestId("quality-rules-passed").evaluateAll((els) => els.map((e) => e.textContent));
+  result.rules = await page.getByTestId("quality-pass-rate").evaluateAll((els) => els.map((e) => e.textContent));
   await shot("quality-empty");
   await page.goto(`${base}/compliance/`);
   result.inventory = await page.getByTestId("inventory-empty").textContent();

@@ -4,11 +4,12 @@
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useState } from "react";
-import { api, type PipelineSummary } from "@/lib/api";
+import { api } from "@/lib/api";
 import { ago, count } from "@/lib/format";
-import { datasetHref, governance, shortKey, type CatalogDataset } from "@/lib/governance";
+import { datasetHref, governance, shortKey, type CatalogDataset, type QualitySummaryRow } from "@/lib/governance";
 import { useApi } from "@/lib/useApi";
-import { deadLetterRate, PipelineQuality, rate } from "@/components/PipelineQuality";
+import { LineChart } from "@/components/LineChart";
+import { PipelineQuality, rate } from "@/components/PipelineQuality";
 import { SchemaChanges } from "@/components/SchemaChanges";
 import { Section } from "@/components/Section";
 import { Empty, ErrorState, Loading } from "@/components/States";
@@ -17,25 +18,20 @@ import { VolumeChart } from "@/components/VolumeChart";
 
 const qualityHref = (name: string) => `/quality/?pipeline=${encodeURIComponent(name)}`;
 
-function PipelineRow({ p, selected }: { p: PipelineSummary; selected: boolean }) {
-  const last = useApi(() => api.runs({ pipeline: p.name, limit: 1 }), [p.name]);
-  const quality = useApi(() => api.quality(p.name, 200), [p.name]);
-  const run = last.data?.items[0];
-  const points = quality.data?.points ?? [];
-  const lastRun = points.length ? points[points.length - 1].run_id : undefined;
-  const lastRules = points.filter((x) => x.run_id === lastRun);
-  const passed = lastRules.filter((x) => x.passed).length;
+function PipelineRow({ p, status, selected }: { p: QualitySummaryRow; status?: string; selected: boolean }) {
   return (
-    <tr data-testid="quality-pipeline" data-pipeline={p.name} data-loaded={String(!!last.data && !!quality.data)} className={`border-b border-stone-100 ${selected ? "bg-blue-50" : ""}`}>
+    <tr data-testid="quality-pipeline" data-pipeline={p.name} data-pass-rate={p.pass_rate ?? ""}
+      data-dead-letter-rate={p.dead_letter_rate ?? ""} data-anomalies={p.anomalies}
+      className={`border-b border-stone-100 ${selected ? "bg-blue-50" : ""}`}>
       <td className="py-1 pr-3"><Link href={qualityHref(p.name)} className="font-medium text-blue-700 hover:underline">{p.name}</Link></td>
-      <td className="pr-3"><StatusBadge status={p.status} /></td>
-      <td className="pr-3 text-xs">{p.last_run?.finished_at ? ago(p.last_run.finished_at) : "—"}</td>
-      <td data-testid="quality-rules-passed" data-passed={passed} data-rules={lastRules.length} className="pr-3 text-xs">
-        {lastRules.length === 0 ? <span className="text-stone-400">no rules</span>
-          : <span className={passed === lastRules.length ? "text-green-700" : "text-red-700"}>{passed} of {lastRules.length} passed</span>}
+      <td className="pr-3">{status ? <StatusBadge status={status} /> : null}</td>
+      <td className="pr-3 text-xs" title={p.last_run ?? ""}>{p.last_run ? ago(p.last_run) : "never"}</td>
+      <td data-testid="quality-pass-rate" className="pr-3 text-right text-xs tabular-nums">
+        {p.pass_rate === null || p.pass_rate === undefined ? <span className="text-stone-400">no rules</span>
+          : <span className={p.pass_rate === 1 ? "text-green-700" : "text-red-700"}>{rate(p.pass_rate)}</span>}
       </td>
-      <td data-testid="quality-dead-letter-rate" className="pr-3 text-right text-xs tabular-nums">{run ? rate(deadLetterRate(run)) : "—"}</td>
-      <td className="text-right text-xs tabular-nums">{run ? `${count(run.rows_loaded)} / ${count(run.rows_read)}` : "—"}</td>
+      <td data-testid="quality-dead-letter-rate" className="pr-3 text-right text-xs tabular-nums">{rate(p.dead_letter_rate)}</td>
+      <td className="text-right text-xs">{p.anomalies ? <span className="font-medium text-red-700">⚠ {p.anomalies}</span> : <span className="text-green-700">none</span>}</td>
     </tr>
   );
 }
@@ -61,7 +57,10 @@ function DatasetRow({ d }: { d: CatalogDataset }) {
       </tr>
       {open && q.data && (
         <tr><td colSpan={6} className="bg-stone-50 p-3">
-          <VolumeChart points={q.data.volume} testid="dataset-volume-chart" />
+          <div className="grid gap-4 md:grid-cols-2">
+            <div><div className="mb-1 text-xs font-medium text-stone-600">Rows per run</div><VolumeChart points={q.data.volume} testid="dataset-volume-chart" /></div>
+            <Freshness name={d.key} />
+          </div>
           <div className="mt-2"><SchemaChanges changes={q.data.schema_changes} /></div>
         </td></tr>
       )}
@@ -69,26 +68,46 @@ function DatasetRow({ d }: { d: CatalogDataset }) {
   );
 }
 
+/** Time between a dataset's writes, run by run (GET /api/v1/quality/datasets). */
+function Freshness({ name }: { name: string }) {
+  const history = useApi(() => governance.datasetHistory(name), [name]);
+  if (history.error && !history.data) return <ErrorState error={history.error} title="Could not load the freshness" />;
+  const points = (history.data?.points ?? []).filter((p) => p.freshness_s !== null && p.freshness_s !== undefined);
+  if (!history.data) return <Loading what="Loading freshness" />;
+  if (points.length === 0) return <p data-testid="freshness-none" className="text-xs text-stone-500">Freshness needs two writes: one so far.</p>;
+  const top = Math.max(...points.map((p) => p.freshness_s ?? 0));
+  const [unit, per] = top < 120 ? ["s", 1] : top < 7200 ? ["min", 60] : ["h", 3600];
+  return (
+    <div data-testid="freshness-chart" data-points={points.length}>
+      <div className="mb-1 text-xs font-medium text-stone-600">Time since the previous write ({unit})</div>
+      <LineChart height={140} unit={` ${unit}`} labels={points.map((p) => new Date(p.at).toLocaleString())}
+        series={[{ name: unit, colour: "#7c3aed", values: points.map((p) => (p.freshness_s ?? 0) / per) }]} />
+    </div>
+  );
+}
+
 function QualityView() {
   const selected = useSearchParams().get("pipeline");
+  const summary = useApi(() => governance.qualitySummary(50), []);
   const pipelines = useApi(() => api.pipelines(), []);
   const datasets = useApi(() => governance.catalog(), []);
-  if (pipelines.loading) return <Loading what="Loading quality" />;
-  if (!pipelines.data) return <ErrorState error={pipelines.error!} title="Could not load the pipelines" />;
-  const items = pipelines.data.items;
+  if (summary.loading) return <Loading what="Loading quality" />;
+  if (!summary.data) return <ErrorState error={summary.error!} title="Could not load the quality summary" />;
+  const items = summary.data.pipelines;
+  const status = new Map((pipelines.data?.items ?? []).map((p) => [p.name, p.status]));
   const shown = (datasets.data ?? []).filter((d) => !d.dead_letter);
   return (
     <div data-testid="quality-page">
       <h1 className="mb-4 text-2xl font-bold">Quality</h1>
-      <Section title="Pipelines — the last run" testid="quality-pipelines">
+      <Section title="Pipelines — over their newest 50 runs" testid="quality-pipelines">
         {items.length === 0 ? <Empty testid="quality-pipelines-empty">No pipelines are served yet — add a pipeline file to the server&apos;s folder.</Empty> : (
           <div className="overflow-x-auto">
             <table className="w-full text-left text-sm">
               <thead className="border-b text-xs uppercase text-stone-500">
-                <tr><th className="py-1 pr-3">Pipeline</th><th className="pr-3">Status</th><th className="pr-3">Finished</th><th className="pr-3">Rules</th>
-                  <th className="pr-3 text-right">Dead-letter rate</th><th className="text-right">Loaded / read</th></tr>
+                <tr><th className="py-1 pr-3">Pipeline</th><th className="pr-3">Status</th><th className="pr-3">Last run</th><th className="pr-3 text-right">Rule pass rate</th>
+                  <th className="pr-3 text-right">Dead-letter rate</th><th className="text-right">Volume anomalies</th></tr>
               </thead>
-              <tbody>{items.map((p) => <PipelineRow key={p.name} p={p} selected={p.name === selected} />)}</tbody>
+              <tbody>{items.map((p) => <PipelineRow key={p.name} p={p} status={status.get(p.name)} selected={p.name === selected} />)}</tbody>
             </table>
           </div>
         )}
