@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS rules_by_run ON rule_results (run_id);
 """
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RuleResult:
     step: str
     rule: str
@@ -130,24 +130,40 @@ class QualityStore:
         first, each with its rule results."""
         if not self.path.exists():
             return []
+        newest = ("SELECT run_id FROM quality_runs WHERE pipeline = ? AND finished >= ? "
+                  "ORDER BY finished DESC, run_id DESC LIMIT ?")
+        params = (pipeline, since or "", limit)
         with self._db() as db:
+            db.row_factory = None  # tuples: a dashboard read is thousands of rows
             rows = db.execute(
-                "SELECT * FROM quality_runs WHERE pipeline = ? AND finished >= ? "
-                "ORDER BY finished DESC, run_id DESC LIMIT ?",
-                (pipeline, since or "", limit)).fetchall()
-            found = {r["run_id"]: QualityRun(
-                r["run_id"], r["pipeline"], r["finished"], r["status"], r["rows_in"],
-                r["loaded"], r["dead_lettered"]) for r in reversed(rows)}
-            ids = list(found)
-            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
-                chunk = ids[start:start + 500]
-                for r in db.execute(
-                        "SELECT * FROM rule_results WHERE run_id IN "
-                        f"({','.join('?' * len(chunk))})", chunk):
-                    found[r["run_id"]].rules.append(RuleResult(
-                        r["step"], r["rule"], r["column_name"], r["severity"], r["passed"],
-                        r["failed"]))
+                "SELECT run_id, pipeline, finished, status, rows_in, loaded, dead_lettered "
+                f"FROM quality_runs WHERE run_id IN ({newest}) "
+                "ORDER BY finished, run_id", params).fetchall()
+            found = {r[0]: QualityRun(*r) for r in rows}
+            for run_id, *rest in db.execute(
+                    "SELECT run_id, step, rule, column_name, severity, passed, failed FROM "
+                    f"rule_results WHERE run_id IN ({newest}) ORDER BY rowid", params):
+                found[run_id].rules.append(RuleResult(*rest))
         return list(found.values())
+
+    def runs_encoded(self, pipeline: str, *, since: str | None = None, limit: int = 100
+                     ) -> list[tuple[str, str, str, int, int, int, str]]:
+        """Like ``runs``, for answers of thousands of rule results: per run (run id,
+        finished, status, rows in, loaded, dead-lettered, its rules as a JSON array text of
+        {step, rule, column, severity, failed, passed}), encoded by SQLite itself."""
+        if not self.path.exists():
+            return []
+        newest = ("SELECT run_id FROM quality_runs WHERE pipeline = ? AND finished >= ? "
+                  "ORDER BY finished DESC, run_id DESC LIMIT ?")
+        with self._db() as db:
+            db.row_factory = None
+            return db.execute(
+                "SELECT q.run_id, q.finished, q.status, q.rows_in, q.loaded, q.dead_lettered, "
+                "(SELECT json_group_array(json_object('step', step, 'rule', rule, 'column', "
+                "column_name, 'severity', severity, 'failed', failed, 'passed', passed)) "
+                "FROM rule_results r WHERE r.run_id = q.run_id) "
+                f"FROM quality_runs q WHERE q.run_id IN ({newest}) ORDER BY q.finished, "
+                "q.run_id", (pipeline, since or "", limit)).fetchall()
 
     def pipelines(self) -> list[str]:
         if not self.path.exists():

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from dteg.server.quality_models import PipelineQuality
 from tests.server_api import CLEAN, Api, write_folder
 
 pytestmark = pytest.mark.slow
@@ -33,6 +34,7 @@ def test_a_pipelines_runs_with_counts_and_rule_results(api: Api) -> None:
     answer = api.client.get("/api/v1/quality/pipelines/customers", headers=api.admin_headers())
     assert answer.status_code == 200, answer.text
     body = answer.json()
+    PipelineQuality.model_validate(body)  # the documented shape
     assert body["pipeline"] == "customers"
     assert [r["run_id"] for r in body["runs"]] == api.runs[:2]  # type: ignore[attr-defined]
     for run in body["runs"]:
