@@ -11,15 +11,12 @@ export default async function ({ page, base, args, shot }) {
   })));
   await shot("catalog");
 
-  const total = result.rows.length;
-  // The box follows the URL (?pii=true), which the click changes: wait for both.
+  // The box follows the URL (?pii=true), which the click changes; the list shows the answer
+  // to the filtered request once its marker says so.
   await page.getByTestId("catalog-pii").click();
   await page.waitForURL((u) => u.search.includes("pii=true"));
+  await page.locator('[data-testid="catalog-answer"][data-pii="true"]').waitFor({ state: "attached" });
   await page.waitForFunction(() => document.querySelector('[data-testid="catalog-pii"]').checked);
-  await page.waitForFunction((n) => {
-    const rows = document.querySelectorAll('[data-testid="catalog-row"]');
-    return rows.length > 0 && rows.length < n;
-  }, total);
   result.piiOnly = (await page.getByTestId("catalog-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-key")))).sort();
   await shot("catalog-pii-only");
 

@@ -48,7 +48,8 @@ function CatalogView() {
   const [text, setText] = useState(q);
   const [owner, setOwner] = useState("");
   const [tag, setTag] = useState("");
-  const list = useApi(() => governance.catalog(q || undefined, pii), [q, pii]);
+  // The answer keeps the filter it was asked with: the old list stays up while a new one loads.
+  const list = useApi(() => governance.catalog(q || undefined, pii).then((items) => ({ q, pii, items })), [q, pii]);
 
   function go(next: { q?: string; pii?: boolean }) {
     const search = new URLSearchParams();
@@ -59,7 +60,7 @@ function CatalogView() {
     router.replace(`/catalog/${s ? `?${s}` : ""}`);
   }
 
-  const all = list.data ?? [];
+  const all = list.data?.items ?? [];
   const owners = [...new Set(all.flatMap((d) => d.owners))].sort();
   const tags = [...new Set(all.flatMap((d) => d.tags))].sort();
   const shown = all.filter((d) => (!owner || d.owners.includes(owner)) && (!tag || d.tags.includes(tag)));
@@ -97,6 +98,7 @@ function CatalogView() {
         )
       ) : (
         <Section title={`${shown.length} dataset(s)`} testid="catalog-list">
+          <div data-testid="catalog-answer" data-q={list.data?.q} data-pii={String(list.data?.pii)} hidden />
           <div className="overflow-x-auto">
             <table data-testid="catalog-table" className="w-full text-left text-sm">
               <thead className="border-b text-xs uppercase text-stone-500">
