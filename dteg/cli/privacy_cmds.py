@@ -100,6 +100,7 @@ def _request(kind: str, subject: str, where: Path, store: str | None) -> Any:
     for outcome in result.outcomes:
         shown = {"erased": f"erased {outcome.rows:,} row(s)",
                  "exported": f"found {outcome.rows:,} row(s)",
+                 "crypto-shredded": f"crypto-shredded ({outcome.message})",
                  "not_found": "no rows of the subject" + (
                      f" ({outcome.message})" if outcome.message else ""),
                  }.get(outcome.status, f"{outcome.status.upper()}: {outcome.message}")

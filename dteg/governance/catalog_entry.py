@@ -72,6 +72,22 @@ def _pii_by_column(profiles: dict[str, dict[str, Any]], sources: list[StepSpec]
     return found
 
 
+def dead_letter_columns(spec: PipelineSpec, profiles: dict[str, dict[str, Any]]
+                        ) -> list[ColumnEntry]:
+    """The columns of a pipeline's dead-letter dataset: dteg's dead-letter record (fixed),
+    with ``record`` — the rejected row as JSON, masked as the loads mask it — carrying the
+    PII classes of the sources' columns, so the inventory and erasure see it."""
+    from dteg.components.records import DEAD_LETTER_SCHEMA
+
+    classes = sorted(set(_pii_by_column(profiles, spec.sources()).values()))
+    masked = any(protections(spec, s.name) for s in spec.sinks())
+    return [ColumnEntry(
+        name=f.name, type=str(f.type),
+        pii=(", ".join(classes) or None) if f.name == "record" else None,
+        protection="masked like the loads" if f.name == "record" and classes and masked
+        else None) for f in DEAD_LETTER_SCHEMA]
+
+
 def _rows(report: RunReport, step: StepSpec) -> int | None:
     if step.is_dead_letter_sink:
         return report.dead_lettered_stored
@@ -111,6 +127,8 @@ def collect(spec: PipelineSpec, report: RunReport, profiles: dict[str, dict[str,
                 name=f["name"], type=f["type"], pii=kind,
                 protection=guard.strategy if guard else None,
                 protected_by=guard.step if guard else None))
+        if step.is_dead_letter_sink:  # also when the run wrote none: the shape is fixed
+            columns = dead_letter_columns(spec, profiles)
         datasets.append(DatasetEntry(
             key=dataset_key(namespace, name), namespace=namespace, name=name,
             role="read" if step.is_source else "write", pipeline=spec.name, step=step.name,

@@ -6,7 +6,10 @@ subject's value protected the same way: every masking stage on the load's path i
 it would mask ``{column: value}`` (``mask_row``, the stage contract), so a third-party
 masking stage works like the built-in one. A column encrypted with a random nonce (AES-GCM)
 cannot be matched by value and is reported. A load whose target cannot delete rows in place
-(the ``row_store`` capability) is reported as not erased, with what to do instead.
+(the ``row_store`` capability) is reported as not erased, with what to do instead — unless an
+encrypt step on its path sealed each row under a per-subject key (``key_per:`` the subject's
+column): then the subject's key is destroyed (crypto-shredding, once per keystore and
+request) and the dataset's receipt says ``crypto-shredded``.
 
 This module decides and deletes; the caller (CLI, server) writes one receipt per dataset to
 the audit log, since only it may import ``dteg.auth``."""
@@ -17,6 +20,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dteg.components.contracts import RunContext
@@ -57,7 +61,7 @@ class DatasetOutcome:
     target: str
     column: str
     protection: str | None
-    status: str  # erased | exported | not_found | unsupported | failed
+    status: str  # erased | crypto-shredded | exported | not_found | unsupported | failed
     rows: int = 0
     message: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)  # export only
@@ -87,26 +91,63 @@ def _masking_steps(spec: PipelineSpec, sink: str) -> list[StepSpec]:
     return [s for s in reversed(upstream(spec, sink)) if s.capabilities.masks]
 
 
+def _stage(spec: PipelineSpec, step: StepSpec) -> Any:
+    info = default_registry().find("transform", step.component or step.type)
+    if info is None:
+        raise ConfigError(f"{step.where()}: its component is not installed, so the "
+                          "subject's value cannot be protected the same way",
+                          hint="Install the component, then run the request again.")
+    stage = info.build(step.validated(), RunContext(
+        pipeline=spec.name, step=step.name, base_dir=spec.base_dir, run_id="privacy"))
+    stage.setup()
+    return stage
+
+
 def stored_value(spec: PipelineSpec, sink: str, column: str, value: str) -> Any:
-    """``value`` as ``sink``'s target stores it in ``column``: through every masking stage on
-    the way, each asked through its ``mask_row``."""
-    registry = default_registry()
+    """``value`` as ``sink``'s target stores it in ``column`` (or as step ``sink`` sees it):
+    through every masking stage on the way, each asked through its ``mask_row``."""
     row: dict[str, Any] = {column: value}
     for step in _masking_steps(spec, sink):
-        info = registry.find("transform", step.component or step.type)
-        if info is None:
-            raise ConfigError(f"{step.where()}: its component is not installed, so the "
-                              "subject's value cannot be protected the same way",
-                              hint="Install the component, then run the request again.")
-        stage = info.build(step.validated(), RunContext(
-            pipeline=spec.name, step=step.name, base_dir=spec.base_dir, run_id="privacy"))
-        stage.setup()
-        row = stage.mask_row(dict(row))
+        row = _stage(spec, step).mask_row(dict(row))
     return row[column]
 
 
+def _subject_keyed(spec: PipelineSpec, sink: str, column: str) -> StepSpec | None:
+    """The nearest step on ``sink``'s path that seals rows under per-subject keys of
+    ``column`` (its settings' ``key_per``)."""
+    for step in upstream(spec, sink):
+        if step.capabilities.masks and getattr(step.settings, "key_per", None) == column:
+            return step
+    return None
+
+
+def _shred(spec: PipelineSpec, keyed: StepSpec, subject: Subject, outcome: DatasetOutcome,
+           done: dict[Path, str | None]) -> DatasetOutcome:
+    """Destroy the subject's key in the keystore of step ``keyed`` (once per request)."""
+    stage = _stage(spec, keyed)
+    store = stage.keystore(create=False)
+    path = stage.keystore_file
+    if path not in done:
+        if store is None:
+            done[path] = None
+        else:
+            seen = stored_value(spec, keyed.name, subject.column, subject.value)
+            done[path] = store.shred(subject.column, str(seen)).key_id
+    if store is not None:
+        store.close()
+    key_id = done[path]
+    if key_id is None:
+        outcome.message = f"the subject has no key in {path.name} (never written here)"
+        return outcome
+    outcome.status = "crypto-shredded"
+    outcome.protection = "encrypted per subject"
+    outcome.message = (f"the subject's key `{key_id}` was destroyed in {path.name}: their "
+                       f"values written by step `{keyed.name}` no longer decrypt")
+    return outcome
+
+
 def _one(spec: PipelineSpec, step: StepSpec, subject: Subject, kind: str,
-         known: set[str] | None) -> DatasetOutcome:
+         known: set[str] | None, shredded: dict[Path, str | None]) -> DatasetOutcome:
     namespace, name = dataset_of(spec, step)
     guard = protections(spec, step.name).get(subject.column)
     outcome = DatasetOutcome(
@@ -115,6 +156,18 @@ def _one(spec: PipelineSpec, step: StepSpec, subject: Subject, kind: str,
         protection=guard.strategy if guard else None, status="not_found")
     if known is not None and subject.column not in known:
         outcome.message = f"no column `{subject.column}` (per the catalog)"
+        return outcome
+    keyed = _subject_keyed(spec, step.name, subject.column)
+    if keyed is not None:
+        if kind == "erase":
+            try:
+                return _shred(spec, keyed, subject, outcome, shredded)
+            except DtegError as exc:
+                outcome.status, outcome.message = "failed", spec.redactor(exc.render())
+                return outcome
+        outcome.status = "unsupported"
+        outcome.message = (f"rows are sealed under per-subject keys by step `{keyed.name}`: "
+                           "read the dataset through a `decrypt` step and filter it")
         return outcome
     if guard is not None and guard.strategy in ("encrypted", "redact", "null", "partial",
                                                 "email"):
@@ -164,6 +217,7 @@ def handle(specs: list[PipelineSpec], subject: Subject, kind: str,
     not opened (a file target without it is then not reported as impossible to erase)."""
     started = time.monotonic()
     seen: set[str] = set()
+    shredded: dict[Path, str | None] = {}
     outcomes = []
     for spec in specs:
         for step in spec.sinks():
@@ -171,6 +225,7 @@ def handle(specs: list[PipelineSpec], subject: Subject, kind: str,
             if key in seen:
                 continue
             seen.add(key)
-            outcomes.append(_one(spec, step, subject, kind, (columns or {}).get(key)))
+            outcomes.append(_one(spec, step, subject, kind, (columns or {}).get(key),
+                                 shredded))
     return RequestResult(request_id=uuid.uuid4().hex[:16], kind=kind, column=subject.column,
                          outcomes=outcomes, seconds=time.monotonic() - started)

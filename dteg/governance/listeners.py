@@ -8,6 +8,8 @@ from dteg.governance.catalog_listener import Catalog
 from dteg.governance.catalog_store import CatalogStore
 from dteg.governance.drift import compare, write_alert
 from dteg.governance.lineage import LineageEmitter
+from dteg.governance.quality_listener import QualityHistory
+from dteg.governance.quality_store import QualityStore
 from dteg.run.events import Committed, RunEvent, RunFailed, RunFinished, RunListener, RunStarted
 from dteg.run.records import RunRecords, RunStore
 from dteg.spec.models import PipelineSpec
@@ -65,10 +67,11 @@ class Lineage(RunListener):
 
 def default_listeners(spec: PipelineSpec) -> list[RunListener]:
     """What every recorded run reports to: drift first (it adds to the report), then the run
-    records, then lineage, then the catalog."""
+    records, then lineage, then the catalog and the quality history."""
     store = RunStore.for_folder(spec.base_dir)
     return [*component_listeners(spec), DriftDetector(store), RunRecords(store), Lineage(),
-            Catalog(CatalogStore.for_folder(spec.base_dir))]
+            Catalog(CatalogStore.for_folder(spec.base_dir)),
+            QualityHistory(QualityStore.for_folder(spec.base_dir))]
 
 
 def component_listeners(spec: PipelineSpec) -> list[RunListener]:

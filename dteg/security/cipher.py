@@ -10,7 +10,10 @@ Formats (text, so any sink can hold them; the key id lets keys rotate):
   equal tokens, so joins and group-bys still work), reversible with the key.
 
 Decryption never returns garbage: a value that is malformed, names an unknown key, or fails
-authentication (wrong key, altered value) is reported as a ``failure`` with the reason.
+authentication (wrong key, altered value) is reported as a ``failure`` with the reason. A
+value sealed with a per-subject key (``dteg:v1:s.<hex>:…``, see ``subject_keys``) whose key
+was destroyed by an erasure decrypts to null and is listed in ``shredded``: that is the
+erasure working, not an error.
 """
 
 from __future__ import annotations
@@ -19,9 +22,17 @@ import base64
 import binascii
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from dteg.security.keys import Keyring, LocalKey, TransitKey
+from dteg.security.subject_keys import SUBJECT_KEY_PREFIX, Shredded
+
+
+class SubjectKeys(Protocol):
+    """Where per-subject keys are found (``SubjectKeystore``)."""
+
+    def get(self, key_id: str) -> LocalKey | Shredded | None: ...
 
 PREFIX = "dteg"
 ENCRYPTED = "v1"
@@ -73,14 +84,18 @@ class Decrypted:
 
     values: list[str | None]
     failures: dict[int, str]
+    shredded: set[int] = field(default_factory=set)
 
 
-def decrypt_texts(ring: Keyring, values: Sequence[str | None]) -> Decrypted:
-    """Decrypt ``dteg:v1:`` and ``dteg:tok:`` values with the keys of ``ring``."""
+def decrypt_texts(ring: Keyring, values: Sequence[str | None],
+                  subjects: SubjectKeys | None = None) -> Decrypted:
+    """Decrypt ``dteg:v1:`` and ``dteg:tok:`` values with the keys of ``ring`` (and the
+    per-subject keys of ``subjects``)."""
     from cryptography.exceptions import InvalidTag
 
     out: list[str | None] = [None] * len(values)
     failures: dict[int, str] = {}
+    shredded: set[int] = set()
     transit: dict[str, list[tuple[int, str]]] = {}
     for i, value in enumerate(values):
         if value is None:
@@ -94,7 +109,16 @@ def decrypt_texts(ring: Keyring, values: Sequence[str | None]) -> Decrypted:
         if kind not in (ENCRYPTED, TOKEN):
             failures[i] = f"unknown format `dteg:{kind}` (this dteg reads v1 and tok)"
             continue
-        key = ring.get(key_id)
+        key: LocalKey | TransitKey | Shredded | None = ring.get(key_id)
+        if key is None and key_id.startswith(SUBJECT_KEY_PREFIX):
+            if subjects is None:
+                failures[i] = (f"encrypted with the per-subject key `{key_id}`, but no "
+                               "subject keystore was given (`keystore:`)")
+                continue
+            key = subjects.get(key_id)
+        if isinstance(key, Shredded):
+            shredded.add(i)
+            continue
         if key is None:
             failures[i] = (f"encrypted with key `{key_id}`, which the keyring does not have "
                            f"(ids: {', '.join(ring.keys)})")
@@ -132,17 +156,18 @@ def decrypt_texts(ring: Keyring, values: Sequence[str | None]) -> Decrypted:
             continue
         out[i] = _text(plain, i, failures)
     for key_id, items in transit.items():
-        key = ring.get(key_id)
-        assert isinstance(key, TransitKey)
+        transit_key = ring.get(key_id)
+        assert isinstance(transit_key, TransitKey)
         from dteg.security.vault import transit_decrypt
 
-        results = transit_decrypt(key.config, [payload for _, payload in items])
+        results = transit_decrypt(transit_key.config, [payload for _, payload in items])
         for (i, _), result in zip(items, results, strict=True):
             if isinstance(result, bytes):
                 out[i] = _text(result, i, failures)
             else:
-                failures[i] = f"Vault transit key `{key.config.key_name}` refused it: {result}"
-    return Decrypted(out, failures)
+                failures[i] = (f"Vault transit key `{transit_key.config.key_name}` refused "
+                               f"it: {result}")
+    return Decrypted(out, failures, shredded)
 
 
 def _text(plain: bytes, index: int, failures: dict[int, str]) -> str | None:

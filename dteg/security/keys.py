@@ -91,6 +91,8 @@ class LocalKey:
     id: str
     gcm: Any
     siv: Any
+    # The HMAC key that finds subjects in a per-subject keystore (``subject_keys``).
+    material_index: bytes = b""
 
     def __repr__(self) -> str:  # never show key material
         return f"LocalKey(id={self.id!r})"
@@ -100,7 +102,8 @@ class LocalKey:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
         return cls(key_id, AESGCM(derive(material, "aes-256-gcm", 32)),
-                   AESSIV(derive(material, "aes-siv", 64)))
+                   AESSIV(derive(material, "aes-siv", 64)),
+                   derive(material, "subject-index", 32))
 
 
 @dataclass

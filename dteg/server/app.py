@@ -13,7 +13,17 @@ from dteg.server import errors
 from dteg.server.access import declared_routes, requires
 from dteg.server.audit_trail import AuditTrail
 from dteg.server.context import ServerContext
-from dteg.server.routes import admin, auth, health, lineage, overview, pipelines, quality, runs
+from dteg.server.routes import (
+    admin,
+    auth,
+    health,
+    lineage,
+    overview,
+    pipelines,
+    quality,
+    quality_dashboard,
+    runs,
+)
 from dteg.server.routes import catalog as data_catalog
 from dteg.server.routes import marketplace as marketplace_view
 from dteg.server.routes import oidc as sso
@@ -88,7 +98,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
         404: {"model": errors.ErrorResponse, "description": "Not found"},
         422: {"model": errors.ErrorResponse, "description": "Invalid request or pipeline"}})
     for module in (health, auth, sso, overview, pipelines, quality, runs, lineage, admin,
-                   data_catalog, privacy_requests, marketplace_view):
+                   data_catalog, privacy_requests, marketplace_view, quality_dashboard):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(auth.well_known)

@@ -113,7 +113,8 @@ class ErasureReceipt(BaseModel):
     target: str
     column: str
     protection: str | None
-    status: str = Field(description="erased | not_found | unsupported | failed")
+    status: str = Field(description="erased | crypto-shredded | not_found | unsupported | "
+                        "failed")
     rows: int
     message: str
 

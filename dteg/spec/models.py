@@ -74,6 +74,11 @@ class SecuritySpec(_Strict):
     keys: list[KeyConfig] | None = Field(
         default=None, description="A keyring instead of encryption_key: [{id, key | env | file "
         "| vault | transit}, …]; the first encrypts, all decrypt")
+    key_per: str | None = Field(
+        default=None, description="Crypto-shredding: encrypt each row under a data key of its "
+        "own subject (the value of this column, e.g. email; it must be one of the encrypted "
+        "columns). `dteg privacy erase --subject <column>=…` destroys that key, so the "
+        "subject's values stop decrypting in every file and topic they were written to")
     access_level: Literal["public", "internal", "restricted"] = Field(
         default="internal", description="restricted: refuse to load columns that look like "
         "personal data unless a mask or encrypt step covers them")

@@ -301,6 +301,8 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
             if security.encryption_key is not None:
                 encrypt_config["key"] = security.encryption_key.get_secret_value()
             encrypt_config["key_id"] = security.encryption_key_id
+        if security.key_per is not None:
+            encrypt_config["key_per"] = security.key_per
         policy.append(("encrypt", encrypt_config, ("pipeline", "security")))
     # Where each generated config key was written, for errors and for the plan.
     origin = {
@@ -315,6 +317,7 @@ def insert_policy_steps(spec: PipelineSpec) -> PipelineSpec:
         ("encrypt", "key"): ("pipeline", "security", "encryption_key"),
         ("encrypt", "key_id"): ("pipeline", "security", "encryption_key_id"),
         ("encrypt", "keys"): ("pipeline", "security", "keys"),
+        ("encrypt", "key_per"): ("pipeline", "security", "key_per"),
     }
     policy_keys = {"validate": "validation_rules", "mask": "data_masking",
                    "encrypt": "encryption"}

@@ -6,10 +6,16 @@
 names, and casts the text back to a declared type (``types:``). A value that cannot be
 decrypted — wrong key, altered, malformed — fails the run with the column's name
 (``on_error: fail``, the default) or goes to the dead-letter output (``on_error: quarantine``).
+
+With ``key_per: <column>`` each row is sealed with its subject's own data key (from the
+subject keystore, ``dteg.security.subject_keys``), so erasing a subject is destroying one key.
+``decrypt`` opens such values through the keystore; a destroyed key gives null (counted as
+shredded, never an error).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +28,7 @@ from dteg.errors import StepError
 from dteg.security.keys import (
     Keyring,
 )
+from dteg.security.subject_keys import SubjectKeystore, keystore_path
 from dteg.transforms.encrypt_config import DecryptConfig, EncryptConfig, KeyedConfig
 
 
@@ -42,9 +49,22 @@ class _Keyed(BatchTransform):
         self.missing = missing
         self._configs = config.keyring_configs()
         self._ring: Keyring | None = None
+        self._keystore_setting: str | None = getattr(config, "keystore", None)
+        self._keystore: SubjectKeystore | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_ring": None}  # ciphers are built on each worker
+        # ciphers and the keystore connection are built on each worker
+        return {**self.__dict__, "_ring": None, "_keystore": None}
+
+    @property
+    def keystore_file(self) -> Path:
+        return keystore_path(self.ctx.base_dir, self._keystore_setting)
+
+    def keystore(self, *, create: bool) -> SubjectKeystore | None:
+        """The subject keystore (None when it does not exist and ``create`` is false)."""
+        if self._keystore is None and (create or self.keystore_file.exists()):
+            self._keystore = SubjectKeystore(self.keystore_file, self.ring)
+        return self._keystore
 
     def setup(self) -> None:
         _ = self.ring  # resolve keys once per worker, before the first batch
@@ -71,28 +91,53 @@ class Encrypt(_Keyed):
     def __init__(self, config: EncryptConfig, ctx: RunContext) -> None:
         super().__init__(config, ctx, config.columns, config.missing)
         self.config = config
+        self.key_per = config.key_per
 
     def mask_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """A dead-letter row of an earlier step, with this step's columns encrypted."""
-        from dteg.security.cipher import encrypt_texts
-
-        out = dict(row)
-        for column in self.columns:
-            value = out.get(column)
-            if value is not None:
-                text = value if isinstance(value, str) else as_text(pa.array([value]))[0]
-                out[column] = encrypt_texts(self.ring.encrypting, [text])[0]
-        return out
+        table = pa.RecordBatch.from_pylist([row])
+        sealed = self._sealed(table, [c for c in self.columns if row.get(c) is not None])
+        return {**row, **{c: v[0] for c, v in sealed.items()}}
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:
+        for name, values in self._sealed(batch, self._present(batch, "encrypt")).items():
+            index = batch.schema.get_field_index(name)
+            batch = batch.set_column(index, pa.field(name, pa.string()),
+                                     pa.array(values, pa.string()))
+        return StageResult(kept=batch)
+
+    def _sealed(self, batch: pa.RecordBatch, names: list[str]) -> dict[str, list[str | None]]:
+        """column → its ciphertexts: under the keyring's key, or (``key_per``) each row under
+        its subject's key."""
         from dteg.security.cipher import encrypt_texts
 
-        key = self.ring.encrypting
-        for name in self._present(batch, "encrypt"):
-            index = batch.schema.get_field_index(name)
-            sealed = pa.array(encrypt_texts(key, as_text(batch.column(index))), pa.string())
-            batch = batch.set_column(index, pa.field(name, pa.string()), sealed)
-        return StageResult(kept=batch)
+        if self.key_per is None:
+            key = self.ring.encrypting
+            return {n: encrypt_texts(key, as_text(batch.column(n))) for n in names}
+        if self.key_per not in batch.schema.names:
+            raise StepError(
+                f"`key_per: {self.key_per}` names a column the data does not have "
+                f"(columns: {batch.schema.names})", step=self.ctx.step,
+                hint="Name the column that identifies the data subject (case-sensitive).")
+        subjects = as_text(batch.column(self.key_per))
+        groups: dict[str | None, list[int]] = {}
+        for i, subject in enumerate(subjects):
+            groups.setdefault(subject, []).append(i)
+        store = self.keystore(create=True)
+        assert store is not None
+        out: dict[str, list[str | None]] = {}
+        for name in names:
+            texts = as_text(batch.column(name))
+            values: list[str | None] = [None] * len(texts)
+            for subject, rows in groups.items():
+                # A row without a subject has no one to erase it for: the step's own key.
+                key = self.ring.encrypting if subject is None else \
+                    store.key_for(self.key_per, subject)
+                for i, sealed in zip(rows, encrypt_texts(key, [texts[i] for i in rows]),
+                                     strict=True):
+                    values[i] = sealed
+            out[name] = values
+        return out
 
 
 class Decrypt(_Keyed):
@@ -102,6 +147,7 @@ class Decrypt(_Keyed):
         super().__init__(config, ctx, config.columns, config.missing)
         self.types = {c: parse_type(t) for c, t in config.types.items()}
         self.on_error = config.on_error
+        self.shredded = 0  # values whose subject was erased (null), on this worker
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:
         from dteg.security.cipher import decrypt_texts
@@ -115,7 +161,9 @@ class Decrypt(_Keyed):
                     f"column `{name}` is {column.type}, not text, so it holds no encrypted "
                     "values", step=self.ctx.step,
                     hint="Decrypt only columns an `encrypt` step (or tokenize) wrote.")
-            result = decrypt_texts(self.ring, column.to_pylist())
+            result = decrypt_texts(self.ring, column.to_pylist(),
+                                   self.keystore(create=False))
+            self.shredded += len(result.shredded)
             if result.failures and self.on_error == "fail":
                 first, reason = next(iter(result.failures.items()))
                 raise StepError(

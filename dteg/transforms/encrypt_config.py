@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from dteg.components.settings import StageSettings
 from dteg.components.types import DeclaredType
@@ -50,7 +50,25 @@ class EncryptConfig(KeyedConfig):
     missing: Literal["error", "ignore"] = Field(
         default="error", description="What to do when a column is not in the data")
 
+    key_per: str | None = Field(
+        default=None, description="Crypto-shredding: encrypt each row with a data key of its "
+        "own subject, the value of this column (e.g. email). The keys live in `keystore`, "
+        "wrapped under this step's key; `dteg privacy erase --subject <column>=…` destroys "
+        "the subject's key, after which its values decrypt to null everywhere (files, Kafka "
+        "topics included). The column must be one of `columns`")
+    keystore: str | None = Field(
+        default=None, description="The per-subject keystore (SQLite file) for `key_per`; "
+        "relative to the pipeline's folder; default .dteg/subject_keys.sqlite")
+
     _columns = field_validator("columns")(_columns_not_empty)
+
+    @model_validator(mode="after")
+    def _subject_encrypted(self) -> EncryptConfig:
+        if self.key_per is not None and self.key_per not in self.columns:
+            raise ValueError(
+                f"`key_per: {self.key_per}` must also be encrypted: add it to `columns` "
+                "(otherwise the subject's value stays readable after their key is destroyed)")
+        return self
 
     def masked_columns(self) -> set[str]:
         return set(self.columns)
@@ -65,6 +83,10 @@ class DecryptConfig(KeyedConfig):
         default="fail", description="A value that cannot be decrypted fails the run, or goes "
         "to the dead-letter output")
     missing: Literal["error", "ignore"] = "error"
+    keystore: str | None = Field(
+        default=None, description="The per-subject keystore that values sealed with "
+        "`key_per` name (`dteg:v1:s.…`); default .dteg/subject_keys.sqlite. A value whose "
+        "subject was erased (key destroyed) comes back null, not as an error")
 
     _columns = field_validator("columns")(_columns_not_empty)
 

@@ -10,6 +10,9 @@ const LINKS = [
   { href: "/", label: "Overview" },
   { href: "/pipelines/", label: "Pipelines" },
   { href: "/lineage/", label: "Lineage" },
+  { href: "/catalog/", label: "Catalog" },
+  { href: "/quality/", label: "Quality" },
+  { href: "/compliance/", label: "Compliance" },
 ];
 
 function UserMenu() {

@@ -48,7 +48,7 @@ def list_catalog(request: Request, ctx: Context,
     return [d.to_dict() for d in visible_datasets(request, ctx, q, pii)]
 
 
-def _visible_detail(request: Request, ctx: ServerContext, key: str, runs: int
+def visible_detail(request: Request, ctx: ServerContext, key: str, runs: int
                     ) -> DatasetDetail:
     detail = catalog_store(ctx).dataset(key, runs=runs)
     allowed = visible_pipelines(request, ctx, "lineage.read")
@@ -86,7 +86,7 @@ def catalog_quality(request: Request, ctx: Context,
                     window: Annotated[int, Query(ge=3, le=500)] = 20,
                     k: Annotated[float, Query(gt=0, le=50)] = 3.0,
                     _: str = requires("lineage.read")) -> dict[str, Any]:
-    detail = _visible_detail(request, ctx, key, runs)
+    detail = visible_detail(request, ctx, key, runs)
     counted = [(r["run_id"], r["at"], int(r["rows"])) for r in reversed(detail.runs)
                if r["rows"] is not None]
     volume = [vars(p) for p in flag(counted, window=window, k=k)]
@@ -102,4 +102,4 @@ def catalog_detail(request: Request, ctx: Context,
                    key: Annotated[str, Query(max_length=1000, description="namespace::name")],
                    runs: Annotated[int, Query(ge=0, le=1000)] = 50,
                    _: str = requires("lineage.read")) -> dict[str, Any]:
-    return _visible_detail(request, ctx, key, runs).to_dict()
+    return visible_detail(request, ctx, key, runs).to_dict()

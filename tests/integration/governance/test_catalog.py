@@ -65,6 +65,18 @@ def test_every_dataset_of_the_examples_is_cataloged(cataloged: Path, capsys) -> 
             assert d["last_rows"] is not None, key
 
 
+def test_dead_letter_datasets_have_the_dead_letter_columns(cataloged: Path, capsys) -> None:
+    dead = [d for d in _listed(capsys, cataloged) if d["dead_letter"]]
+    assert dead
+    for d in dead:
+        assert [c["name"] for c in d["columns"]] == [
+            "pipeline", "step", "reason", "rule", "column", "source", "record", "failed_at"]
+    # The quickstart reads emails: its rejected rows (JSON in `record`) hold them, masked.
+    quickstart = next(d for d in dead if "quickstart" in d["key"])
+    record = next(c for c in quickstart["columns"] if c["name"] == "record")
+    assert "email" in record["pii"] and record["protection"] == "masked like the loads"
+
+
 def test_pii_classes_and_protection(cataloged: Path, capsys) -> None:
     listed = {d["key"]: d for d in _listed(capsys, cataloged)}
     raw = listed[f"file::{cataloged / 'data' / 'customers.csv'}"]

@@ -121,3 +121,39 @@ def test_erasure_is_admin_only_audited_and_removes_the_subject(api: Api) -> None
     assert len(receipts) == len(result["receipts"])
     assert any(e.result == "denied" for e in entries)  # the editor's attempt
     assert "ada@example.com" not in str([e.detail for e in entries])
+
+
+def test_the_privacy_report_has_the_inventory_and_every_loads_retention(api: Api) -> None:
+    answer = api.client.get("/api/v1/privacy/report", headers=api.admin_headers())
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    loaded = next(d for d in body["datasets"] if d["dataset"].endswith("/out/customers.csv"))
+    assert loaded["columns"]["email"] == "email" and loaded["protection"]["email"] == "hash"
+    assert loaded["writers"] == ["customers"] and loaded["retention"] == "not set"
+    assert all(d["columns"] for d in body["datasets"])  # the inventory: personal data only
+    rows = {(r["pipeline"], r["step"]): r for r in body["retention"]}
+    assert {"customers", "sales_orders", "payroll"} <= {p for p, _ in rows}
+    customers = next(r for (p, _), r in rows.items() if p == "customers")
+    assert customers["status"] == "not_set" and customers["dataset"] == loaded["dataset"]
+    scoped = {"Authorization": f"Bearer {api.token(('viewer', 'sales_*'))}"}
+    seen = api.client.get("/api/v1/privacy/report", headers=scoped).json()
+    assert {r["pipeline"] for r in seen["retention"]} == {"sales_orders"}
+    assert seen["datasets"] and all("sales" in d["dataset"] or "sales_orders" in
+                                    d["recipients"] for d in seen["datasets"])
+    assert api.client.get("/api/v1/privacy/report").status_code == 401
+
+
+def test_recent_requests_list_the_receipts_without_the_subject(api: Api) -> None:
+    headers = api.admin_headers()
+    erased = api.client.post("/api/v1/privacy/erase", json={"subject": "email=bo@example.com"},
+                             headers=headers).json()
+    answer = api.client.get("/api/v1/privacy/requests", headers=headers)
+    assert answer.status_code == 200, answer.text
+    newest = answer.json()[0]
+    assert newest["request_id"] == erased["request_id"] and newest["kind"] == "erase"
+    assert newest["actor"] == "user:admin" and newest["complete"] is erased["complete"]
+    assert [(r["dataset"], r["status"], r["rows"]) for r in newest["receipts"]] == [
+        (r["dataset"], r["status"], r["rows"]) for r in erased["receipts"]]
+    assert "bo@example.com" not in answer.text
+    viewer = {"Authorization": f"Bearer {api.token(('viewer', '*'))}"}
+    assert api.client.get("/api/v1/privacy/requests", headers=viewer).status_code == 403
