@@ -43,5 +43,6 @@ def test_every_mutation_needs_a_signed_in_caller() -> None:
               for method in (route.methods or ()) if method in ("POST", "PUT", "PATCH", "DELETE")]
     assert len(writes) >= 12  # users, reviews, replies, hide, threads, posts, solutions, …
     unguarded = [(m, p) for m, p, route in writes
-                 if not _calls(route.dependant) & GUARDS and (m, p) not in ANONYMOUS_WRITES | SIGNED_WRITES]
+                 if not _calls(route.dependant) & GUARDS
+                 and (m, p) not in ANONYMOUS_WRITES | SIGNED_WRITES]
     assert unguarded == []
