@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from dteg.orchestrator.catalog import Catalog
 from dteg.orchestrator.executors import Executor
+from dteg.orchestrator.governance_jobs import GovernanceJobs
 from dteg.orchestrator.metrics import OrchestratorMetrics
 from dteg.orchestrator.scheduler import Dispatcher, Scheduler
 from dteg.orchestrator.settings import OrchestratorSettings
@@ -48,7 +49,9 @@ class Orchestrator:
         self.dispatcher = Dispatcher(self.store, self.catalog, self.executor)
         self.watcher = Watcher(self.store, self.catalog, self.notifier, self.metrics,
                                self.settings.heartbeat_timeout, self.settings.keep_runs,
-                               self.log)
+                               self.log, GovernanceJobs(self.catalog,
+                                                        self.settings.retention_every,
+                                                        self.log))
         self.heartbeat = Heartbeat(self.store, "scheduler")
         self._last_reload: datetime | None = None
         self._last_gauges: datetime | None = None

@@ -41,6 +41,8 @@ class OrchestratorSettings:
     heartbeat_timeout: timedelta = timedelta(seconds=30)
     reload_every: timedelta = timedelta(seconds=2)
     keep_runs: timedelta | None = timedelta(days=90)
+    # How often the server enforces the pipelines' `retention:` (None: never).
+    retention_every: timedelta | None = timedelta(days=1)
 
     @classmethod
     def resolve(cls, *, pipelines_dir: Path | None = None, store_url: str | None = None,
@@ -71,4 +73,5 @@ class OrchestratorSettings:
             port=port if port is not None else int(os.environ.get("DTEG_PORT", "8265")),
             heartbeat_timeout=timeout or timedelta(seconds=30),
             keep_runs=_env_duration("DTEG_KEEP_RUNS", "90d", keep_runs),
+            retention_every=_env_duration("DTEG_RETENTION_EVERY", "1d"),
         )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from dteg.orchestrator.catalog import Catalog, Revision
+from dteg.orchestrator.governance_jobs import GovernanceJobs
 from dteg.orchestrator.metrics import OrchestratorMetrics
 from dteg.orchestrator.scheduler import queue_run
 from dteg.orchestrator.store.records import RunRow
@@ -43,6 +44,7 @@ class Watcher:
     heartbeat_timeout: timedelta = timedelta(seconds=30)
     keep_runs: timedelta | None = None
     log: Callable[[str], None] = print
+    governance: GovernanceJobs | None = None
     _last_purge: datetime | None = None
     _last_slow: datetime | None = None
     _started_seen: set[str] = field(default_factory=set)
@@ -59,6 +61,8 @@ class Watcher:
             self._sla(now)
             self._freshness(now)
             self._purge(now)
+            if self.governance is not None:
+                self.governance.step(now, self._notify)
 
     def observe_started(self, runs: list[RunRow]) -> None:
         """Runs that started since the last look (for the schedule-lag metric)."""

@@ -28,7 +28,7 @@ from pydantic import (
 from dteg.spec.names import known_names_hint, yaml_on_key
 
 AlertEvent = Literal["failure", "retry", "success", "recovered", "sla", "freshness",
-                     "quality", "schema_drift"]
+                     "quality", "schema_drift", "retention_failed", "pii_unprotected"]
 ALERT_EVENTS: tuple[str, ...] = get_args(AlertEvent)
 # The names of the first version, still accepted in `on:` and read as the new ones.
 EVENT_ALIASES: dict[str, AlertEvent] = {
@@ -82,7 +82,9 @@ class AlertBase(BaseModel):
         description="The run events this alert is sent for: failure, retry (a failed "
         "attempt that will be retried), success, recovered (the first success after a "
         "failure), sla (a run late or too long), freshness (data older than allowed), "
-        "quality (rows failed validation), schema_drift. The first version's failed, "
+        "quality (rows failed validation), schema_drift, retention_failed (the server's "
+        "retention job could not clean a load), pii_unprotected (a load wrote a new "
+        "personal-data column unmasked). The first version's failed, "
         "succeeded and quality_failed mean failure, success and quality.")
 
     @model_validator(mode="before")

@@ -95,8 +95,10 @@ class Encrypt(_Keyed):
 
     def mask_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """A dead-letter row of an earlier step, with this step's columns encrypted."""
-        table = pa.RecordBatch.from_pylist([row])
-        sealed = self._sealed(table, [c for c in self.columns if row.get(c) is not None])
+        names = [c for c in self.columns if row.get(c) is not None]
+        # Only the columns this needs (the rest of a dead-letter row may not fit Arrow).
+        needed = {c: row.get(c) for c in [*names, *([self.key_per] if self.key_per else [])]}
+        sealed = self._sealed(pa.RecordBatch.from_pylist([needed]), names)
         return {**row, **{c: v[0] for c, v in sealed.items()}}
 
     def apply(self, batch: pa.RecordBatch) -> StageResult:

@@ -100,7 +100,8 @@ def test_unknown_type_names_the_closest_and_every_known_one() -> None:
      "`recipients` and `to` are the same list; keep one of them"),
     ("- type: slack\n  on: [failure, recoverd]\n", 9,
      "`on` item 2 is 'recoverd', which is not allowed. Use one of: 'failure', 'retry', "
-     "'success', 'recovered', 'sla', 'freshness', 'quality' or 'schema_drift'."),
+     "'success', 'recovered', 'sla', 'freshness', 'quality', 'schema_drift', "
+     "'retention_failed' or 'pii_unprotected'."),
     ("- {type: slack, on: [failure, failure]}\n", 8, "failure is listed more than once"),
     # An old name and its new one are the same event.
     ("- {type: slack, on: [failed, failure]}\n", 8, "failure is listed more than once"),

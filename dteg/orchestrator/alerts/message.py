@@ -23,11 +23,14 @@ EVENT_TITLES: dict[str, str] = {
     "freshness": "data is stale",
     "quality": "rows failed quality checks",
     "schema_drift": "schema changed",
+    "retention_failed": "retention job failed",
+    "pii_unprotected": "personal data loaded unprotected",
 }
 _SLACK_EMOJI: dict[str, str] = {
     "failure": ":red_circle:", "retry": ":large_orange_circle:", "success": ":large_green_circle:",
     "recovered": ":large_green_circle:", "sla": ":hourglass:", "freshness": ":hourglass:",
-    "quality": ":warning:", "schema_drift": ":warning:"}
+    "quality": ":warning:", "schema_drift": ":warning:", "retention_failed": ":red_circle:",
+    "pii_unprotected": ":warning:"}
 # Slack refuses a section whose text is over 3,000 characters; leave room for the markup.
 _SLACK_TEXT_LIMIT = 2800
 

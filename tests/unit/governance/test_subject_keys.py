@@ -83,3 +83,12 @@ def test_key_per_must_be_encrypted_and_present(tmp_path: Path) -> None:
                                   missing="ignore"), _ctx(tmp_path))
     with pytest.raises(StepError, match="`key_per: email` names a column the data does not"):
         stage.apply(pa.RecordBatch.from_pylist([{"city": "Rome"}]))
+
+
+def test_dead_letter_rows_are_sealed_under_the_same_subject_key(tmp_path: Path) -> None:
+    stage = Encrypt(EncryptConfig(columns=["email", "city"], key_per="email", key=KEY),
+                    _ctx(tmp_path))
+    sealed = stage.apply(pa.RecordBatch.from_pylist(ROWS)).kept.to_pylist()
+    masked = stage.mask_row({"email": "ada@x.org", "city": "Rome", "note": {"any": [1]}})
+    assert masked["note"] == {"any": [1]}
+    assert masked["email"].split(":")[2] == sealed[0]["email"].split(":")[2]

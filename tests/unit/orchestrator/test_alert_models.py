@@ -28,7 +28,7 @@ def one(item: dict[str, Any]) -> Any:
 
 def test_the_events_are_the_orchestrators_names() -> None:
     assert ALERT_EVENTS == ("failure", "retry", "success", "recovered", "sla", "freshness",
-                            "quality", "schema_drift")
+                            "quality", "schema_drift", "retention_failed", "pii_unprotected")
     assert one({"type": "slack"}).on == ["failure"]
 
 
