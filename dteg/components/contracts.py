@@ -89,7 +89,7 @@ class BatchReader(ABC):
 
     def size_hint(self) -> int | None:
         """The bytes it will read, when that is known cheaply before ``splits()`` (local
-        files); None when unknown. The embedded runner runs small known inputs without Beam."""
+        files); None when unknown. The embedded runner runs known inputs without Beam."""
         return None
 
     def describe(self) -> str:
