@@ -5,6 +5,7 @@ are masked, each step's component and run context. Shared by the Beam compiler
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from dteg.components.contracts import RunContext
@@ -77,16 +78,21 @@ class StageMasks:
 class StepResolver:
     """Each step's component, run context and dead-letter masking for one run."""
 
-    def __init__(self, spec: PipelineSpec, plan: RunPlan, registry: Registry) -> None:
+    def __init__(self, spec: PipelineSpec, plan: RunPlan, registry: Registry, *,
+                 local_commit: bool = False) -> None:
         self.spec = spec
         self.plan = plan
         self.registry = registry
+        self.local_commit = local_commit
 
     def context(self, step_name: str, step: StepSpec | None = None) -> RunContext:
+        plan = self.plan.for_step(step_name)
+        if self.local_commit:
+            plan = dataclasses.replace(plan, local_commit=True)
         return RunContext(
             pipeline=self.spec.name, step=step_name, base_dir=self.spec.base_dir,
             run_id=self.plan.run_id, mask_row=self.masker_for(step) if step else None,
-            plan=self.plan.for_step(step_name),
+            plan=plan,
         )
 
     def masker_for(self, step: StepSpec) -> StageMasks | None:

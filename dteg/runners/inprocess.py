@@ -160,7 +160,9 @@ def _inc(counters: dict[str, int], step: str, what: str, n: int) -> None:
 class _Run:
     def __init__(self, spec: PipelineSpec, plan: RunPlan) -> None:
         self.spec = spec
-        self.resolver = StepResolver(spec, plan, default_registry())
+        # Parts and commits in this one process: a sink may keep its parts local until the
+        # commit (an object-store target is then uploaded once, straight to its final key).
+        self.resolver = StepResolver(spec, plan, default_registry(), local_commit=True)
         self.counters: dict[str, int] = {}
         self.sink_inputs: dict[str, list[_SinkInput]] = {}
         self.consumers: dict[str, list[Any]] = {}  # step → row consumers
