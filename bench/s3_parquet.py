@@ -4,7 +4,8 @@ Starts its own S3 server on 127.0.0.1 (moto's server mode via ``scripts/services
 runs each variant as its own subprocess on the same cached input:
 
   dteg     ``dteg run`` of a csv → parquet pipeline whose target is ``s3://bench/<run>.parquet``
-           (parts spooled locally, uploaded to a hidden staging key, published by a copy)
+           (one process: the part is spooled locally and uploaded once, to the final key, at the
+           commit; before 2026-12-02: uploaded to a hidden staging key, then copied)
   pyarrow  ``bench/baselines/pyarrow_boto3_s3.py``: pyarrow.csv → local Parquet → boto3
            upload_file
 

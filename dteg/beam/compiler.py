@@ -10,88 +10,21 @@ from typing import Any
 
 import apache_beam as beam
 
-from dteg.beam.dead_letter_output import SinkDeadLetters
+from dteg.beam.graph import StageMasks, StepResolver, covered_columns, order, upstream
 from dteg.beam.io import DEAD, STATS, ApplyStage, ReadSource, WriteSink
 from dteg.beam.quality import CheckUnique, QualityGate, count_out, guard_load
 from dteg.components.contracts import RunContext
 from dteg.components.plan import RunPlan, new_run_id
 from dteg.components.registry import ComponentInfo, Registry, default_registry
-from dteg.components.settings import created_columns, masked_columns
+from dteg.components.settings import created_columns
 from dteg.errors import ConfigError
 from dteg.spec.models import PipelineSpec, StepSpec
-
-
-def _order(spec: PipelineSpec) -> list[StepSpec]:
-    done: set[str] = set()
-    ordered: list[StepSpec] = []
-    pending = list(spec.steps)
-    while pending:
-        progressed = False
-        for step in list(pending):
-            if all(i in done for i in step.inputs):
-                ordered.append(step)
-                done.add(step.name)
-                pending.remove(step)
-                progressed = True
-        if not progressed:  # phases.check_graph refuses cycles before this
-            raise AssertionError("cycle")
-    return ordered
-
-
-def _downstream(spec: PipelineSpec, name: str) -> set[str]:
-    seen: set[str] = set()
-    frontier = [name]
-    while frontier:
-        current = frontier.pop()
-        for consumer in spec.consumers(current):
-            if consumer.name not in seen:
-                seen.add(consumer.name)
-                frontier.append(consumer.name)
-    return seen
-
-
-def _upstream(spec: PipelineSpec, name: str) -> set[str]:
-    seen: set[str] = set()
-    frontier = list(spec.step(name).inputs)
-    while frontier:
-        current = frontier.pop()
-        if current not in seen:
-            seen.add(current)
-            frontier.extend(spec.step(current).inputs)
-    return seen
-
-
-class StageMasks:
-    """Masks a dead-letter row like the masking steps it has not passed yet (each step's own
-    ``mask_row``, in pipeline order). Picklable: stages are built on first use per worker."""
-
-    def __init__(self, stages: list[tuple[ComponentInfo, Any, RunContext]]) -> None:
-        self.stages = stages
-        self._built: list[Any] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_built": None}
-
-    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        if self._built is None:
-            self._built = [info.build(settings, ctx) for info, settings, ctx in self.stages]
-        for stage in self._built:
-            row = stage.mask_row(row)
-        return row
-
-
-def covered_columns(spec: PipelineSpec, load: str) -> set[str]:
-    """Columns that a masking step masks or encrypts on the way to ``load``."""
-    covered: set[str] = set()
-    for name in _upstream(spec, load):
-        covered |= masked_columns(spec.step(name).settings)
-    return covered
 
 
 def columns_made_before(spec: PipelineSpec, load: str) -> dict[str, str]:
     """column → the step on the way to ``load`` that added it (after the extract)."""
     made: dict[str, str] = {}
-    for name in sorted(_upstream(spec, load)):
+    for name in sorted(upstream(spec, load)):
         for column in created_columns(spec.step(name).settings):
             made.setdefault(column, name)
     return made
@@ -114,53 +47,23 @@ class DtegPipeline(beam.PTransform):
         self.plan = plan
         self.run_id = plan.run_id
         self.registry = registry or default_registry()
+        self._resolver = StepResolver(spec, plan, self.registry)
 
     def context(self, step_name: str, step: StepSpec | None = None) -> RunContext:
-        found = step or next((s for s in self.spec.steps if s.name == step_name), None)
-        load = found is not None and found.is_sink and not found.is_dead_letter_sink
-        return RunContext(
-            pipeline=self.spec.name, step=step_name, base_dir=self.spec.base_dir,
-            run_id=self.run_id, mask_row=self.masker_for(step) if step else None,
-            plan=self.plan.for_step(step_name), where=found.where() if found else "",
-            protected_columns=frozenset(covered_columns(self.spec, step_name)) if load
-            else frozenset(),
-            dead_letters=self.sink_dead_letters() if load else None,
-        )
-
-    def sink_dead_letters(self) -> SinkDeadLetters | None:
-        """``pipeline.dead_letter`` as the output of records a sink sees refused at commit."""
-        sink = self.spec.dead_letter_sink()
-        if sink is None:
-            return None
-        return SinkDeadLetters(self.info(sink), sink.validated(), dict(sink.config), sink.name,
-                               self.spec.name, self.spec.base_dir, self.run_id)
+        return self._resolver.context(step_name, step)
 
     def masker_for(self, step: StepSpec) -> StageMasks | None:
-        """Masks ``step``'s dead letters like the masking steps downstream of it (and
-        ``step`` itself when it masks: a row it rejects has not been masked yet)."""
-        later = _downstream(self.spec, step.name) | {step.name}
-        stages = [(self.info(s), s.validated(),
-                   RunContext(pipeline=self.spec.name, step=s.name,
-                              base_dir=self.spec.base_dir, run_id=self.run_id))
-                  for s in _order(self.spec) if s.capabilities.masks and s.name in later]
-        return StageMasks(stages) if stages else None
+        return self._resolver.masker_for(step)
 
     def info(self, step: StepSpec) -> ComponentInfo:
-        kind = "source" if step.is_source else "sink" if step.is_sink else "transform"
-        info = self.registry.find(kind, step.component or step.type)  # type: ignore[arg-type]
-        if info is None:
-            raise ConfigError(f"{step.where()}: no installed component implements "
-                              f"`{step.type}`", hint="Run `dteg validate` for details.")
-        return info
+        return self._resolver.info(step)
 
     def writer(self, step: StepSpec) -> Any:
         """A sink's writer, built in the launcher (cheap: no connection is opened)."""
-        return self.info(step).build(step.validated(), self.context(step.name))
+        return self._resolver.writer(step)
 
     def dead_letter_writer(self) -> Any:
-        sink = self.spec.dead_letter_sink()
-        assert sink is not None, "the phases insert the dead-letter sink"
-        return self.writer(sink)
+        return self._resolver.dead_letter_writer()
 
     def expand(self, pbegin):
         rows: dict[str, Any] = {}
@@ -169,7 +72,7 @@ class DtegPipeline(beam.PTransform):
         stats: dict[str, tuple[Any, list[Any]]] = {}
         committed: dict[str, Any] = {}
         # Post-load steps (dbt) run in the launcher once the loads have committed.
-        ordered = [s for s in _order(self.spec) if not s.runs_after_load]
+        ordered = [s for s in order(self.spec) if not s.runs_after_load]
         # Sinks last, so each commit can wait for every quality gate of the run.
         for step in ordered:
             if step.is_sink:

@@ -103,6 +103,11 @@ class BatchReader(ABC):
         without rows yields one zero-row batch with its schema (so a ``replace`` of zero
         rows leaves an empty target with the right columns)."""
 
+    def size_hint(self) -> int | None:
+        """The bytes it will read, when that is known cheaply before ``splits()`` (local
+        files); None when unknown. The embedded runner runs known inputs without Beam."""
+        return None
+
     def describe(self) -> str:
         return type(self).__name__
 

@@ -115,6 +115,9 @@ class StepPlan:
     # Stateful stages in a stream: the checkpoint folder, and where this run's new state goes.
     checkpoint_dir: Path | None = None
     pending_state_dir: Path | None = None
+    # Sinks: the parts and the commit run in this one process (the in-process executor), so
+    # a sink may keep its parts on local disk until the commit instead of staging them.
+    local_commit: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,15 @@ file is finished (retried with backoff; a retry overwrites the same staging key)
 ``commit`` copies each staged object to its final key (again idempotent) and, for
 ``mode: replace``, deletes the old objects only after every new one is in place. Each object
 appears whole or not at all; during the copy a reader may see some of the run's new files
-(and, with ``replace``, old ones next to them) — object stores have no folder rename."""
+(and, with ``replace``, old ones next to them) — object stores have no folder rename.
+
+When the parts and the commit run in one process (``StepPlan.local_commit``: the in-process
+executor of bounded runs) and the target is one object, nothing is staged in the store: the
+spool file stays local and the commit uploads it once, straight to its final key. An upload
+is atomic on S3 and GCS (a multipart upload appears only when it completes), so readers still
+never see a partial object, and a failed or killed run leaves no object (at most an
+incomplete multipart upload, which no listing shows and a bucket lifecycle rule expires).
+Folder targets keep the staged publish."""
 
 from __future__ import annotations
 
@@ -56,9 +64,10 @@ class _FilePart(PartWriter):
 
     def __init__(self, path: str, compression: str, open_format: OpenFormat,
                  external_compression: bool, step: str, *, spool: str | None = None,
-                 options: StoreOptions | None = None) -> None:
+                 options: StoreOptions | None = None, keep_spool: bool = False) -> None:
         self.path = path
         self.spool = spool
+        self.keep_spool = keep_spool
         self.options = options
         self.compression = compression
         self._open_format = open_format
@@ -97,11 +106,15 @@ class _FilePart(PartWriter):
             self._stream.close()
         assert self._schema is not None
         size = self.size()
-        if self.spool is not None:
+        extra: dict[str, Any] = {"schema": self._schema.to_string(show_schema_metadata=False)}
+        if self.spool is not None and self.keep_spool:
+            # The commit runs in this process: it uploads the spool file once, straight to
+            # the final key (an upload is atomic: the object appears whole or not at all).
+            extra["spool"] = self.spool
+        elif self.spool is not None:
             fs.publish(self.spool, self.path, self.options)
             os.remove(self.spool)
-        return PartResult(self.path, self._rows, size,
-                          extra={"schema": self._schema.to_string(show_schema_metadata=False)})
+        return PartResult(self.path, self._rows, size, extra=extra)
 
 
 class _Parts(PartWriter):
@@ -164,7 +177,8 @@ class _Parts(PartWriter):
         if not self.done:
             return None
         files = [{"path": r.location, "rows": r.rows, "bytes": r.bytes, "rel": rel,
-                  "schema": r.extra.get("schema")} for rel, r in self.done]
+                  "schema": r.extra.get("schema"), "spool": r.extra.get("spool")}
+                 for rel, r in self.done]
         first = self.done[0][1]
         return PartResult(first.location, sum(f["rows"] for f in files),  # type: ignore[misc]
                           sum(f["bytes"] for f in files),  # type: ignore[misc]
@@ -175,8 +189,14 @@ def _files(parts: list[PartResult]) -> list[dict[str, Any]]:
     """Every file the parts wrote, in a stable order."""
     files = [f for p in parts for f in p.extra.get("files", [
         {"path": p.location, "rows": p.rows, "bytes": p.bytes, "rel": "",
-         "schema": p.extra.get("schema")}])]
+         "schema": p.extra.get("schema"), "spool": p.extra.get("spool")}])]
     return sorted(files, key=lambda f: (f["rel"], f["path"]))
+
+
+def _staged(file: dict[str, Any]) -> str:
+    """Where a part's file is now: its local spool file (kept for a commit in the same
+    process), else its staged path."""
+    return str(file.get("spool") or file["path"])
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, *, step: str) -> pa.RecordBatch:
@@ -258,7 +278,8 @@ class FileSink(BatchWriter):
             os.makedirs(self.spool_dir, exist_ok=True)
             spool = os.path.join(self.spool_dir, f"{rel.replace('/', '~')}~{name}")
         return _FilePart(path, self.compression, self.open_format, self.external,
-                         self.ctx.step, spool=spool, options=self.options)
+                         self.ctx.step, spool=spool, options=self.options,
+                         keep_spool=self.single_file and self.ctx.plan.local_commit)
 
     def open_part(self, part_id: str) -> PartWriter:
         return _Parts(self, part_id)
@@ -322,12 +343,12 @@ class FileSink(BatchWriter):
                 fs.delete_file(self.target, self.options)
             return
         if len(files) == 1:
-            fs.publish(files[0]["path"], self.target, self.options)
+            fs.publish(_staged(files[0]), self.target, self.options)
             return
         # Several parts (several workers) make one file: merged locally, then published.
         work = self.spool_dir if self.remote else self.staging
         os.makedirs(work, exist_ok=True)
-        sources = [self._local_copy(f["path"], work) for f in files]
+        sources = [self._local_copy(_staged(f), work) for f in files]
         merged = os.path.join(work, f"merged-{uuid.uuid4().hex}{self.extensions[0]}")
         if self.header_lines is not None and len({f.get("schema") for f in files}) == 1:
             self._concatenate(sources, merged)
@@ -377,7 +398,7 @@ class FileSink(BatchWriter):
         for f in files:
             folder = fs.join(root, f["rel"]) if f["rel"] else root
             dst = fs.join(folder, os.path.basename(f["path"]))
-            fs.publish(f["path"], dst, self.options)
+            fs.publish(_staged(f), dst, self.options)
             published.setdefault(folder, set()).add(dst)
         if self.config.mode != "replace":
             return

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any
 
 from dteg.connectors import object_store
@@ -100,6 +100,19 @@ def expand(patterns: list[str], *, step: str, allow_empty: bool,
             "or set `allow_empty: true` if an empty input is expected.",
         )
     return found
+
+
+def local_size(patterns: list[str]) -> int | None:
+    """Total bytes of the local files the patterns match (None if one names a store or URL:
+    listing those costs a request)."""
+    if any(is_url(p) for p in patterns):
+        return None
+    total = 0
+    for path in {m for p in patterns for m in glob.glob(local(p), recursive=True)}:
+        with suppress(OSError):
+            if os.path.isfile(path):
+                total += os.path.getsize(path)
+    return total
 
 
 def open_read(path: str, compression: str, *, binary_seekable: bool = False,

@@ -80,6 +80,10 @@ def _partial_tail(text: str, keep: int) -> str:
     return found["tail"] if found else ""
 
 
+# Up to this many rows per stage are hashed in Python before DuckDB takes over.
+SMALL_INPUT = 20_000
+
+
 class ColumnHasher:
     """HMAC-SHA256 (hex) of a whole column, computed inside DuckDB: about 2× faster than a
     Python loop over ``hmac.digest`` and identical to it (HMAC written out as two SHA-256
@@ -93,12 +97,20 @@ class ColumnHasher:
         self.inner = bytes(b ^ 0x36 for b in padded)
         self.outer = bytes(b ^ 0x5C for b in padded)
         self.keyed = bool(key)
+        self.key = key
+        self._in_python = 0
         self._con: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_con": None}
 
     def hash(self, text: pa.Array) -> pa.Array:
+        if self._con is None and self._in_python + len(text) <= SMALL_INPUT:
+            # DuckDB's import and connection (≈ 0.1 s) outweigh a short Python loop; the
+            # first rows of a run are hashed in Python, the rest (if many) in DuckDB.
+            self._in_python += len(text)
+            return pa.array([None if v is None else _hash_value(self.key, v)
+                             for v in text.to_pylist()], pa.string())
         import duckdb
 
         from dteg.connectors.duckdb.arrow import relation_table

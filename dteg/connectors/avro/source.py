@@ -26,6 +26,9 @@ class AvroReader(BatchReader):
         self.patterns = [ctx.resolve_path(p) for p in config.paths()]
         self.declared = {c: parse_type(t) for c, t in (config.schema_ or {}).items()}
 
+    def size_hint(self) -> int | None:
+        return fs.local_size(self.patterns)
+
     def splits(self) -> list[Any]:
         return fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
                          example="*.avro",

@@ -47,6 +47,9 @@ class CsvReader(BatchReader):
 
     # -- planning ---------------------------------------------------------------------------
 
+    def size_hint(self) -> int | None:
+        return fs.local_size(self.patterns)
+
     def splits(self) -> list[Any]:
         files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
                           options=self.config.store_options(self.ctx.step))

@@ -42,6 +42,9 @@ class JsonlReader(BatchReader):
         self.ctx = ctx
         self.patterns = [ctx.resolve_path(p) for p in config.paths()]
 
+    def size_hint(self) -> int | None:
+        return fs.local_size(self.patterns)
+
     def splits(self) -> list[Any]:
         files = fs.expand(self.patterns, step=self.ctx.step, allow_empty=self.config.allow_empty,
                           example="*.jsonl",
