@@ -51,7 +51,8 @@ def run_pairs(variants: Sequence[str], repeat: int, expected: int, work: Path,
     seconds: dict[str, list[float]] = {v: [] for v in variants}
     ok = True
     for i in range(repeat):
-        for name in variants:
+        # A B B A …: interleaved, so a busy moment hurts every variant alike
+        for name in (variants if i % 2 == 0 else list(variants)[::-1]):
             cmd, env = command(name, i)
             m = benchlib.measure(cmd, env, work / f"{name}-{i}.log")
             got = rows(name, i) if m.returncode == 0 else None
