@@ -56,7 +56,7 @@ class _BundleWrite(_StreamWrite):
         ctx = self.built.ctx
         bundle_ctx = dataclasses.replace(ctx, run_id=f"{ctx.run_id}-b{uuid.uuid4().hex[:10]}")
         self.writer = self.built.info.build(self.built.settings, bundle_ctx)
-        self.panes: list[tuple[Any, bool, list[str]]] = []
+        self.panes: list[tuple[Any, list[str]]] = []
 
     def process(self, batch: Any):
         pane = pane_of(batch)
@@ -69,8 +69,8 @@ class _BundleWrite(_StreamWrite):
             results = list(super()._flush())
         # Committed: the panes this bundle wrote may release their polls' offsets.
         panes, self.panes = self.panes, []
-        for window, last, polls in panes:
-            WINDOWS.committed(self.built.ctx.step, window, last, polls)
+        for window, polls in panes:
+            WINDOWS.committed(self.built.ctx.step, window, polls)
         yield from results
 
 
@@ -109,6 +109,18 @@ class UnboundedPipeline(DtegPipeline):
         """The window step's settings (its event-time column drives the read's watermark)."""
         windows = [s.validated() for s in self.spec.steps if is_window(s)]
         return windows[0] if windows and isinstance(windows[0], WindowConfig) else None
+
+    def window_lateness(self) -> dict[str, int]:
+        """aggregate step → its window's allowed lateness (µs)."""
+        found = {}
+        for step in self.spec.steps:
+            window = window_step(self.spec, step) if step.capabilities.role == "aggregate" \
+                else None
+            if window is not None:
+                config = window.validated()
+                assert isinstance(config, WindowConfig)
+                found[step.name] = config.lateness_us
+        return found
 
     def windowed_sinks(self) -> dict[str, frozenset[str]]:
         """aggregate step → the sinks after it (each must commit a window's last pane)."""

@@ -242,7 +242,8 @@ class _ReadPartition(beam.DoFn):
 
         # Windowed: the poll's rows wait in window state; its offsets are released once
         # every window it fed was committed (dteg.beam.windowing.WINDOWS), not before.
-        finalizer.register((lambda: WINDOWS.finalized(poll, release))
+        part, at_us = f"{step}|{tp[0]}|{tp[1]}", int(at.micros)
+        finalizer.register((lambda: WINDOWS.finalized(poll, release, part, at_us))
                            if self.windowed is not None else release)
         if exhausted:
             return

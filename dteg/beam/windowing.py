@@ -16,9 +16,9 @@ Beam windowing and triggers, so the runner keeps the windows' state.
 * The commit stage after the sinks: each poll's batches carry the poll's id (schema metadata);
   each pane carries the ids of the polls it holds; a sink reports the panes it committed
   (``_BundleWrite``); a poll's offsets are released to the offset ledger
-  (``dteg.beam.unbounded.LEDGER``) only when its read bundle was finalized **and** the last
-  pane (the window expired) of every window it fed was committed by every sink downstream of
-  the aggregate (``WINDOWS``). The ledger lives in the launcher's process (LOOPBACK)."""
+  (``dteg.beam.unbounded.LEDGER``) only when its read bundle was finalized **and** every
+  window it fed is final (``WindowLedger``). The ledger lives in the launcher's process
+  (LOOPBACK)."""
 
 from __future__ import annotations
 
@@ -70,12 +70,12 @@ def poll_of(batch: pa.RecordBatch | pa.Table) -> str | None:
     return value.decode() if value is not None else None
 
 
-def pane_of(batch: pa.RecordBatch) -> tuple[WindowKey, bool, list[str]] | None:
+def pane_of(batch: pa.RecordBatch) -> tuple[WindowKey, list[str]] | None:
     value = (batch.schema.metadata or {}).get(PANE_KEY)
     if value is None:
         return None
     data = json.loads(value)
-    return (data["step"], data["start"], data["end"]), data["last"], data["polls"]
+    return (data["step"], data["start"], data["end"]), data["polls"]
 
 
 def without_marks(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -88,41 +88,69 @@ def without_marks(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 class WindowLedger:
     """Which polls fed which windows, which panes the sinks committed, and which finalized
-    polls wait for their windows. ``release`` (the offset ledger's entry) runs once per poll,
-    when every window it fed has had its last pane committed by every sink after its
-    aggregate."""
+    polls wait for their windows. A window is *final* when no row can reach it any more
+    (the read's watermark, the oldest of every partition's, is ``allowed_lateness`` past its
+    end: a later row is dead-lettered as late) and every sink after its aggregate committed
+    a pane holding every poll that fed it. ``release`` (the offset ledger's entry) runs once
+    per poll, when every window it fed is final: so after a crash every window fed by a
+    committed offset is final and recorded (``final``), and a replay rebuilds only windows
+    that no committed offset fed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sinks: dict[str, frozenset[str]] = {}
+        self._lateness: dict[str, int] = {}
         self._expect: dict[str, set[WindowKey]] = {}
         self._done: dict[tuple[str, WindowKey], set[str]] = {}
         self._waiting: dict[str, Callable[[], None]] = {}
+        self._watermarks: dict[str, int] = {}  # partition → its finalized polls' watermark
+        self._final: set[WindowKey] = set()
+        self.before: frozenset[WindowKey] = frozenset()  # final in an earlier run
 
-    def reset(self, sinks: dict[str, frozenset[str]]) -> None:
-        """``sinks``: aggregate step → the sinks downstream of it."""
+    def reset(self, sinks: dict[str, frozenset[str]], lateness: dict[str, int],
+              final: list[WindowKey] | None = None) -> None:
+        """``sinks``/``lateness``: aggregate step → the sinks after it / its window's allowed
+        lateness (µs); ``final``: the windows an earlier run of the stream made final (their
+        rows are not aggregated again)."""
         with self._lock:
-            self._sinks = dict(sinks)
+            self._sinks, self._lateness = dict(sinks), dict(lateness)
             self._expect, self._done, self._waiting = {}, {}, {}
+            self._watermarks = {}
+            self._final = set(final or ())
+            self.before = frozenset(self._final)
+
+    def final(self) -> list[WindowKey]:
+        """Every final window (the earlier runs' and this one's), the newest last."""
+        with self._lock:
+            return sorted(self._final, key=lambda w: (w[2], w[1], w[0]))
 
     def expect(self, poll: str, window: WindowKey) -> None:
         with self._lock:
             self._expect.setdefault(poll, set()).add(window)
 
-    def finalized(self, poll: str, release: Callable[[], None]) -> None:
+    def finalized(self, poll: str, release: Callable[[], None], partition: str,
+                  watermark_us: int) -> None:
         with self._lock:
             self._waiting[poll] = release
-            ready = self._ready([poll])
+            self._watermarks[partition] = max(self._watermarks.get(partition, watermark_us),
+                                              watermark_us)
+            ready = self._ready()
         for call in ready:
             call()
 
-    def committed(self, sink: str, window: WindowKey, last: bool, polls: list[str]) -> None:
-        if not last:
-            return  # only the last pane (the window expired) holds every row it will hold
+    def committed(self, sink: str, window: WindowKey, polls: list[str]) -> None:
         with self._lock:
             for poll in polls:
                 self._done.setdefault((poll, window), set()).add(sink)
-            ready = self._ready(polls)
+            ready = self._ready()
+        for call in ready:
+            call()
+
+    def drained(self) -> None:
+        """The job ended by itself (``until:``): every window fired and was committed."""
+        with self._lock:
+            self._watermarks = {p: 2 ** 62 for p in self._watermarks} or {"": 2 ** 62}
+            ready = self._ready()
         for call in ready:
             call()
 
@@ -130,14 +158,24 @@ class WindowLedger:
         with self._lock:
             return len(self._waiting)
 
-    def _ready(self, polls: list[str]) -> list[Callable[[], None]]:
+    def _complete(self, poll: str, window: WindowKey) -> bool:
+        return self._sinks.get(window[0], frozenset()) <= self._done.get((poll, window), set())
+
+    def _ready(self) -> list[Callable[[], None]]:
+        if not self._waiting:
+            return []
+        watermark = min(self._watermarks.values()) if self._watermarks else None
+        open_ = {w for poll, windows in self._expect.items() for w in windows
+                 if not self._complete(poll, w)}
+        for windows in self._expect.values():
+            for w in windows:
+                if w not in self._final and w not in open_ and watermark is not None \
+                        and watermark >= w[2] + self._lateness.get(w[0], 0):
+                    self._final.add(w)
         ready = []
-        for poll in polls:
-            if poll not in self._waiting:
-                continue
+        for poll in list(self._waiting):
             windows = self._expect.get(poll, set())
-            if all(self._sinks.get(w[0], frozenset()) <= self._done.get((poll, w), set())
-                   for w in windows):
+            if all(w in self._final for w in windows):
                 ready.append(self._waiting.pop(poll))
                 self._expect.pop(poll, None)
                 for w in windows:
@@ -194,6 +232,7 @@ class _KeyByWindow(beam.DoFn):
     def __init__(self, spec: _Spec) -> None:
         self.spec = spec
         self.rows_in = counter(spec.ctx.step, "in")
+        self.replayed = counter(spec.ctx.step, "replayed_windows")
 
     def setup(self) -> None:
         self.aggregator = self.spec.build()
@@ -216,6 +255,12 @@ class _KeyByWindow(beam.DoFn):
         ends = partial.column(END).combine_chunks().view(pa.int64())
         step = self.spec.ctx.step
         for start, end in sorted(set(zip(starts.to_pylist(), ends.to_pylist(), strict=True))):
+            if (step, start, end) in WINDOWS.before:
+                # Read again after a restart, into a window an earlier run committed for
+                # good (with these rows in it): aggregating them again would overwrite that
+                # window's row with a partial one.
+                self.replayed.inc(1)
+                continue
             WINDOWS.expect(poll, (step, start, end))
             mask = pc.and_(pc.equal(starts, start), pc.equal(ends, end))
             yield (start, end), (partial.filter(mask), poll)
@@ -227,7 +272,7 @@ class _EmitPane(beam.DoFn):
         self.rows_out = counter(spec.ctx.step, "out")
 
     @keeps_errors
-    def process(self, element: Any, pane: Any = beam.DoFn.PaneInfoParam) -> Iterator[Any]:
+    def process(self, element: Any) -> Iterator[Any]:
         (start, end), values = element
         values = list(values)
         aggregator = self.spec.build()
@@ -237,7 +282,7 @@ class _EmitPane(beam.DoFn):
         table = aggregator.output(merged)
         polls = sorted({poll for _, poll in values})
         mark = json.dumps({"step": self.spec.ctx.step, "start": start, "end": end,
-                           "last": bool(pane.is_last), "polls": polls}).encode()
+                           "polls": polls}).encode()
         self.rows_out.inc(table.num_rows)
         batch = as_batch(table)
         yield batch.replace_schema_metadata({**(batch.schema.metadata or {}), PANE_KEY: mark})

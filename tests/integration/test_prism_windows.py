@@ -110,3 +110,53 @@ def test_the_kafka_windowed_example_gives_the_same_windows_on_micro_batches_and_
     for runner in ("direct", "prism"):  # offsets committed to the topic's ends
         ends = committed(kafka_bootstrap, groups[runner], topic)
         assert sum(ends.values()) == len(events), (runner, ends)
+
+
+def test_sigkill_mid_stream_on_a_windowed_pipeline_then_restart_loses_no_window(
+        kafka_bootstrap: str, prism_binary: str, workdir: Path,  # noqa: F811
+        tmp_path: Path) -> None:
+    import signal
+
+    from tests.integration.test_prism_stream import _prism_child, _wait_committed
+
+    events = _events(8000)  # 40 minutes of clicks: windows close while the stream runs
+    topic = create_topic(kafka_bootstrap, unique("prism-windows-crash"), partitions=2)
+    group = unique("windows-crash")
+    produce(kafka_bootstrap, topic, events)
+    example = (workdir / "kafka_windowed.yaml").read_text()
+    small = "          batch: {max_records: 200, max_seconds: 0.2}\n          schema:"
+    crash = example.replace("          schema:", small)
+    (workdir / "crash.yaml").write_text(crash)
+    (workdir / "final.yaml").write_text(crash.replace("          schema:",
+                                                      "          until: now\n          schema:"))
+    env = {**os.environ, "DTEG_PRISM_LOCATION": prism_binary, "DTEG_KAFKA_TOPIC": topic,
+           "DTEG_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DTEG_KAFKA_GROUP": group}
+    log = tmp_path / "crash.log"
+    proc = subprocess.Popen([*DTEG, "stream", str(workdir / "crash.yaml"), "--runner", "prism"],
+                            cwd=workdir, stdout=open(log, "wb"),  # noqa: SIM115
+                            stderr=subprocess.STDOUT, env=env)
+    try:
+        _prism_child(proc.pid, proc)
+        at_kill = _wait_committed(kafka_bootstrap, group, topic, 1000, proc, log)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert at_kill < len(events), "the stream committed everything before it was killed"
+    before = _windows(workdir)
+    assert before, "no window was committed before the kill"
+    final = workdir / "final.yaml"
+    done = subprocess.run([*DTEG, "stream", str(final), "--runner", "prism", "--report-json",
+                           str(tmp_path / "r.json")], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = _windows(workdir)
+    print(f"\nprism windows crash test: {len(events):,} clicks, SIGKILL with {at_kill:,} "
+          f"offsets committed and {len(before)} window rows written; {len(got)} at the end")
+    # Every window once, none partial (a replay never overwrote one with fewer clicks).
+    assert got == _reference(events, None)
+    assert sum(committed(kafka_bootstrap, group, topic).values()) == len(events)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["read"] >= len(events) - at_kill and report["dead_lettered"] == 0, report
