@@ -103,19 +103,22 @@ class WindowLedger:
         self._expect: dict[str, set[WindowKey]] = {}
         self._done: dict[tuple[str, WindowKey], set[str]] = {}
         self._waiting: dict[str, Callable[[], None]] = {}
-        self._watermarks: dict[str, int] = {}  # partition → its finalized polls' watermark
+        # partition → its finalized polls' watermark (None: none finalized yet)
+        self._watermarks: dict[str, int | None] = {}
         self._final: set[WindowKey] = set()
         self.before: frozenset[WindowKey] = frozenset()  # final in an earlier run
 
     def reset(self, sinks: dict[str, frozenset[str]], lateness: dict[str, int],
-              final: list[WindowKey] | None = None) -> None:
+              final: list[WindowKey] | None = None, partitions: list[str] | None = None
+              ) -> None:
         """``sinks``/``lateness``: aggregate step → the sinks after it / its window's allowed
         lateness (µs); ``final``: the windows an earlier run of the stream made final (their
-        rows are not aggregated again)."""
+        rows are not aggregated again); ``partitions``: every partition read (``step|topic|
+        partition``): one that finalized no poll yet holds every window open."""
         with self._lock:
             self._sinks, self._lateness = dict(sinks), dict(lateness)
             self._expect, self._done, self._waiting = {}, {}, {}
-            self._watermarks = {}
+            self._watermarks = {p: None for p in partitions or ()}
             self._final = set(final or ())
             self.before = frozenset(self._final)
 
@@ -132,8 +135,9 @@ class WindowLedger:
                   watermark_us: int) -> None:
         with self._lock:
             self._waiting[poll] = release
-            self._watermarks[partition] = max(self._watermarks.get(partition, watermark_us),
-                                              watermark_us)
+            known = self._watermarks.get(partition)
+            self._watermarks[partition] = watermark_us if known is None else \
+                max(known, watermark_us)
             ready = self._ready()
         for call in ready:
             call()
@@ -164,7 +168,9 @@ class WindowLedger:
     def _ready(self) -> list[Callable[[], None]]:
         if not self._waiting:
             return []
-        watermark = min(self._watermarks.values()) if self._watermarks else None
+        marks = list(self._watermarks.values())
+        watermark = None if not marks or None in marks else min(m for m in marks
+                                                                if m is not None)
         open_ = {w for poll, windows in self._expect.items() for w in windows
                  if not self._complete(poll, w)}
         for windows in self._expect.values():

@@ -87,7 +87,9 @@ class PrismStream(Stream):
             from dteg.beam.windowing import WINDOWS
 
             WINDOWS.reset(composite.windowed_sinks(), composite.window_lateness(),
-                          self._final_windows())
+                          self._final_windows(),
+                          [f"{p.step}|{p.topic}|{p.partition}"
+                           for starts in self._starts().values() for p in starts])
         _ = pipeline | composite
         return pipeline
 
