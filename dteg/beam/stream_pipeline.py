@@ -123,7 +123,7 @@ class UnboundedPipeline(DtegPipeline):
         return found
 
     def windowed_sinks(self) -> dict[str, frozenset[str]]:
-        """aggregate step → the sinks after it (each must commit a window's last pane)."""
+        """aggregate step → the sinks after it (all commit a window before it is final)."""
         return {s.name: frozenset(c for c in _downstream(self.spec, s.name)
                                   if self.spec.step(c).is_sink)
                 for s in self.spec.steps if s.capabilities.role == "aggregate"}

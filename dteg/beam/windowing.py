@@ -44,7 +44,7 @@ from dteg.transforms.aggregate import AggregateConfig
 from dteg.transforms.window import END, START, WindowConfig, event_times
 
 POLL_KEY = b"dteg.poll"  # schema metadata of a read batch: the poll it came from
-PANE_KEY = b"dteg.pane"  # schema metadata of a pane: window, last pane?, polls it holds
+PANE_KEY = b"dteg.pane"  # schema metadata of a pane: its window and the polls it holds
 
 WindowKey = tuple[str, int, int]  # aggregate step, window start, window end (µs)
 

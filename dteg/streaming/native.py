@@ -15,8 +15,8 @@ commits each partition's contiguous loaded prefix to the consumer group. So:
 
 Window/aggregate steps (fixed and sliding windows) run as Beam windows with triggers
 (``dteg.beam.windowing``): there the read bundle's finalization is too early (the rows wait
-in window state), so a poll's offsets are released only once every window it fed had its
-last pane committed by the sinks after the aggregate.
+in window state), so a poll's offsets are released only once every window it fed is
+final (no row can reach it any more, and the sinks after the aggregate committed it).
 """
 
 from __future__ import annotations
