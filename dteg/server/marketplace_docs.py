@@ -10,7 +10,6 @@ Versions never change once published, so what was read is kept (a few dozen vers
 
 from __future__ import annotations
 
-import posixpath
 import tarfile
 import tempfile
 import threading
@@ -20,33 +19,13 @@ from typing import Any
 
 from dteg.marketplace.client import RegistryError
 from dteg.marketplace.manifest import DOC_SECTIONS
+from dteg.marketplace.sdist_docs import archive_root, doc_sections, member_text
 from dteg.server.marketplace_registry import RegistryReader
 
 MAX_SDIST_BYTES = 50 * 1024 * 1024
-MAX_DOC_BYTES = 256 * 1024
 _KEEP = 64
 _cache: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 _lock = threading.Lock()
-
-
-def _section_paths(manifest: dict[str, Any]) -> dict[str, str]:
-    given = manifest.get("documentation") if isinstance(manifest.get("documentation"),
-                                                        dict) else {}
-    return {s: str((given or {}).get(s) or f"docs/{s}.md") for s in DOC_SECTIONS}
-
-
-def _member_text(archive: tarfile.TarFile, name: str) -> str | None:
-    try:
-        member = archive.getmember(name)
-    except KeyError:
-        return None
-    if not member.isfile() or member.size > MAX_DOC_BYTES:
-        return None
-    handle = archive.extractfile(member)
-    if handle is None:
-        return None
-    text = handle.read(MAX_DOC_BYTES).decode("utf-8", errors="replace").strip()
-    return text or None
 
 
 def _readme_of_pkg_info(text: str) -> str | None:
@@ -58,23 +37,16 @@ def _readme_of_pkg_info(text: str) -> str | None:
 def read_sdist(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """The documentation sections (or the README) found in the sdist at ``path``."""
     with tarfile.open(path, mode="r:gz") as archive:
-        names = archive.getnames()
-        root = names[0].split("/", 1)[0] if names else ""
-        sections = []
-        for section, rel in _section_paths(manifest).items():
-            clean = posixpath.normpath(rel.lstrip("/"))
-            if clean.startswith(".."):
-                continue
-            text = _member_text(archive, f"{root}/{clean}")
-            if text:
-                sections.append({"name": section, "markdown": text})
-        if sections:
-            return {"source": "docs", "sections": sections}
+        root = archive_root(archive)
+        kept = doc_sections(archive, manifest)
+        if kept:
+            return {"source": "docs",
+                    "sections": [{"name": s, "markdown": t} for s, t in kept.items()]}
         for readme in ("README.md", "README.markdown", "README.txt", "README"):
-            text = _member_text(archive, f"{root}/{readme}")
+            text = member_text(archive, f"{root}/{readme}")
             if text:
                 return {"source": "readme", "sections": [{"name": "readme", "markdown": text}]}
-        pkg_info = _member_text(archive, f"{root}/PKG-INFO")
+        pkg_info = member_text(archive, f"{root}/PKG-INFO")
         body = _readme_of_pkg_info(pkg_info) if pkg_info else None
         if body:
             return {"source": "readme", "sections": [{"name": "readme", "markdown": body}]}

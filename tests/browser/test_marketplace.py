@@ -258,6 +258,10 @@ def test_component_page_renders_docs_safely_with_versions_gates_rating_and_insta
     api = market_server.api.get("/marketplace/components/csv-widgets")
     reviews = market_server.api.get("/marketplace/components/csv-widgets/reviews")
     result = market("marketplace_component", component="csv-widgets")
+    # The registry kept the four sections at publish; the page shows that text.
+    kept = registry.client().version("csv-widgets", "1.1.0")["docs"]
+    assert list(kept) == ["overview", "configuration", "examples", "troubleshooting"]
+    assert kept["overview"] == OVERVIEW.strip()
     readme = result["readme"]
     assert readme["source"] == "docs"
     assert readme["sections"] == ["overview", "configuration", "examples", "troubleshooting"]

@@ -117,7 +117,7 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
         versions = sorted(store.versions(name), key=lambda v: _semver(v["version"]))
         usage = version_signals(store, name)
         return {**hit_out(doc), **component_signals(store, name),
-                "versions": [{**version_out(v), "signals": usage.get(v["version"])}
+                "versions": [{**version_out(v, docs=False), "signals": usage.get(v["version"])}
                              for v in versions]}
 
     @app.get("/api/v1/components/{name}/versions/{version}")

@@ -67,9 +67,10 @@ def tier(component: dict[str, Any], *, official: bool, monthly_downloads: int) -
     return "community"
 
 
-def version_out(doc: dict[str, Any]) -> dict[str, Any]:
-    """A version document as the API returns it."""
-    return {
+def version_out(doc: dict[str, Any], *, docs: bool = True) -> dict[str, Any]:
+    """A version document as the API returns it (``docs``: with its documentation sections,
+    which lists of versions leave out to stay small)."""
+    out = {
         "name": doc["name"], "version": doc["version"], "package": doc.get("package"),
         "published_at": iso(doc.get("published_at")), "publisher": doc.get("publisher"),
         "manifest": doc.get("manifest", {}), "requires_python": doc.get("requires_python", ""),
@@ -78,6 +79,9 @@ def version_out(doc: dict[str, Any]) -> dict[str, Any]:
         "gate_report": doc.get("gate_report", {}), "yanked": bool(doc.get("yanked")),
         "artifacts": doc.get("artifacts", []),
     }
+    if docs:
+        out["docs"] = doc.get("docs") or {}
+    return out
 
 
 def required_gates_passed(summary: dict[str, str]) -> bool:

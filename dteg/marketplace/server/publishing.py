@@ -2,6 +2,8 @@
 gate report. Everything is checked before any byte is stored: the token, the manifest, the
 version (greater than every published one), the gate report, the file names, and each
 artifact's Ed25519 signature over its sha256 (computed here, never taken from the client).
+The manifest's four documentation sections are read from the sdist (Markdown text only,
+size-capped) and kept on the version document as ``docs``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from dteg.errors import DtegError
+from dteg.marketplace.sdist_docs import sdist_doc_sections
 from dteg.marketplace.server.accounts import record_audit
 from dteg.marketplace.server.deps import Artifacts, Publisher, Store, fail
 from dteg.marketplace.server.documents import failed_gates, gate_summary, tier, version_out
@@ -113,6 +116,10 @@ def publish_routes() -> APIRouter:
                     "filename": filename, "kind": kind, "sha256": sha,
                     "size": local.stat().st_size, "url": f"/files/{name}/{version}/{filename}",
                     "signature": sig["signature"], "key_id": sig["key_id"], "local": local})
+            # The manifest's documentation sections as Markdown text (capped), kept on the
+            # version so pages need not download the sdist to show them.
+            docs = sdist_doc_sections(
+                next(a["local"] for a in artifacts if a["kind"] == "sdist"), data)
             # Bytes first, then the version document: a crash in between leaves an unlisted
             # orphan object, never a listed version whose file is missing.
             for art in artifacts:
@@ -127,7 +134,7 @@ def publish_routes() -> APIRouter:
             "requires_python": parsed.compatibility.python_versions,
             "framework_versions": parsed.compatibility.framework_versions,
             "breaking_changes": [c.model_dump() for c in parsed.breaking_changes],
-            "gate_report": report, "artifacts": artifacts, "yanked": False,
+            "gate_report": report, "artifacts": artifacts, "yanked": False, "docs": docs,
         }
         try:
             store.insert_version(doc)

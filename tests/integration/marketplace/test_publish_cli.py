@@ -64,6 +64,10 @@ def test_a_generated_component_is_tested_gated_signed_and_published(
         "security": "pass", "performance": "pass"}
     assert report["gates"]["coverage"]["value"] >= 80
     assert registry.client().gate_report("my-connector", "0.1.0") == report
+    # The template's sdist carries docs/, so the registry keeps the four sections as text.
+    assert list(version["docs"]) == ["overview", "configuration", "examples", "troubleshooting"]
+    assert version["docs"]["overview"].startswith("# Overview")
+    assert "`my-connector` is a dteg" in version["docs"]["overview"]
     public = signing.load_key(Path(env["DTEG_PUBLISHER_KEY"])).public_b64
     kinds = set()
     for artifact in version["artifacts"]:
