@@ -22,8 +22,7 @@ from typing import Any
 import apache_beam as beam
 
 from dteg.beam.aggregate import is_window, window_step
-from dteg.beam.compiler import DtegPipeline
-from dteg.beam.graph import downstream
+from dteg.beam.compiler import DtegPipeline, _downstream
 from dteg.beam.io import _Built, _StreamWrite
 from dteg.beam.unbounded import StartAt, UnboundedRead
 from dteg.beam.windowing import (
@@ -125,7 +124,7 @@ class UnboundedPipeline(DtegPipeline):
 
     def windowed_sinks(self) -> dict[str, frozenset[str]]:
         """aggregate step → the sinks after it (all commit a window before it is final)."""
-        return {s.name: frozenset(c for c in downstream(self.spec, s.name)
+        return {s.name: frozenset(c for c in _downstream(self.spec, s.name)
                                   if self.spec.step(c).is_sink)
                 for s in self.spec.steps if s.capabilities.role == "aggregate"}
 
