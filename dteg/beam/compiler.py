@@ -89,11 +89,12 @@ class DtegPipeline(beam.PTransform):
                 rows[step.name] = self._validate(step, info, self._input(step, rows), ctx,
                                                  dead.setdefault(step.name, []), stats)
             elif role == "aggregate":
-                rows[step.name] = self._input(step, rows) | step.name >> \
-                    self.aggregate_transform(step, settings, ctx)
+                from dteg.beam.aggregate import Aggregate, window_step
+
+                rows[step.name] = self._input(step, rows) | step.name >> Aggregate(
+                    settings, window_step(self.spec, step), ctx)  # type: ignore[arg-type]
             else:
-                out = self._input(step, rows) | step.name >> self.stage_transform(
-                    step, info, settings, ctx)
+                out = self._input(step, rows) | step.name >> ApplyStage(info, settings, ctx)
                 rows[step.name] = out.rows
                 dead[step.name] = [out.dead_letter]
         gate = self._gate(pbegin, stats)
@@ -123,19 +124,6 @@ class DtegPipeline(beam.PTransform):
     def sink_transform(self, step: StepSpec, ctx: RunContext, gate: Any) -> beam.PTransform:
         """How a sink step writes and commits (a subclass commits per bundle)."""
         return WriteSink(self.info(step), step.validated(), ctx, gate)
-
-    def stage_transform(self, step: StepSpec, info: ComponentInfo, settings: Any,
-                        ctx: RunContext) -> beam.PTransform:
-        """A row stage (outputs ``rows`` and ``dead_letter``); a subclass may run a stateful
-        one (the window step) its own way."""
-        return ApplyStage(info, settings, ctx)
-
-    def aggregate_transform(self, step: StepSpec, settings: Any,
-                            ctx: RunContext) -> beam.PTransform:
-        """An aggregate-role step (a subclass may group with the runner's windows)."""
-        from dteg.beam.aggregate import Aggregate, window_step
-
-        return Aggregate(settings, window_step(self.spec, step), ctx)
 
     def _input(self, step: StepSpec, rows: dict[str, Any]) -> Any:
         inputs = [rows[i] for i in step.inputs]

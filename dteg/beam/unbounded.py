@@ -36,10 +36,8 @@ from pydantic import BaseModel
 
 from dteg.beam import progress
 from dteg.beam.io import DEAD, _Built, counter, keeps_errors
-from dteg.beam.windowing import WINDOWS, oldest_event, with_poll
 from dteg.components.contracts import Partition, PartitionPoller, Rejected, RunContext
 from dteg.components.registry import ComponentInfo
-from dteg.transforms.window import WindowConfig
 
 UNBOUNDED = sys.maxsize
 IDLE_DELAY = 0.05  # seconds before an idle partition polls again
@@ -161,11 +159,9 @@ _WATERMARK = beam.DoFn.WatermarkEstimatorParam(ManualWatermarkEstimator.default_
 
 
 class _ReadPartition(beam.DoFn):
-    def __init__(self, built: _Built, max_records: int,
-                 windowed: WindowConfig | None = None) -> None:
+    def __init__(self, built: _Built, max_records: int) -> None:
         self.built = built
         self.max_records = max_records
-        self.windowed = windowed
         step = built.ctx.step
         self.rows_out = counter(step, "out")
         self.dead = counter(step, "dead_letter")
@@ -215,36 +211,21 @@ class _ReadPartition(beam.DoFn):
             return
         end = self.reader.offset(claimed[-1]) + 1
         times = [self.reader.event_time_ms(m) for m in claimed]
-        items = list(self.reader.decode(claimed))
         oldest = Timestamp.of(min(times) / 1000)
-        if self.windowed is not None:
-            # Windows are on the data's event-time column: the watermark follows it.
-            oldest_us = oldest_event(items, self.windowed, self.built.ctx.step)
-            oldest = Timestamp(micros=oldest_us) if oldest_us is not None else \
-                watermark.current_watermark() or oldest
         current = watermark.current_watermark()
         at = oldest if current is None or oldest > current else current
-        step, tp, count = element.step, element.tp, len(claimed)
-        poll = f"{step}|{tp[0]}|{tp[1]}|{begin}|{end}"
-        for item in items:
+        for item in self.reader.decode(claimed):
             if isinstance(item, Rejected):
                 self.dead.inc(item.batch.num_rows)
                 yield beam.pvalue.TaggedOutput(DEAD, TimestampedValue(item.batch, at))
             elif item.num_rows:
                 self.rows_out.inc(item.num_rows)
                 progress.rows_read.add(item.num_rows)
-                yield TimestampedValue(with_poll(item, poll) if self.windowed is not None
-                                       else item, at)
+                yield TimestampedValue(item, at)
         watermark.set_watermark(at)
-
-        def release() -> None:
-            LEDGER.loaded(step, tp, begin, end, count, times, polled_at)
-
-        # Windowed: the poll's rows wait in window state; its offsets are released once
-        # every window it fed was committed (dteg.beam.windowing.WINDOWS), not before.
-        part, at_us = f"{step}|{tp[0]}|{tp[1]}", int(at.micros)
-        finalizer.register((lambda: WINDOWS.finalized(poll, release, part, at_us))
-                           if self.windowed is not None else release)
+        step, tp, count = element.step, element.tp, len(claimed)
+        finalizer.register(lambda: LEDGER.loaded(step, tp, begin, end, count, times,
+                                                 polled_at))
         if exhausted:
             return
         if end >= stop:
@@ -258,19 +239,16 @@ class UnboundedRead(beam.PTransform):
     batches, with a ``dead_letter`` output (as ``ReadSource``)."""
 
     def __init__(self, info: ComponentInfo, settings: BaseModel, ctx: RunContext,
-                 starts: list[StartAt], max_records: int,
-                 windowed: WindowConfig | None = None) -> None:
+                 starts: list[StartAt], max_records: int) -> None:
         super().__init__()
         self.built = _Built(info, settings, ctx)
         self.starts = starts
         self.max_records = max_records
-        self.windowed = windowed
 
     def expand(self, pbegin):
         return (
             pbegin
             | "Partitions" >> beam.Create(self.starts)
-            | "Read" >> beam.ParDo(
-                _ReadPartition(self.built, self.max_records, self.windowed))
+            | "Read" >> beam.ParDo(_ReadPartition(self.built, self.max_records))
             .with_outputs(DEAD, main="rows")
         )

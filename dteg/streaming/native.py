@@ -13,18 +13,13 @@ commits each partition's contiguous loaded prefix to the consumer group. So:
 * SIGINT/SIGTERM, ``--max-seconds``, ``--max-records`` (at least that many, whole polls)
   cancel the job and commit what was finalized; ``until:`` ends the job by itself.
 
-Window/aggregate steps (fixed and sliding windows) run as Beam windows with triggers
-(``dteg.beam.windowing``): there the read bundle's finalization is too early (the rows wait
-in window state), so a poll's offsets are released only once every window it fed is
-final (no row can reach it any more, and the sinks after the aggregate committed it).
+Window/aggregate steps are not on this path yet (the micro-batch path keeps their state).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from dteg.components.names import DEAD_LETTER_STEP
@@ -34,8 +29,6 @@ from dteg.run.report import RunReport, StepCounts
 from dteg.streaming.console import LiveLine, StopSignals
 from dteg.streaming.launcher import Stream, StreamResult
 
-FINAL_WINDOWS = "prism_final_windows.json"
-KEEP_FINAL = 100_000  # newest windows kept (a replay reaches back a few polls, not further)
 COMMIT_EVERY = 0.2  # seconds between commits of what bundle finalization reported
 TERMINAL = ("DONE", "FAILED", "CANCELLED", "STOPPED", "UPDATED", "DRAINED")
 
@@ -43,18 +36,12 @@ TERMINAL = ("DONE", "FAILED", "CANCELLED", "STOPPED", "UPDATED", "DRAINED")
 class PrismStream(Stream):
     def __init__(self, *args: Any, prism_location: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from dteg.beam.aggregate import is_window
-
-        sessions = [s for s in self.spec.steps
-                    if is_window(s) and getattr(s.validated(), "type", None) == "session"]
-        if sessions:
+        if self.stateful:
             raise ConfigError(
-                f"{sessions[0].where()}: session windows do not run on `dteg stream --runner "
-                "prism` yet (fixed and sliding windows do)",
+                "window/aggregate steps do not run on `dteg stream --runner prism` yet",
                 hint="Run this pipeline with `dteg stream` (the micro-batch path keeps the "
-                "sessions' state and checkpoints it).")
+                "windows' state and checkpoints it).")
         self.prism_location = prism_location
-        self._windowed = self.stateful
         self._failing_since: float | None = None
         self._warned: float | None = None
 
@@ -83,13 +70,6 @@ class PrismStream(Stream):
         composite = UnboundedPipeline(
             self.spec, self.plan, self._starts(),
             {s: p.batch_records for s, p in self.planners.items()})
-        if composite.windowed:
-            from dteg.beam.windowing import WINDOWS
-
-            WINDOWS.reset(composite.windowed_sinks(), composite.window_lateness(),
-                          self._final_windows(),
-                          [f"{p.step}|{p.topic}|{p.partition}"
-                           for starts in self._starts().values() for p in starts])
         _ = pipeline | composite
         return pipeline
 
@@ -105,8 +85,6 @@ class PrismStream(Stream):
             if moved:
                 planner.advance(moved)
         if self._uncommitted():
-            if self._windowed:
-                self._save_final_windows()  # before the offsets that replays start from
             try:
                 self._commit_offsets()
             except ConnectorError as exc:
@@ -118,26 +96,6 @@ class PrismStream(Stream):
                 return
         self._failing_since = None
         LEDGER.committed_at(time.time())
-
-    @property
-    def _final_path(self) -> Path:
-        return self.folder / FINAL_WINDOWS
-
-    def _final_windows(self) -> list[tuple[str, int, int]]:
-        try:
-            data = json.loads(self._final_path.read_text())
-        except FileNotFoundError:
-            return []
-        return [(str(w[0]), int(w[1]), int(w[2])) for w in data["windows"]]
-
-    def _save_final_windows(self) -> None:
-        """The windows committed for good: a restart reads again from the committed offsets
-        and must not aggregate those windows' rows into a new, partial row."""
-        from dteg.beam.windowing import WINDOWS
-        from dteg.transforms import checkpoint
-
-        final = WINDOWS.final()[-KEEP_FINAL:]
-        checkpoint.write_json(self._final_path, {"windows": [list(w) for w in final]})
 
     def _retrying(self, exc: ConnectorError) -> None:
         now = time.monotonic()
@@ -169,11 +127,6 @@ class PrismStream(Stream):
                     raise RunError(f"the Prism job of {self.spec.name} ended {state}",
                                    hint=f"Prism's log: {self.folder / 'prism.log'}; rerun "
                                    "with --debug for the SDK workers' log.")
-                if self._windowed:
-                    from dteg.beam.windowing import WINDOWS
-
-                    WINDOWS.drained()
-                    self._advance()
                 return "until (every partition reached its end offset)"
             if options.max_seconds is not None and \
                     time.monotonic() - began >= options.max_seconds:
