@@ -116,7 +116,7 @@ def test_seed_salesforce_loader_published_and_the_seed_installs_both(
     assert len(sf.rows("Contact")) >= 20_000  # the performance test's rows landed
     found = env.run("search", "salesforce").stdout.splitlines()
     assert found[1].split() == ["salesforce-loader", "2.1.0", "loader", "-", "0", "official",
-                                "pass"]
+                                "pass", "-"]
     assert "installed salesforce-loader 2.1.0 (official;" in env.run(
         "install", "marketplace://salesforce-loader").stdout
     env.run("uninstall", "marketplace://salesforce-loader")
