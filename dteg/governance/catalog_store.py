@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dteg.governance.catalog_entry import DatasetEntry, RunEntry
+from dteg.governance.folder_db import folder_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -147,18 +147,8 @@ class CatalogStore:
     def for_folder(folder: Path) -> CatalogStore:
         return CatalogStore(folder / ".dteg" / "catalog.sqlite")
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Several pipelines of one folder may finish at once: wait for the writer lock.
-        db = sqlite3.connect(self.path, timeout=60)
-        db.row_factory = sqlite3.Row
-        try:
-            db.executescript(_SCHEMA)
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return folder_db(self.path, _SCHEMA)
 
     # --- writing ---------------------------------------------------------------------------
 

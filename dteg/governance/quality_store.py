@@ -10,11 +10,12 @@ rules of a set of runs (``rules_by_run``), and the newest run of every pipeline.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dteg.governance.folder_db import folder_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS quality_runs (
@@ -100,17 +101,8 @@ class QualityStore:
     def for_folder(folder: Path) -> QualityStore:
         return QualityStore(folder / ".dteg" / "quality.sqlite")
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=60)
-        db.row_factory = sqlite3.Row
-        try:
-            db.executescript(_SCHEMA)
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return folder_db(self.path, _SCHEMA)
 
     def record(self, runs: list[QualityRun]) -> None:
         """Add runs (one transaction); a run recorded again replaces its rows."""
