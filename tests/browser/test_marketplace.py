@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from tests.browser.conftest import Api, Server, running_server, scenario_runner
 from tests.integration.cloud_services import free_port
 from tests.integration.databases import _start as start_service
 from tests.integration.marketplace import packages
+from tests.integration.marketplace.conftest import wait_until_serving
 from tests.integration.service_guard import service_unavailable
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,22 +117,6 @@ def _publish(client: Any, key: Any, key_id: str, folder: Path, meta: dict[str, A
                    packages.passing_report(meta["name"], meta["version"]))
 
 
-def _wait_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 180  # a busy 2-core machine imports slowly
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the registry exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/simple/", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the registry did not answer within 180 s: {log.read_text()[-2000:]}")
-
-
 def _seed(registry: Registry, folder: Path) -> None:
     """acme (verified) publishes csv-widgets 1.0.0 and 1.1.0 and sheet-loader; dteg (official)
     publishes duck-writer. Two users of the organisation review csv-widgets (5 and 4)."""
@@ -202,7 +186,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Itera
             env=env, stdout=out, stderr=subprocess.STDOUT)
     started = Registry(f"http://127.0.0.1:{port}", process, log)
     try:
-        _wait_serving(started.url, process, log)
+        wait_until_serving(started.url, process, log)
         _seed(started, root / "build")
         yield started
     finally:

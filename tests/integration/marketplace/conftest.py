@@ -76,7 +76,7 @@ class Registry:
         return client, key, key_id
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     import httpx
 
     deadline = time.monotonic() + 180  # a busy 2-core machine imports slowly
@@ -113,7 +113,7 @@ def running_registry(mongodb_url: str, s3_server: S3Server, folder: Path,
             env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(url, process, log)
+        wait_until_serving(url, process, log)
         yield Registry(url, database, bucket, process, s3_server, log)
     finally:
         process.terminate()
