@@ -382,14 +382,19 @@ class Stream:
         return self._result(stopped_by)
 
     def _result(self, stopped_by: str) -> StreamResult:
+        return self._stream_result(stopped_by, self.runner.writers() if self.runner else {},
+                                   "direct (stream)")
+
+    def _stream_result(self, stopped_by: str, writers: dict[str, Any],
+                       runner: str) -> StreamResult:
+        """The stream's report from its totals and its sinks' ``writers`` (step → writer)."""
         spec = self.spec
         steps = [self.totals.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps
                  if not s.is_dead_letter_sink]
         stored = self.totals.get(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "")).loaded
-        writers = self.runner.writers() if self.runner else {}
         dead = writers.pop(DEAD_LETTER_STEP, None)
         report = RunReport(
-            pipeline=spec.name, run_id=self.run_id, runner="direct (stream)",
+            pipeline=spec.name, run_id=self.run_id, runner=runner,
             seconds=time.monotonic() - self.metrics.started, steps=steps,
             dead_letter_target=dead.describe() if dead is not None else "",
             dead_lettered_stored=stored,

@@ -25,7 +25,6 @@ from typing import Any
 from dteg.components.names import DEAD_LETTER_STEP
 from dteg.components.settings import write_mode
 from dteg.errors import ConfigError, ConnectorError, RunError
-from dteg.run.report import RunReport, StepCounts
 from dteg.streaming.console import LiveLine, StopSignals
 from dteg.streaming.launcher import Stream, StreamResult
 
@@ -207,23 +206,8 @@ class PrismStream(Stream):
         self.batches = LEDGER.bundles
 
     def _native_result(self, stopped_by: str) -> StreamResult:
-        spec = self.spec
-        steps = [self.totals.get(s.name, StepCounts(s.name, s.kind)) for s in spec.steps
-                 if not s.is_dead_letter_sink]
-        stored = self.totals.get(DEAD_LETTER_STEP, StepCounts(DEAD_LETTER_STEP, "")).loaded
-        writers = {s.name: self._writer(s) for s in spec.steps if s.is_sink}
-        dead = writers.pop(DEAD_LETTER_STEP, None)
-        report = RunReport(
-            pipeline=spec.name, run_id=self.run_id, runner="prism (stream)",
-            seconds=time.monotonic() - self.metrics.started, steps=steps,
-            dead_letter_target=dead.describe() if dead is not None else "",
-            dead_lettered_stored=stored,
-            targets={name: w.describe() for name, w in writers.items()})
-        latency = self.metrics.latency
-        return StreamResult(report=report, batches=self.batches, stopped_by=stopped_by,
-                            positions=self._positions(), latency_p50=latency.percentile(50),
-                            latency_p99=latency.percentile(99), retries=self.metrics.retries,
-                            active_seconds=self.metrics.active_seconds, notes=self.notes)
+        writers = {s.name: self._writer(s) for s in self.spec.steps if s.is_sink}
+        return self._stream_result(stopped_by, writers, "prism (stream)")
 
     def _writer(self, step: Any) -> Any:
         from dteg.beam.compiler import DtegPipeline
