@@ -26,6 +26,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pydantic import BaseModel
 
 from dteg.beam import progress
+from dteg.beam.part_feed import PartFeed
 from dteg.components.contracts import PartResult, Rejected, RunContext
 from dteg.components.records import without_provenance
 from dteg.components.registry import ComponentInfo
@@ -258,43 +259,17 @@ class _WriteParts(beam.DoFn):
 
     @keeps_errors
     def setup(self) -> None:
-        self.writer = self.built.build()
-        self.schema_recorded = False
-
-    def start_bundle(self) -> None:
-        self.part: Any = None
-        self.empty: pa.RecordBatch | None = None
+        self.feed = PartFeed(self.built.build(), self.built.ctx, self.rows_in.inc)
 
     @keeps_errors
     def process(self, batch: pa.RecordBatch):
-        batch = without_provenance(batch)  # where rows were read is not written
-        if not batch.num_rows:
-            # Kept for the end of the bundle: written only to a part that got no rows, so
-            # the commit learns the schema, and never fixes the types of a part with rows.
-            if self.empty is None and batch.num_columns:
-                self.empty = batch
-            return
-        self._write(batch)
-
-    def _write(self, batch: pa.RecordBatch) -> None:
-        if not self.schema_recorded:
-            self.built.ctx.run_folder.record_schema(self.built.ctx.step, batch.schema)
-            self.schema_recorded = True
-        if self.part is None:
-            self.part = self.writer.open_part(uuid.uuid4().hex[:12])
-        self.part.write(batch)
-        self.rows_in.inc(batch.num_rows)
+        self.feed.push(batch)
 
     @keeps_errors
     def finish_bundle(self):
-        if self.part is None and self.empty is not None:
-            self._write(self.empty)  # a part of no rows: it carries the schema to the commit
-        self.empty = None
-        if self.part is not None:
-            result = self.part.close()
-            self.part = None
-            if result is not None:
-                yield WindowedValue(result, GlobalWindow().max_timestamp(), (GlobalWindow(),))
+        result = self.feed.finish()
+        if result is not None:
+            yield WindowedValue(result, GlobalWindow().max_timestamp(), (GlobalWindow(),))
 
 
 def _commit(writer: Any, parts: list[PartResult]) -> Any:

@@ -15,9 +15,9 @@ FnApiRunner.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,8 @@ import pyarrow as pa
 
 from dteg.beam import progress
 from dteg.beam.graph import StepResolver, order
-from dteg.components.contracts import PartResult, PartWriter, Rejected, RunContext
+from dteg.beam.part_feed import PartFeed
+from dteg.components.contracts import Rejected
 from dteg.components.plan import RunPlan
 from dteg.components.records import without_provenance
 from dteg.components.registry import default_registry
@@ -83,43 +84,6 @@ def suitable(spec: PipelineSpec, plan: RunPlan) -> bool:
 
 
 @dataclass
-class _SinkInput:
-    """One input of a sink (``_WriteParts`` of dteg.beam.io): its part and its schema."""
-
-    writer: Any
-    ctx: RunContext
-    counters: dict[str, int]
-    part: PartWriter | None = None
-    empty: pa.RecordBatch | None = None
-    schema_recorded: bool = False
-
-    def push(self, batch: pa.RecordBatch) -> None:
-        batch = without_provenance(batch)
-        if not batch.num_rows:
-            if self.empty is None and batch.num_columns:
-                self.empty = batch
-            return
-        self._write(batch)
-
-    def _write(self, batch: pa.RecordBatch) -> None:
-        if not self.schema_recorded:
-            self.ctx.run_folder.record_schema(self.ctx.step, batch.schema)
-            self.schema_recorded = True
-        if self.part is None:
-            self.part = self.writer.open_part(uuid.uuid4().hex[:12])
-        self.part.write(batch)
-        _inc(self.counters, self.ctx.step, "in", batch.num_rows)
-
-    def finish(self) -> PartResult | None:
-        if self.part is None and self.empty is not None:
-            self._write(self.empty)
-        if self.part is None:
-            return None
-        part, self.part = self.part, None
-        return part.close()
-
-
-@dataclass
 class _Stage:
     """A row stage (``_Apply`` of dteg.beam.io) and where its rows and dead letters go."""
 
@@ -127,7 +91,7 @@ class _Stage:
     step: str
     counters: dict[str, int]
     rows: list[Any] = field(default_factory=list)
-    dead: list[_SinkInput] = field(default_factory=list)
+    dead: list[PartFeed] = field(default_factory=list)
     empty_sent: bool = False
 
     def push(self, batch: pa.RecordBatch) -> None:
@@ -164,9 +128,9 @@ class _Run:
         # commit (an object-store target is then uploaded once, straight to its final key).
         self.resolver = StepResolver(spec, plan, default_registry(), local_commit=True)
         self.counters: dict[str, int] = {}
-        self.sink_inputs: dict[str, list[_SinkInput]] = {}
+        self.sink_inputs: dict[str, list[PartFeed]] = {}
         self.consumers: dict[str, list[Any]] = {}  # step → row consumers
-        self.dead: dict[str, list[_SinkInput]] = {}  # producer → dead-letter writers
+        self.dead: dict[str, list[PartFeed]] = {}  # producer → dead-letter writers
 
     def wire(self) -> list[StepSpec]:
         """Build every stage and sink input; return the sources in pipeline order."""
@@ -195,9 +159,10 @@ class _Run:
                 found.append(self._sink_input(sink))
         return found
 
-    def _sink_input(self, sink: StepSpec) -> _SinkInput:
-        target = _SinkInput(self.resolver.writer(sink), self.resolver.context(sink.name, sink),
-                            self.counters)
+    def _sink_input(self, sink: StepSpec) -> PartFeed:
+        ctx = self.resolver.context(sink.name, sink)
+        target = PartFeed(self.resolver.writer(sink), ctx,
+                          functools.partial(_inc, self.counters, sink.name, "in"))
         self.sink_inputs.setdefault(sink.name, []).append(target)
         return target
 
