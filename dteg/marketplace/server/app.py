@@ -21,7 +21,7 @@ from dteg.marketplace.compat import newest_compatible
 from dteg.marketplace.server.accounts import Admin, MaybeUser, account_routes, record_audit
 from dteg.marketplace.server.artifacts import ArtifactStore, FolderArtifacts
 from dteg.marketplace.server.billing import billing_routes
-from dteg.marketplace.server.deps import Publisher, Store, fail
+from dteg.marketplace.server.deps import Publisher, Store, component_or_404, fail
 from dteg.marketplace.server.documents import hit_out, version_out
 from dteg.marketplace.server.licensing import licensing_routes, require_licence
 from dteg.marketplace.server.publishing import publish_routes
@@ -51,11 +51,6 @@ def create_app(store: MetadataStore, artifacts: ArtifactStore, *,
     app.state.licence_key = licence_key
     app.state.payments = payments
 
-    def component_or_404(store: MetadataStore, name: str) -> dict[str, Any]:
-        found = store.component(name)
-        if found is None:
-            raise fail(404, "not_found", f"no component `{name}` in this registry")
-        return found
 
     # --- PEP 503 -------------------------------------------------------------------------
 

@@ -17,6 +17,14 @@ def fail(status: int, kind: str, message: str, **extra: Any) -> HTTPException:
     return HTTPException(status, detail={"type": kind, "message": message, **extra})
 
 
+def component_or_404(store: MetadataStore, name: str) -> dict[str, Any]:
+    """The component document of ``name``, or a 404 naming it."""
+    found = store.component(name)
+    if found is None:
+        raise fail(404, "not_found", f"no component `{name}` in this registry")
+    return found
+
+
 def get_store(request: Request) -> MetadataStore:
     """The app's metadata store."""
     store: MetadataStore = request.app.state.store

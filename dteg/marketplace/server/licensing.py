@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dteg.marketplace import signing
 from dteg.marketplace.licences import canonical
 from dteg.marketplace.server.accounts import Admin, RegistryUser, User, record_audit
-from dteg.marketplace.server.deps import fail
+from dteg.marketplace.server.deps import component_or_404, fail
 from dteg.marketplace.server.storage import MetadataStore
 
 
@@ -277,9 +277,7 @@ def licensing_routes() -> APIRouter:
     def ask(body: dict[str, Any], request: Request, user: User) -> dict[str, Any]:
         store: MetadataStore = request.app.state.store
         name = str(body.get("component") or "")
-        component = store.component(name)
-        if component is None:
-            raise fail(404, "not_found", f"no component `{name}` in this registry")
+        component = component_or_404(store, name)
         request_id = "req_" + secrets.token_hex(6)
         store.db.licence_requests.insert_one({
             "_id": request_id, "component": name, "user": user.name,

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from dteg.marketplace.server.accounts import Admin, MaybeUser, User, record_audit
-from dteg.marketplace.server.deps import Store, fail
+from dteg.marketplace.server.deps import Store, component_or_404, fail
 from dteg.marketplace.server.documents import iso
 from dteg.marketplace.server.storage import MetadataStore
 
@@ -99,11 +99,6 @@ def set_hidden(store: MetadataStore, name: str, review_id: str,
 def review_routes() -> APIRouter:
     router = APIRouter()
 
-    def component_of(store: MetadataStore, name: str) -> dict[str, Any]:
-        found = store.component(name)
-        if found is None:
-            raise fail(404, "not_found", f"no component `{name}` in this registry")
-        return found
 
     def review_of(store: MetadataStore, name: str, review_id: str) -> dict[str, Any]:
         found: dict[str, Any] | None = store.db.reviews.find_one(
@@ -114,7 +109,7 @@ def review_routes() -> APIRouter:
 
     @router.put("/api/v1/components/{name}/reviews/mine")
     def put_mine(name: str, body: ReviewIn, store: Store, user: User) -> dict[str, Any]:
-        component = component_of(store, name)
+        component = component_or_404(store, name)
         version = body.version or str(component.get("latest_version"))
         if store.version(name, version) is None:
             raise fail(400, "review", f"{name} has no version {version} to review")
@@ -127,7 +122,7 @@ def review_routes() -> APIRouter:
     def list_reviews(name: str, store: Store, user: MaybeUser,
                      offset: Annotated[int, Query(ge=0)] = 0,
                      limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
-        component_of(store, name)
+        component_or_404(store, name)
         query: dict[str, Any] = {"component": name}
         if user is None or not user.is_admin:
             query["hidden"] = False
@@ -140,7 +135,7 @@ def review_routes() -> APIRouter:
     @router.post("/api/v1/components/{name}/reviews/{review_id}/reply")
     def reply(name: str, review_id: str, body: ReplyIn, store: Store,
               user: User) -> dict[str, Any]:
-        component = component_of(store, name)
+        component = component_or_404(store, name)
         if user.publisher is None or user.publisher != component.get("publisher"):
             raise fail(403, "auth", f"only `{name}`'s publisher "
                        f"`{component.get('publisher')}` may answer its reviews")
@@ -154,7 +149,7 @@ def review_routes() -> APIRouter:
     def hide_route(hidden: bool) -> Any:
         def change(name: str, review_id: str, store: Store, admin: Admin,
                    body: HideIn | None = None) -> dict[str, Any]:
-            component_of(store, name)
+            component_or_404(store, name)
             review_of(store, name, review_id)
             doc = set_hidden(store, name, review_id, hidden)
             record_audit(store, admin, "review.hide" if hidden else "review.unhide",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from dteg.marketplace.server.accounts import User, record_audit
-from dteg.marketplace.server.deps import Store, fail
+from dteg.marketplace.server.deps import Store, component_or_404, fail
 from dteg.marketplace.server.documents import iso
 from dteg.marketplace.server.storage import MetadataStore
 
@@ -53,11 +53,6 @@ def support_routes() -> APIRouter:
     router = APIRouter()
     base = "/api/v1/components/{name}/threads"
 
-    def component_of(store: MetadataStore, name: str) -> dict[str, Any]:
-        found = store.component(name)
-        if found is None:
-            raise fail(404, "not_found", f"no component `{name}` in this registry")
-        return found
 
     def thread_of(store: MetadataStore, name: str, thread_id: str) -> dict[str, Any]:
         found: dict[str, Any] | None = store.db.threads.find_one(
@@ -68,7 +63,7 @@ def support_routes() -> APIRouter:
 
     @router.post(base, status_code=201)
     def ask(name: str, body: QuestionIn, store: Store, user: User) -> dict[str, Any]:
-        component_of(store, name)
+        component_or_404(store, name)
         doc = {"_id": secrets.token_hex(6), "component": name, "title": body.title,
                "text": body.text, "user": user.name, "created": _now(), "posts": 0,
                "solution": None}
@@ -79,7 +74,7 @@ def support_routes() -> APIRouter:
     @router.get(base)
     def threads(name: str, store: Store, offset: Annotated[int, Query(ge=0)] = 0,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-        component_of(store, name)
+        component_or_404(store, name)
         query = {"component": name}
         found = store.db.threads.find(query).sort([("created", -1), ("_id", 1)]).skip(
             offset).limit(limit)
@@ -109,7 +104,7 @@ def support_routes() -> APIRouter:
     @router.post(base + "/{thread_id}/solution")
     def solve(name: str, thread_id: str, body: SolutionIn, store: Store,
               user: User) -> dict[str, Any]:
-        component = component_of(store, name)
+        component = component_or_404(store, name)
         doc = thread_of(store, name, thread_id)
         is_publisher = user.publisher is not None and user.publisher == component.get(
             "publisher")
