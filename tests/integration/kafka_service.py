@@ -264,6 +264,23 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     return retrying(f"committed offsets of group {group} on {topic}", ask)
 
 
+
+def wait_committed(bootstrap: str, group: str, topic: str, at_least: int,
+                   proc: subprocess.Popen[bytes], timeout: float = 240,
+                   log: Path | None = None) -> int:
+    """Wait until ``group`` committed at least ``at_least`` offsets of ``topic`` (summed over
+    partitions) while the stream ``proc`` runs; the count. Fails if the stream exits first
+    (with its ``log``'s tail when given) or nothing gets there in ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = sum(max(v, 0) for v in committed(bootstrap, group, topic).values())
+        if done >= at_least:
+            return done
+        tail = f":\n{log.read_text()[-3000:]}" if log is not None else ""
+        assert proc.poll() is None, f"the stream exited early{tail}"
+        time.sleep(0.2)
+    raise AssertionError(f"the stream did not commit {at_least} records in {timeout} s")
+
 def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = BROKER_DEADLINE
                 ) -> list[Any]:
     """Every message of ``topic`` from the beginning (stops at ``expected`` or timeout).

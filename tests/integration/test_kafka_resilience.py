@@ -27,6 +27,7 @@ from tests.integration.kafka_service import (
     produce,
     service,
     unique,
+    wait_committed,
 )
 
 pytestmark = pytest.mark.integration
@@ -70,18 +71,6 @@ def _sink_counts(db: Path) -> tuple[int, int]:
         con.close()
 
 
-def _wait_committed(bootstrap: str, group: str, topic: str, at_least: int,
-                    proc: subprocess.Popen[bytes], timeout: float = 240) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = sum(max(v, 0) for v in committed(bootstrap, group, topic).values())
-        if done >= at_least:
-            return done
-        assert proc.poll() is None, "the stream exited early"
-        time.sleep(0.1)
-    raise AssertionError(f"the stream did not commit {at_least} records in {timeout} s")
-
-
 def _wait_for_output(log: Path, text: str, proc: subprocess.Popen[bytes],
                      timeout: float = 120) -> None:
     """Wait until the process has written ``text`` to its log (it is still running)."""
@@ -119,7 +108,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_bootstrap: str,  # 
     for i, fraction in enumerate((0.25, 0.6)):  # killed twice, each time mid-stream
         proc = _start(["stream", str(pipeline)], tmp_path, tmp_path / f"run{i}.log")
         try:
-            kills.append(_wait_committed(kafka_bootstrap, group, topic, int(n * fraction),
+            kills.append(wait_committed(kafka_bootstrap, group, topic, int(n * fraction),
                                          proc))
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
@@ -221,7 +210,7 @@ def test_broker_restarted_mid_stream_recovers(private_broker: tuple[str, dict[st
     proc = _start(["stream", str(pipeline), "--max-records", "20000", "--report-json",
                    "r.json"], tmp_path, log)
     try:
-        _wait_committed(bootstrap, group, topic, 10_000, proc)
+        wait_committed(bootstrap, group, topic, 10_000, proc)
         stopped = service("stop", env=env)
         assert stopped.returncode == 0, stopped.stderr
         _wait_for_output(log, "retrying", proc)  # the stream noticed, and retries with backoff
@@ -250,7 +239,7 @@ def test_sigterm_drains_commits_and_metrics_are_served(kafka_bootstrap: str,  # 
     proc = _start(["stream", str(pipeline), "--metrics-port", str(port)], tmp_path,
                   tmp_path / "term.log")
     try:
-        _wait_committed(kafka_bootstrap, group, topic, 3000, proc)
+        wait_committed(kafka_bootstrap, group, topic, 3000, proc)
         # The offsets are committed a moment before the micro-batch's counts are published.
         deadline = time.monotonic() + 60
         while True:

@@ -35,6 +35,7 @@ from tests.integration.kafka_service import (
     produce,
     service,
     unique,
+    wait_committed,
 )
 from tests.integration.prism_service import prism_binary  # noqa: F401 - session fixture
 
@@ -102,18 +103,6 @@ def _gone(pid: int) -> bool:
     return state == "Z"
 
 
-def _wait_committed(bootstrap: str, group: str, topic: str, at_least: int,
-                    proc: subprocess.Popen[bytes], log: Path) -> int:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        done = sum(max(v, 0) for v in committed(bootstrap, group, topic).values())
-        if done >= at_least:
-            return done
-        assert proc.poll() is None, f"the stream exited early:\n{log.read_text()[-3000:]}"
-        time.sleep(0.2)
-    raise AssertionError(f"the stream did not commit {at_least} records in {DEADLINE} s")
-
-
 def _sink(db: Path, sql: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -151,7 +140,7 @@ def test_sigkill_mid_stream_on_prism_then_restart_exactly_once_in_a_merge_sink(
         try:
             prism = _prism_child(proc.pid, proc)
             floor = max(at_least, (kills[-1] + 1) if kills else 0)
-            kills.append(_wait_committed(kafka_bootstrap, group, topic, floor, proc, log))
+            kills.append(wait_committed(kafka_bootstrap, group, topic, floor, proc, log=log))
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
         finally:
@@ -277,7 +266,7 @@ def test_broker_restarted_mid_stream_the_prism_job_reads_on(
                             cwd=tmp_path, stdout=open(log, "wb"),  # noqa: SIM115
                             stderr=subprocess.STDOUT, env=_env(prism_binary))
     try:
-        _wait_committed(bootstrap, group, topic, 5_000, proc, log)
+        wait_committed(bootstrap, group, topic, 5_000, proc, log=log)
         stopped = service("stop", env=env)
         assert stopped.returncode == 0, stopped.stderr
         started = service("start", env=env)
