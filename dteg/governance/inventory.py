@@ -6,6 +6,7 @@ and the dbt models built on them). Built from the catalog and the pipeline files
 from __future__ import annotations
 
 import html
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,16 +53,19 @@ def _retention(specs: dict[str, PipelineSpec], pipeline: str, step: str) -> str:
     return f"{format_duration(keep)} by {column}"
 
 
-def build(store: CatalogStore, specs: list[PipelineSpec]) -> Inventory:
-    """The inventory of every cataloged dataset that holds personal data."""
+def build(store: CatalogStore, specs: list[PipelineSpec],
+          pipelines: Collection[str] | None = None) -> Inventory:
+    """The inventory of every cataloged dataset that holds personal data. With
+    ``pipelines`` (what a caller may see), only those are named as writers and recipients."""
     by_name = {s.name: s for s in specs}
     entries = []
     for summary in store.datasets(pii_only=True):
         detail = store.dataset(summary.key, runs=0)
         if detail is None:
             continue
-        writes = [u for u in detail.users if u["role"] == "write"]
-        reads = sorted({u["pipeline"] for u in detail.users if u["role"] == "read"})
+        users = [u for u in detail.users if pipelines is None or u["pipeline"] in pipelines]
+        writes = [u for u in users if u["role"] == "write"]
+        reads = sorted({u["pipeline"] for u in users if u["role"] == "read"})
         purposes = sorted({by_name[u["pipeline"]].body.description or u["pipeline"]
                            for u in writes if u["pipeline"] in by_name})
         retention = "; ".join(sorted({_retention(by_name, u["pipeline"], u["step"])

@@ -65,7 +65,7 @@ def report(request: Request, ctx: Context, _: str = requires("lineage.read")
     specs = [r.spec for name, r in ctx.current_catalog().revisions.items()
              if allowed is None or name in allowed]
     shown = {d.key for d in visible_datasets(request, ctx, pii_only=True)}
-    inventory = build(CatalogStore.for_folder(ctx.pipelines_dir), specs).to_dict()
+    inventory = build(CatalogStore.for_folder(ctx.pipelines_dir), specs, allowed).to_dict()
     return {"generated_at": ctx.clock().isoformat(timespec="seconds"),
             "datasets": [d for d in inventory["datasets"] if d["dataset"] in shown],
             "retention": retention_plan(specs)}
