@@ -21,7 +21,7 @@ from dteg.marketplace.client import RegistryError
 from dteg.server.access import requires
 from dteg.server.context import ServerContext
 from dteg.server.deps import context
-from dteg.server.errors import ApiError
+from dteg.server.errors import ApiError, ErrorResponse
 from dteg.server.marketplace_docs import documentation
 from dteg.server.marketplace_models import (
     ComponentHit,
@@ -35,7 +35,12 @@ from dteg.server.marketplace_models import (
 from dteg.server.marketplace_registry import MarketplaceSettings, install_command, reader
 from dteg.version import __version__
 
-router = APIRouter(prefix="/marketplace", tags=["marketplace"])
+# Every route reads the registry: it may not answer, or refuse this server (502); the
+# organisation's pages also need the server's registry organisation configured (409).
+router = APIRouter(prefix="/marketplace", tags=["marketplace"], responses={
+    502: {"model": ErrorResponse, "description": "The registry did not answer or refused"}})
+NOT_CONFIGURED: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "No registry organisation is configured"}}
 Context = Annotated[ServerContext, Depends(context)]
 # Path parameters are never `name`: that one names a pipeline to the access check.
 ComponentName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,99}$")]
@@ -227,13 +232,13 @@ def _org_listing(ctx: ServerContext, what: str, params: dict[str, Any] | None = 
     return {**_listing(found), "organisation": org}
 
 
-@router.get("/organisation/licences", response_model=Listing,
+@router.get("/organisation/licences", response_model=Listing, responses=NOT_CONFIGURED,
             summary="The organisation's licences: components, seats, expiry, status")
 def licences(ctx: Context, _: str = requires("marketplace.organisation")) -> dict[str, Any]:
     return _org_listing(ctx, "licences")
 
 
-@router.get("/organisation/usage", response_model=Listing,
+@router.get("/organisation/usage", response_model=Listing, responses=NOT_CONFIGURED,
             summary="Metered usage per component and licence in one month")
 def usage(ctx: Context,
           period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
@@ -244,7 +249,7 @@ def usage(ctx: Context,
     return {**found, "period": found.get("period") or period}
 
 
-@router.get("/organisation/invoices", response_model=Listing,
+@router.get("/organisation/invoices", response_model=Listing, responses=NOT_CONFIGURED,
             summary="The organisation's invoices per period")
 def invoices(ctx: Context, _: str = requires("marketplace.organisation")) -> dict[str, Any]:
     return _org_listing(ctx, "invoices")
