@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.integration.service_guard import require_module
+
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = REPO / "scripts" / "services"
 
@@ -96,7 +98,7 @@ class S3Server:
 
 
 def _started(tmp: Path, delay_ms: int = 0) -> S3Server:
-    pytest.importorskip("moto.server", reason="moto[server] is installed by `make setup`")
+    require_module("moto.server", "moto[server] is installed by `make setup`")
     server = S3Server(free_port(), tmp, delay_ms)
     server.start()
     return server
@@ -151,7 +153,7 @@ class FakeSnowflake:
 
 @pytest.fixture(scope="session")
 def fake_snowflake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeSnowflake]:
-    pytest.importorskip("fakesnow", reason="fakesnow[server] is installed by `make setup`")
+    require_module("fakesnow", "fakesnow[server] is installed by `make setup`")
     port = free_port()
     log = tmp_path_factory.mktemp("fakesnow") / "server.log"
     with log.open("wb") as out:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -18,3 +19,12 @@ def service_unavailable(message: str) -> NoReturn:
     if in_ci():
         pytest.fail(message)
     pytest.skip(f"{message} (not CI: skipped)")
+
+
+def require_module(name: str, hint: str) -> Any:
+    """Import ``name``: a dependency `make setup` installs. Missing under CI=true fails the run
+    (a skip would hide a broken setup); elsewhere the test is skipped with ``hint``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        service_unavailable(f"{name} is not installed: {hint}")

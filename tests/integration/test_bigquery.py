@@ -17,6 +17,7 @@ import pytest
 
 from dteg.testing import build, context
 from tests.integration.fake_bigquery import FakeBigQuery, start
+from tests.integration.service_guard import require_module
 from tests.integration.test_file_connectors import failed, make_pipeline, ok, write
 from tests.integration.test_s3 import orders_csv
 
@@ -25,7 +26,7 @@ SCHEMA = {"amount": "decimal(12,2)", "ordered_on": "date"}
 
 @pytest.fixture
 def fake_bq() -> Iterator[FakeBigQuery]:
-    pytest.importorskip("google.cloud.bigquery")
+    require_module("google.cloud.bigquery", "`make setup` installs dteg[bigquery]")
     fake, server = start()
     yield fake
     server.shutdown()

@@ -14,6 +14,7 @@ import pytest
 from dteg.errors import SpecError
 from dteg.spec.phases import compile_spec
 from dteg.spec.schedule import ALIASES, CronError, CronSchedule, ScheduleSpec
+from tests.integration.service_guard import require_module
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -185,7 +186,7 @@ def test_fall_back_runs_a_fixed_time_once_and_intervals_in_both_passes() -> None
 
 
 def test_next_after_agrees_with_croniter_in_utc() -> None:
-    croniter = pytest.importorskip("croniter").croniter
+    croniter = require_module("croniter", "it comes with `make setup` (a dlt dependency)").croniter
     rng = random.Random(11)
     fields = (["*", "*/15", "0", "5,35", "10-20/5"], ["*", "0", "6-18/3", "23", "*/6"],
               ["*", "1", "15", "1,15", "28-31", "29"], ["*", "2", "1-6", "*/3", "feb,aug"],
