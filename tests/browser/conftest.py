@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.run_gate import RunGate
 from tests.integration.orchestrator.server_process import ServerProcess, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,9 +159,10 @@ class Api:
 
 
 class Server:
-    def __init__(self, process: ServerProcess, base: str, folder: Path) -> None:
+    def __init__(self, process: ServerProcess, base: str, folder: Path, gate: RunGate) -> None:
         self.process, self.base, self.folder = process, base, folder
         self.api = Api(base)
+        self.gate = gate  # what `held_run` reads: its runs go on when the test releases them
 
     def user(self, role: str) -> tuple[str, str]:
         """The credentials of the session's user with ``role`` (viewer, runner), made once."""
@@ -184,6 +186,8 @@ def running_server(root: Path, artifacts: Path, log_name: str = "server.log",
     for name in EXAMPLES:
         shutil.copy(REPO / "pipelines" / name, folder / name)
     (folder / "breaks_at_runtime.yaml").write_text(FAILING)
+    gate = RunGate()
+    (folder / "held_run.yaml").write_text(gate.pipeline())
     port = _free_port()
     # One worker: a second run waits in the queue while the first runs, so a page opened on
     # it sees every state (queued → running → succeeded).
@@ -195,7 +199,7 @@ def running_server(root: Path, artifacts: Path, log_name: str = "server.log",
                  p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p), **(env or {})})
     (artifacts / log_name).unlink(missing_ok=True)
     process.start()
-    server = Server(process, f"http://127.0.0.1:{port}", folder)
+    server = Server(process, f"http://127.0.0.1:{port}", folder, gate)
     try:
         wait_for(lambda: server.api.ready() or not process.alive(), "GET /api/v1/ready",
                  timeout=WAIT_S, log=process.log)
@@ -203,6 +207,7 @@ def running_server(root: Path, artifacts: Path, log_name: str = "server.log",
         assert server.api.get("/ready")["ui"], "the server does not serve the built UI"
         yield server
     finally:
+        gate.close()
         process.stop()
 
 

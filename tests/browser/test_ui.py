@@ -30,7 +30,8 @@ def test_overview_opens(browser: Any) -> None:
 
 
 def test_run_now_is_followed_live_without_reloading(browser: Any, server: Server) -> None:
-    result = browser("live_run", pipeline="fan_out", blocker="quickstart")
+    result = browser("live_run", pipeline="held_run", blocker="held_run",
+                     release=server.gate.release_url)
     statuses = result["statuses"]
     # Seen on the page as it happened: queued (behind the blocker on the one worker) → running
     # → succeeded, never backwards.
@@ -43,7 +44,7 @@ def test_run_now_is_followed_live_without_reloading(browser: Any, server: Server
     assert result["lines"] == counts[-1]
     assert result["samePage"] and result["loads"] == 1, result
     run = server.api.get(f"/runs/{result['runId']}")
-    assert run["pipeline"] == "fan_out" and run["status"] == "succeeded"
+    assert run["pipeline"] == "held_run" and run["status"] == "succeeded"
     logs = server.api.get(f"/runs/{result['runId']}/logs?limit=500")
     assert len(logs["items"]) == result["lines"]
     server.wait_finished(result["blocker"])

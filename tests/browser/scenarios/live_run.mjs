@@ -1,6 +1,8 @@
 // Press "Run now" on the pipelines page and follow the new run on its page: every status the
 // badge shows and every log-line count is recorded by a MutationObserver, so the test sees the
-// sequence (queued → running → succeeded) without polling from outside or reloading.
+// sequence (queued → running → succeeded) without polling from outside or reloading. Both runs
+// are of a pipeline whose source waits at the test's gate (args.release: one request let
+// through per call), so the page sees each state for as long as it needs, however fast runs are.
 export default async function ({ page, base, args, shot }) {
   await page.addInitScript(() => {
     window.__pageId = Math.random();
@@ -25,7 +27,12 @@ export default async function ({ page, base, args, shot }) {
   await button.waitFor();
   const pageId = await page.evaluate(() => window.__pageId);
   await shot("pipelines-before-run");
-  // Occupy the server's one worker first, so the run the button starts waits in the queue.
+  const release = async () => {
+    const r = await page.request.get(args.release);
+    if (!r.ok()) throw new Error(`the gate refused the release: ${r.status()}`);
+  };
+  // Occupy the server's one worker first (held at the gate), so the run the button starts
+  // waits in the queue.
   const blocker = await page.evaluate(async (name) => {
     const r = await fetch(`/api/v1/pipelines/${name}/runs`, {
       // Signed in with the session cookie: a change needs the CSRF header, as the UI sends.
@@ -37,8 +44,13 @@ export default async function ({ page, base, args, shot }) {
   await page.waitForURL(/\/run\/\?id=/);
   await page.getByTestId("run-status").waitFor();
   const runId = new URL(page.url()).searchParams.get("id");
-  await page.locator('[data-testid="run-status"][data-status="running"], [data-testid="run-status"][data-status="succeeded"], [data-testid="run-status"][data-status="failed"]').waitFor();
+  // Queued behind the held blocker: seen, then the blocker goes on and finishes.
+  await page.locator('[data-testid="run-status"][data-status="queued"], [data-testid="run-status"][data-status="dispatched"]').waitFor();
+  await release();
+  // This run now holds the worker and waits at the gate: running until released.
+  await page.locator('[data-testid="run-status"][data-status="running"]').waitFor();
   await shot("run-live");
+  await release();
   await page.locator('[data-testid="run-status"][data-status="succeeded"], [data-testid="run-status"][data-status="failed"], [data-testid="run-status"][data-status="cancelled"]').waitFor();
   await page.locator('[data-testid="log-state"][data-state="ended"]').waitFor();
   await page.getByTestId("step-table").waitFor();
