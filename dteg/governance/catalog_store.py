@@ -269,7 +269,7 @@ class CatalogStore:
             history_runs = [{**dict(r), "profile": json.loads(r["profile"])
                              if r["profile"] else None} for r in db.execute(
                 "SELECT run_id, pipeline, step, role, at, rows, profile FROM dataset_runs "
-                "WHERE dataset = ? ORDER BY at DESC, run_id DESC LIMIT ?", (found, runs))]
+                "WHERE dataset = ? ORDER BY at DESC, rowid DESC LIMIT ?", (found, runs))]
         return DatasetDetail(self._summary(row), users, models, history, history_runs)
 
     def keys_written_by(self, pipeline: str) -> list[str]:

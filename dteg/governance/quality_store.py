@@ -123,14 +123,14 @@ class QualityStore:
         if not self.path.exists():
             return []
         newest = ("SELECT run_id FROM quality_runs WHERE pipeline = ? AND finished >= ? "
-                  "ORDER BY finished DESC, run_id DESC LIMIT ?")
+                  "ORDER BY finished DESC, rowid DESC LIMIT ?")
         params = (pipeline, since or "", limit)
         with self._db() as db:
             db.row_factory = None  # tuples: a dashboard read is thousands of rows
             rows = db.execute(
                 "SELECT run_id, pipeline, finished, status, rows_in, loaded, dead_lettered "
                 f"FROM quality_runs WHERE run_id IN ({newest}) "
-                "ORDER BY finished, run_id", params).fetchall()
+                "ORDER BY finished, rowid", params).fetchall()
             found = {r[0]: QualityRun(*r) for r in rows}
             for run_id, *rest in db.execute(
                     "SELECT run_id, step, rule, column_name, severity, passed, failed FROM "
@@ -146,7 +146,7 @@ class QualityStore:
         if not self.path.exists():
             return []
         newest = ("SELECT run_id FROM quality_runs WHERE pipeline = ? AND finished >= ? "
-                  "ORDER BY finished DESC, run_id DESC LIMIT ?")
+                  "ORDER BY finished DESC, rowid DESC LIMIT ?")
         with self._db() as db:
             db.row_factory = None
             return db.execute(
@@ -155,7 +155,7 @@ class QualityStore:
                 "column_name, 'severity', severity, 'failed', failed, 'passed', passed)) "
                 "FROM rule_results r WHERE r.run_id = q.run_id) "
                 f"FROM quality_runs q WHERE q.run_id IN ({newest}) ORDER BY q.finished, "
-                "q.run_id", (pipeline, since or "", limit)).fetchall()
+                "q.rowid", (pipeline, since or "", limit)).fetchall()
 
     def pipelines(self) -> list[str]:
         if not self.path.exists():
